@@ -1,0 +1,87 @@
+// Package checker judges histories. A history is what a run did, recorded as an ordered list of
+// events; the checker never sees the system that produced it, so it judges simulated runs,
+// socket runs and other implementations alike.
+package checker
+
+// Kind is the type of a history event.
+type Kind uint8
+
+const (
+	EvPost    Kind = iota + 1 // server application starts a post (Seq as asked, MsgID, Sum)
+	EvPostOK                  // the post was accepted; Seq is the seq actually stored
+	EvPostErr                 // the post was rejected (Reason)
+	EvOpen                    // client application opens a session (Mode, ReqSeq)
+	EvDeliver                 // a data message reached the client application (Seq, MsgID, Sum)
+	EvControl                 // a control message reached the client application (Name, Seq)
+	EvState                   // the client session changed state (State, Reason)
+	EvClose                   // client application closes its session
+	EvFault                   // a fault was injected (Name, Reason says where)
+	EvCrash                   // a node crashed
+	EvRestart                 // a node restarted
+)
+
+var kindNames = [...]string{
+	EvPost: "post", EvPostOK: "post_ok", EvPostErr: "post_err", EvOpen: "open",
+	EvDeliver: "deliver", EvControl: "control", EvState: "state", EvClose: "close",
+	EvFault: "fault", EvCrash: "crash", EvRestart: "restart",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// ParseKind is the inverse of Kind.String; ok is false for an unknown name.
+func ParseKind(s string) (k Kind, ok bool) {
+	for i, n := range kindNames {
+		if n != "" && n == s {
+			return Kind(i), true
+		}
+	}
+	return 0, false
+}
+
+// Control names, as TLL's stream-control scheme spells them.
+const (
+	CtlOnline       = "Online"
+	CtlBeginOfBlock = "BeginOfBlock"
+	CtlEndOfBlock   = "EndOfBlock"
+)
+
+// Client session states.
+const (
+	StActive = "Active"
+	StError  = "Error"
+	StClosed = "Closed"
+)
+
+// Open modes.
+const (
+	ModeOnline  = "online"
+	ModeSeq     = "seq"
+	ModeSeqData = "seq-data"
+	ModeInitial = "initial"
+	ModeLast    = "last"
+)
+
+// Event is one line of a history. Which fields mean something depends on Kind; the others are
+// zero. T is nanoseconds (virtual or real) and never decreases along a history.
+type Event struct {
+	T       int64
+	Node    string // the server's or client's name
+	Session int64  // client session id, unique in the history; 0 for server events
+	Kind    Kind
+	Seq     int64
+	MsgID   int32
+	Sum     uint32 // checksum of the message body (Checksum)
+	Name    string // control name, or fault kind
+	Mode    string // open mode
+	ReqSeq  int64  // open: the seq argument of the open (meaningful for seq and seq-data)
+	State   string
+	Reason  string
+}
+
+// History is a recorded run.
+type History []Event
