@@ -1,0 +1,83 @@
+package checker
+
+// Names of the per-session properties, as they appear in violations and reports.
+const (
+	PropNoGap     = "no-gap"
+	PropNoDup     = "no-dup"
+	PropInOrder   = "in-order"
+	PropNoPhantom = "no-phantom"
+	PropStart     = "start"
+	PropHandover  = "handover"
+	PropAfterEnd  = "after-end"
+)
+
+// Property names and explains one verdict of the linear validators.
+type Property struct {
+	Name string
+	Doc  string
+}
+
+// Properties lists the properties Check validates, one line of explanation each. The slice is
+// fresh on every call, so callers may keep or modify it.
+func Properties() []Property {
+	ps := make([]Property, 0, numProps)
+	for p := range numProps {
+		ps = append(ps, Property{Name: p.String(), Doc: p.doc()})
+	}
+	return ps
+}
+
+// prop is a property as a small number, so a session can remember what it already reported in
+// one byte.
+type prop uint8
+
+const (
+	pNoGap prop = iota
+	pNoDup
+	pInOrder
+	pNoPhantom
+	pStart
+	pHandover
+	pAfterEnd
+	numProps
+)
+
+func (p prop) String() string {
+	switch p {
+	case pNoGap:
+		return PropNoGap
+	case pNoDup:
+		return PropNoDup
+	case pInOrder:
+		return PropInOrder
+	case pNoPhantom:
+		return PropNoPhantom
+	case pStart:
+		return PropStart
+	case pHandover:
+		return PropHandover
+	case pAfterEnd:
+		return PropAfterEnd
+	}
+	return "unknown"
+}
+
+func (p prop) doc() string {
+	switch p {
+	case pNoGap:
+		return "delivered data is a contiguous run of the stored log: no stored seq is skipped"
+	case pNoDup:
+		return "no seq is delivered twice in a session"
+	case pInOrder:
+		return "no new seq is delivered below the highest seq already delivered"
+	case pNoPhantom:
+		return "every delivery matches an acknowledged post: seq, msgid and body checksum"
+	case pStart:
+		return "the first delivery is where the open mode says the stream starts"
+	case pHandover:
+		return "one Online per history-mode session (none in online mode), at the last delivered seq, after EndOfBlock, with no older data after it"
+	case pAfterEnd:
+		return "nothing reaches a session after its close, Error or Closed"
+	}
+	return ""
+}
