@@ -1,0 +1,45 @@
+package reference
+
+// Bugs is a set of deliberately planted bugs. The reference is correct with none set; each bit
+// puts back one known failure of a real implementation, so campaigns can prove that the
+// harness detects it. The zero value is the correct reference.
+type Bugs uint64
+
+const (
+	// BugNoDrain: after the switch to live, messages already delivered from history are
+	// delivered again instead of being skipped: both the buffered ones at the overlap and
+	// the late online copies after an exact match.
+	BugNoDrain Bugs = 1 << iota
+)
+
+// Mutant documents one planted bug.
+type Mutant struct {
+	Name   string
+	Bug    Bugs
+	Origin string // where the bug comes from
+	Doc    string
+}
+
+var mutants = []Mutant{
+	{
+		Name:   "no-drain",
+		Bug:    BugNoDrain,
+		Origin: "TLL pitfall P3 (spec section 6); TLL commit cf55532 added the missing drain",
+		Doc:    "goes live without skipping online messages already delivered from history",
+	},
+}
+
+// Mutants lists every planted bug, in a fixed order.
+func Mutants() []Mutant { return append([]Mutant(nil), mutants...) }
+
+// MutantByName finds a planted bug by name.
+func MutantByName(name string) (Mutant, bool) {
+	for _, m := range mutants {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Mutant{}, false
+}
+
+func (b Bugs) has(x Bugs) bool { return b&x != 0 }

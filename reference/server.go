@@ -1,0 +1,314 @@
+package reference
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/streamsim/streamsim/reference/storage"
+	"github.com/streamsim/streamsim/reference/wire"
+)
+
+// ServerConfig configures a server. Zero values take the defaults noted.
+type ServerConfig struct {
+	Store   storage.Store // default: a new memory store
+	Autoseq bool          // ignore posted seqs and assign last+1
+	// MaxMsgBytes rejects larger posts (TLL max-size); default 64 KiB - 16, the largest body
+	// a TLL tcp receiver accepts in one frame.
+	MaxMsgBytes int
+	// MaxFrameBytes bounds frames received from clients; default 64 KiB - 16.
+	MaxFrameBytes int
+	// HistoryBatchMsgs is how many stored messages go out in one send on a request channel;
+	// default 64. HistoryIntervalNs pauses between batches, so history streams over time and
+	// interleaves with live posts, as a real server's reader does.
+	HistoryBatchMsgs  int
+	HistoryIntervalNs int64
+	// PubLastSeq, when positive and above the stored last seq, is what the online handshake
+	// reports: TLL's pub last-seq placeholder, or a pub endpoint that published more than the
+	// store holds (TLL test_online_gap).
+	PubLastSeq int64
+	Bugs       Bugs
+}
+
+type srvPhase uint8
+
+const (
+	spHello      srvPhase = iota // online: waiting for Hello
+	spSubscribed                 // online: receives every post
+	spRequest                    // request: waiting for Request
+	spHistory                    // request: streaming history, then tailing the store
+)
+
+type srvConn struct {
+	id     ConnID
+	ph     srvPhase
+	framer *wire.Framer // request channel
+	hello  []byte       // online channel, until the Hello is complete
+	next   int64        // history: the next seq to read from the store
+	paused bool         // history: a batch timer is pending
+}
+
+// Server is the reference stream+ server. Post stores a message and then publishes it on the
+// online channel; clients read history over the request channel.
+type Server struct {
+	env     Env
+	cfg     ServerConfig
+	last    int64
+	pubLast int64
+
+	conns map[ConnID]*srvConn // lookup only; never iterated
+	subs  []*srvConn          // online subscribers, in subscription order
+	tails []*srvConn          // request channels streaming history, in request order
+	recs  []storage.Record
+}
+
+// NewServer returns a server over cfg.Store, continuing after the last stored seq.
+func NewServer(env Env, cfg ServerConfig) *Server {
+	if cfg.Store == nil {
+		cfg.Store = storage.NewMemory()
+	}
+	if cfg.MaxMsgBytes <= 0 {
+		cfg.MaxMsgBytes = 64<<10 - wire.HeaderSize
+	}
+	if cfg.MaxFrameBytes <= 0 {
+		cfg.MaxFrameBytes = 64<<10 - wire.HeaderSize
+	}
+	if cfg.HistoryBatchMsgs <= 0 {
+		cfg.HistoryBatchMsgs = 64
+	}
+	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, conns: make(map[ConnID]*srvConn)}
+	if cfg.PubLastSeq > 0 {
+		s.pubLast = cfg.PubLastSeq
+	}
+	return s
+}
+
+// LastSeq is the last accepted seq, -1 when the store is empty.
+func (s *Server) LastSeq() int64 { return s.last }
+
+var (
+	ErrNotIncreasing = storage.ErrNotIncreasing
+	ErrTooLarge      = errors.New("message too large")
+)
+
+// Post stores a message, then publishes it. It returns the seq stored (different from seq
+// with Autoseq).
+func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
+	if len(body) > s.cfg.MaxMsgBytes {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), s.cfg.MaxMsgBytes)
+	}
+	if s.cfg.Autoseq {
+		seq = s.last + 1
+	}
+	if seq <= s.last {
+		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
+	}
+	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
+	// sees online, it can also read from history.
+	if err := s.cfg.Store.Append(storage.Record{Seq: seq, MsgID: msgid, Body: body}); err != nil {
+		return 0, err
+	}
+	s.last = seq
+	if len(s.subs) > 0 {
+		frame := wire.AppendFrame(nil, msgid, seq, body)
+		for _, c := range s.subs {
+			s.env.Send(c.id, frame)
+		}
+	}
+	for _, c := range s.tails {
+		if !c.paused {
+			s.pump(c)
+		}
+	}
+	return seq, nil
+}
+
+func (s *Server) Accepted(id ConnID, ch Channel) {
+	c := &srvConn{id: id, ph: spHello}
+	if ch == ChanRequest {
+		c.ph = spRequest
+		c.framer = wire.NewFramer(s.cfg.MaxFrameBytes)
+	}
+	s.conns[id] = c
+}
+
+func (s *Server) Connected(ConnID) {}
+
+func (s *Server) Closed(id ConnID, _ error) {
+	if c := s.conns[id]; c != nil {
+		s.forget(c)
+	}
+}
+
+func (s *Server) Timer(id uint64) {
+	c := s.conns[ConnID(id)]
+	if c == nil || c.ph != spHistory {
+		return
+	}
+	c.paused = false
+	s.pump(c)
+}
+
+func (s *Server) Received(id ConnID, p []byte) {
+	c := s.conns[id]
+	if c == nil {
+		return
+	}
+	switch c.ph {
+	case spHello:
+		s.onHello(c, p)
+	case spSubscribed:
+		// A subscriber never sends after Hello; TLL drops it too.
+		s.disconnect(c)
+	default:
+		s.onRequestBytes(c, p)
+	}
+}
+
+func (s *Server) onHello(c *srvConn, p []byte) {
+	c.hello = append(c.hello, p...)
+	h, n, err := wire.ParseHello(c.hello)
+	if errors.Is(err, wire.ErrShort) {
+		return
+	}
+	if err != nil || h.Version != 1 || n != len(c.hello) {
+		// No error message exists on the pub channel: the only answer is a disconnect.
+		s.disconnect(c)
+		return
+	}
+	c.hello = nil
+	c.ph = spSubscribed
+	s.subs = append(s.subs, c)
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.HelloReply{Version: 1, Seq: max(s.last, s.pubLast)}))
+}
+
+func (s *Server) onRequestBytes(c *srvConn, p []byte) {
+	c.framer.Feed(p)
+	for s.conns[c.id] == c {
+		f, ok, err := c.framer.Next()
+		if err != nil {
+			s.refuse(c, err.Error())
+			return
+		}
+		if !ok {
+			return
+		}
+		if c.ph == spRequest {
+			s.onRequest(c, f)
+			continue
+		}
+		// After Reply the only message a client may send is ClientDone, which ends the
+		// channel. Anything else ends it too: it cannot be answered with Error, since
+		// the client reads this channel as history by now (P22).
+		s.disconnect(c)
+	}
+}
+
+func (s *Server) onRequest(c *srvConn, f wire.Frame) {
+	start, err := s.translate(f)
+	if err != nil {
+		// TLL drops malformed requests silently and the client waits forever (P9).
+		s.refuse(c, err.Error())
+		return
+	}
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.last, RequestedSeq: start, BlockSeq: -1}))
+	c.ph = spHistory
+	c.next = max(start, 0)
+	s.tails = append(s.tails, c)
+	s.pump(c)
+}
+
+// translate turns a request into the first seq to serve.
+func (s *Server) translate(f wire.Frame) (int64, error) {
+	switch f.MsgID {
+	case wire.MsgRequest:
+		r, err := wire.DecodeRequest(f.Body)
+		if err != nil {
+			return 0, err
+		}
+		switch r.Kind {
+		case wire.ReqSeq:
+			if r.Seq > math.MaxInt64 {
+				return 0, fmt.Errorf("requested seq %d out of range", r.Seq)
+			}
+			return int64(r.Seq), nil
+		case wire.ReqInitial:
+			return s.cfg.Store.First(), nil
+		case wire.ReqLast:
+			if s.last < 0 {
+				return 0, errors.New("Failed to request last message: no data on the server")
+			}
+			// TLL answers last-1 (P11); the reference serves exactly the last message.
+			return s.last, nil
+		default:
+			return 0, errors.New("Requested block, but no block storage configured")
+		}
+	case wire.MsgRequestOld:
+		r, err := wire.DecodeRequestOld(f.Body)
+		if err != nil {
+			return 0, err
+		}
+		if r.Block != "" {
+			return 0, errors.New("Requested block, but no block storage configured")
+		}
+		if r.Seq < 0 {
+			return 0, fmt.Errorf("requested seq %d is negative", r.Seq)
+		}
+		return r.Seq, nil
+	}
+	return 0, fmt.Errorf("expected Request or RequestOld, got msgid %d", f.MsgID)
+}
+
+// pump sends the next batch of history and arranges for the one after it. A channel that has
+// caught up with the store stays in tails and is pumped again by the next Post.
+func (s *Server) pump(c *srvConn) {
+	var err error
+	s.recs, err = s.cfg.Store.Read(s.recs[:0], c.next, s.cfg.HistoryBatchMsgs)
+	if err != nil {
+		// The history cannot continue; the client sees its request channel close before
+		// it caught up and fails loudly.
+		s.disconnect(c)
+		return
+	}
+	if len(s.recs) == 0 {
+		return
+	}
+	var buf []byte
+	for _, r := range s.recs {
+		buf = wire.AppendFrame(buf, r.MsgID, r.Seq, r.Body)
+	}
+	c.next = s.recs[len(s.recs)-1].Seq + 1
+	s.env.Send(c.id, buf)
+	if len(s.recs) == s.cfg.HistoryBatchMsgs {
+		c.paused = true
+		s.env.SetTimer(s.cfg.HistoryIntervalNs, uint64(c.id))
+	}
+}
+
+// refuse answers a bad request with Error and closes the channel.
+func (s *Server) refuse(c *srvConn, reason string) {
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.Error{Text: reason}))
+	s.disconnect(c)
+}
+
+func (s *Server) disconnect(c *srvConn) {
+	s.env.Close(c.id)
+	s.forget(c)
+}
+
+func (s *Server) forget(c *srvConn) {
+	delete(s.conns, c.id)
+	s.subs = remove(s.subs, c)
+	s.tails = remove(s.tails, c)
+}
+
+func remove(list []*srvConn, c *srvConn) []*srvConn {
+	for i, x := range list {
+		if x == c {
+			copy(list[i:], list[i+1:])
+			list[len(list)-1] = nil
+			return list[:len(list)-1]
+		}
+	}
+	return list
+}
