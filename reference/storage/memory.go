@@ -2,8 +2,9 @@ package storage
 
 import "sort"
 
-// Memory is a Store kept in memory. Bodies are copied into one shared arena so that a long log
-// costs one allocation per arena growth rather than one per message.
+// Memory is a Store kept in memory. Bodies are copied into arena chunks that start small and
+// double up to a MiB, so a short log costs little and a long one one allocation per MiB
+// rather than one per message.
 type Memory struct {
 	recs  []Record
 	arena []byte
@@ -12,7 +13,10 @@ type Memory struct {
 // NewMemory returns an empty memory store.
 func NewMemory() *Memory { return &Memory{} }
 
-const arenaChunk = 1 << 20
+const (
+	arenaFirst = 4 << 10
+	arenaChunk = 1 << 20
+)
 
 func (m *Memory) Append(r Record) error {
 	if n := len(m.recs); n > 0 && r.Seq <= m.recs[n-1].Seq {
@@ -24,7 +28,7 @@ func (m *Memory) Append(r Record) error {
 	if cap(m.arena)-len(m.arena) < len(r.Body) {
 		// Start a new chunk; earlier records keep pointing into the old one, which stays
 		// immutable, so bodies handed out by Read remain valid.
-		m.arena = make([]byte, 0, max(arenaChunk, len(r.Body)))
+		m.arena = make([]byte, 0, max(len(r.Body), arenaFirst, min(arenaChunk, 2*cap(m.arena))))
 	}
 	start := len(m.arena)
 	m.arena = append(m.arena, r.Body...)

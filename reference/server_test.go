@@ -1,0 +1,157 @@
+package reference
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/streamsim/streamsim/reference/wire"
+)
+
+func serverWith(t *testing.T, seqs ...int64) (*Server, *fakeEnv) {
+	t.Helper()
+	env := newFakeEnv()
+	s := NewServer(env, ServerConfig{})
+	for _, q := range seqs {
+		if _, err := s.Post(q, 1, []byte{byte(q)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, env
+}
+
+// Every malformed request gets an Error reply and a disconnect (TLL answers nothing, P9), and
+// the server keeps serving others.
+func TestServerRefusesMalformedRequests(t *testing.T) {
+	valid := wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqSeq, Seq: 20})
+	withVersion := func(v uint16) []byte {
+		b := append([]byte(nil), valid...)
+		binary.LittleEndian.PutUint16(b[wire.HeaderSize:], v)
+		return b
+	}
+	withTag := func(tag byte) []byte {
+		b := append([]byte(nil), valid...)
+		b[wire.HeaderSize+18] = tag
+		return b
+	}
+	lying := append([]byte(nil), valid...)
+	binary.LittleEndian.PutUint32(lying, 1<<30)
+	for name, tc := range map[string]struct {
+		in   []byte
+		want string
+	}{
+		"short body":        {wire.AppendFrame(nil, wire.MsgRequest, 0, []byte{1, 0, 0}), "Request"},
+		"wrong version":     {withVersion(2), "version"},
+		"unknown union tag": {withTag(9), "tag"},
+		"block request":     {wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqBlock, Block: "default"}), "block"},
+		"negative old seq":  {wire.AppendMsg(nil, wire.RequestOld{Version: 1, Seq: -5}), "negative"},
+		"unknown msgid":     {wire.AppendFrame(nil, 77, 0, nil), "msgid 77"},
+		"lying frame size":  {lying, ""},
+		"huge seq":          {wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqSeq, Seq: 1 << 63}), "range"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, env := serverWith(t, 10, 20, 30)
+			s.Accepted(7, ChanRequest)
+			s.Received(7, tc.in)
+			fr := env.frames(t, 7)
+			if len(fr) != 1 || fr[0].MsgID != wire.MsgError {
+				t.Fatalf("reply %+v, want one Error", fr)
+			}
+			e, err := wire.DecodeError(fr[0].Body)
+			if err != nil || !strings.Contains(e.Text, tc.want) {
+				t.Fatalf("Error %q (%v), want it to mention %q", e.Text, err, tc.want)
+			}
+			if !env.closed[7] {
+				t.Fatal("connection not closed after the Error")
+			}
+			// Another client is still served.
+			s.Accepted(8, ChanRequest)
+			s.Received(8, valid)
+			if fr := env.frames(t, 8); len(fr) != 3 || fr[0].MsgID != wire.MsgReply || fr[1].Seq != 20 || fr[2].Seq != 30 {
+				t.Fatalf("next client got %+v, want Reply, 20, 30", fr)
+			}
+		})
+	}
+}
+
+// The pub Hello understates its size (P15); the server must accept it however it is split.
+func TestServerAcceptsHelloInAnySegmentation(t *testing.T) {
+	hello := wire.AppendHello(nil, "client-name")
+	for cut := 1; cut < len(hello); cut++ {
+		s, env := serverWith(t, 5)
+		s.Accepted(1, ChanOnline)
+		s.Received(1, hello[:cut])
+		s.Received(1, hello[cut:])
+		fr := env.frames(t, 1)
+		if len(fr) != 1 || fr[0].MsgID != wire.MsgHelloReply || env.closed[1] {
+			t.Fatalf("cut at %d: got %+v closed=%v, want one HelloReply", cut, fr, env.closed[1])
+		}
+		hr, err := wire.DecodeHelloReply(fr[0].Body)
+		if err != nil || hr.Seq != 5 {
+			t.Fatalf("cut at %d: HelloReply %+v %v, want seq 5", cut, hr, err)
+		}
+		if _, err := s.Post(6, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if fr := env.frames(t, 1); len(fr) != 2 || fr[1].Seq != 6 {
+			t.Fatalf("cut at %d: subscriber did not get the post: %+v", cut, fr)
+		}
+	}
+}
+
+func TestServerDropsSubscriberThatTalks(t *testing.T) {
+	s, env := serverWith(t)
+	s.Accepted(1, ChanOnline)
+	s.Received(1, append(wire.AppendHello(nil, ""), 0xff))
+	if !env.closed[1] {
+		t.Fatal("bytes after Hello did not close the subscriber")
+	}
+	if _, err := s.Post(1, 1, nil); err != nil || len(env.sent[1]) != 0 {
+		t.Fatalf("a dropped subscriber still receives posts: %v %d", err, len(env.sent[1]))
+	}
+}
+
+func TestServerPostRules(t *testing.T) {
+	s, _ := serverWith(t, 10)
+	for _, q := range []int64{10, 9, -1} {
+		if _, err := s.Post(q, 1, nil); err == nil {
+			t.Errorf("Post(%d) after 10 accepted", q)
+		}
+	}
+	if _, err := s.Post(11, 1, make([]byte, 64<<10)); err == nil {
+		t.Error("a body over the size limit was accepted")
+	}
+	if s.LastSeq() != 10 {
+		t.Fatalf("rejected posts moved the last seq to %d", s.LastSeq())
+	}
+	a := NewServer(newFakeEnv(), ServerConfig{Autoseq: true})
+	for i := range 3 {
+		if seq, err := a.Post(100, 1, nil); err != nil || seq != int64(i) {
+			t.Fatalf("autoseq post %d stored as %d (%v)", i, seq, err)
+		}
+	}
+}
+
+// History keeps following the store after the Reply, until ClientDone ends it.
+func TestServerTailsHistoryUntilClientDone(t *testing.T) {
+	s, env := serverWith(t, 1, 2)
+	s.Accepted(3, ChanRequest)
+	s.Received(3, wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqSeq, Seq: 2}))
+	s.Post(5, 1, nil)
+	fr := env.frames(t, 3)
+	if len(fr) != 3 || fr[1].Seq != 2 || fr[2].Seq != 5 {
+		t.Fatalf("got %+v, want Reply, 2, 5", fr)
+	}
+	r, _ := wire.DecodeReply(fr[0].Body)
+	if r.LastSeq != 2 || r.RequestedSeq != 2 || r.BlockSeq != -1 {
+		t.Fatalf("Reply %+v", r)
+	}
+	s.Received(3, wire.AppendMsg(nil, wire.ClientDone{Seq: 5}))
+	if !env.closed[3] {
+		t.Fatal("ClientDone did not end the request channel")
+	}
+	s.Post(6, 1, nil)
+	if len(env.frames(t, 3)) != 3 {
+		t.Fatal("history continued after ClientDone")
+	}
+}
