@@ -1,0 +1,53 @@
+package scenarios
+
+import (
+	"fmt"
+	"testing"
+)
+
+// fanoutPlan is one server publishing posts live to eight clients that subscribed early, with
+// no faults: the throughput of the simulator itself.
+func fanoutPlan(posts int) Plan {
+	p := Plan{Name: "fanout", Net: NetPlan{Online: Link{LatencyUs: 50}, Request: Link{LatencyUs: 50}}}
+	for i := range 8 {
+		p.Clients = append(p.Clients, ClientPlan{Name: fmt.Sprintf("c%d", i+1), OpenAtUs: 0, Mode: "seq", Seq: 0})
+	}
+	p.Posts = append(p.Posts, Post{AtUs: 0, Seq: 0, SizeBytes: 64})
+	for i := 1; i < posts; i++ {
+		p.Posts = append(p.Posts, Post{AtUs: 1000 + int64(i), Seq: int64(i), SizeBytes: 64})
+	}
+	p.DurationUs = int64(posts) + 10_000
+	return p
+}
+
+// BenchmarkFanout8 reports simulated messages delivered per wall-clock second for the whole
+// pipeline: simulator, network, reference server and clients, history recording and checker.
+func BenchmarkFanout8(b *testing.B) {
+	p := fanoutPlan(20_000)
+	var delivered int64
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		out, err := Run(p, uint64(i), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Result.Violations) > 0 || out.Delivered != 8*20_000 {
+			b.Fatalf("delivered %d, violations %v", out.Delivered, out.Result.Violations)
+		}
+		delivered += out.Delivered
+	}
+	b.ReportMetric(float64(delivered)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkRandom reports seeds per second of the random scenario, the unit of a campaign.
+func BenchmarkRandom(b *testing.B) {
+	s, _ := Lookup("random")
+	var seeds int
+	for i := 0; b.Loop(); i++ {
+		if _, err := Run(s.Build(uint64(i)), uint64(i), Options{}); err != nil {
+			b.Fatal(err)
+		}
+		seeds++
+	}
+	b.ReportMetric(float64(seeds)/b.Elapsed().Seconds(), "seeds/s")
+}

@@ -1,0 +1,132 @@
+package scenarios
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Campaign runs one scenario over a range of seeds. Each seed gets its own simulator, so seeds
+// run in parallel with nothing shared, and the parallelism never changes a result.
+type Campaign struct {
+	Scenario  Scenario
+	FirstSeed uint64
+	Seeds     int
+	Parallel  int // default GOMAXPROCS
+	Options   Options
+	// Progress, when set, is called after each finished seed with the number done so far.
+	// It runs on the caller's goroutine.
+	Progress func(done int)
+}
+
+// Failure is one seed whose run violated a property or could not run.
+type Failure struct {
+	Seed    uint64
+	Outcome Outcome // zero when Err is set
+	Err     error
+}
+
+// Report sums up a campaign. Failures are ordered by seed.
+type Report struct {
+	Scenario   string
+	Seeds      int
+	Violations int // total violations over all seeds
+	Delivered  int64
+	Events     uint64
+	SimNs      int64
+	Wall       time.Duration
+	Failures   []Failure
+	// Hash combines the trace hashes of all seeds in seed order: two campaigns with the same
+	// hash ran the same simulations.
+	Hash uint64
+}
+
+// MsgsPerSec is simulated deliveries per wall-clock second.
+func (r Report) MsgsPerSec() float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Delivered) / r.Wall.Seconds()
+}
+
+// Run plays every seed and collects the results in seed order.
+func (c Campaign) Run() Report {
+	par := c.Parallel
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	start := time.Now()
+	type result struct {
+		i   int
+		out Outcome
+		err error
+	}
+	seeds := make(chan int)
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for range min(par, max(c.Seeds, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range seeds {
+				seed := c.FirstSeed + uint64(i)
+				out, err := runSafely(c.Scenario, seed, c.Options)
+				out.History = nil // a campaign keeps only what it reports
+				results <- result{i, out, err}
+			}
+		}()
+	}
+	go func() {
+		for i := range c.Seeds {
+			seeds <- i
+		}
+		close(seeds)
+		wg.Wait()
+		close(results)
+	}()
+	all := make([]result, c.Seeds)
+	done := 0
+	for r := range results {
+		all[r.i] = r
+		done++
+		if c.Progress != nil {
+			c.Progress(done)
+		}
+	}
+	rep := Report{Scenario: c.Scenario.Name, Seeds: c.Seeds, Hash: fnvOffset}
+	for _, r := range all {
+		seed := c.FirstSeed + uint64(r.i)
+		rep.Hash = (rep.Hash ^ r.out.Hash) * fnvPrime
+		if r.err != nil {
+			rep.Violations++
+			rep.Failures = append(rep.Failures, Failure{Seed: seed, Err: r.err})
+			continue
+		}
+		rep.Delivered += r.out.Delivered
+		rep.Events += r.out.Events
+		rep.SimNs += r.out.SimNs
+		if n := len(r.out.Result.Violations); n > 0 {
+			rep.Violations += n
+			rep.Failures = append(rep.Failures, Failure{Seed: seed, Outcome: r.out})
+		}
+	}
+	rep.Wall = time.Since(start)
+	return rep
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// runSafely turns a panic in one seed into that seed's failure, so one broken run cannot take
+// a whole campaign down and the failing seed is still named.
+func runSafely(s Scenario, seed uint64, opt Options) (out Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("seed %d panicked: %v", seed, r)
+		}
+	}()
+	return Run(s.Build(seed), seed, opt)
+}

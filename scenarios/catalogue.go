@@ -1,0 +1,225 @@
+package scenarios
+
+import "fmt"
+
+// Scenario is a named way to build a plan. Hand-made scenarios ignore the seed (it then only
+// drives network randomness such as segmentation); `random` draws its whole plan from it.
+type Scenario struct {
+	Name  string
+	Doc   string
+	Build func(seed uint64) Plan
+}
+
+// Default links: 100 µs each way, with writes split at random points often enough that every
+// catalogue case also proves the framing copes with segmentation.
+var catalogueNet = NetPlan{
+	Online:  Link{LatencyUs: 100, SegmentProb: 0.3, SegmentMax: 4},
+	Request: Link{LatencyUs: 100, SegmentProb: 0.3, SegmentMax: 4},
+}
+
+// slowRequest makes the request channel ten times slower than the online one, which is how
+// live data gets ahead of history.
+func slowRequest(p Plan) Plan {
+	p.Net = catalogueNet
+	p.Net.Request.LatencyUs = 1000
+	return p
+}
+
+// at posts seqs one microsecond apart starting at atUs.
+func at(atUs int64, seqs ...int64) []Post {
+	out := make([]Post, len(seqs))
+	for i, s := range seqs {
+		out[i] = Post{AtUs: atUs + int64(i), Seq: s, SizeBytes: 16}
+	}
+	return out
+}
+
+// span lists from, from+step, ... up to to inclusive.
+func span(from, to, step int64) []int64 {
+	var out []int64
+	for s := from; s <= to; s += step {
+		out = append(out, s)
+	}
+	return out
+}
+
+func join(lists ...[]Post) []Post {
+	var out []Post
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+func one(name, mode string, seq int64, openAtUs int64) []ClientPlan {
+	return []ClientPlan{{Name: name, OpenAtUs: openAtUs, Mode: mode, Seq: seq}}
+}
+
+func fixed(name, doc string, build func() Plan) Scenario {
+	return Scenario{Name: name, Doc: doc, Build: func(uint64) Plan {
+		p := build()
+		p.Name, p.Doc = name, doc
+		if p.Net == (NetPlan{}) {
+			p.Net = catalogueNet
+		}
+		return p
+	}}
+}
+
+func tllTest(protocol string) func() Plan {
+	return func() Plan {
+		c := one("c1", "seq", 20, 1000)
+		c[0].Protocol, c[0].CloseAtUs = protocol, 8000
+		return Plan{
+			DurationUs: 10000,
+			// 25 and 30 come after 30 and must be rejected as non-monotonic.
+			Posts:   join(at(0, 10, 20, 30, 25, 30), at(5000, 40)),
+			Clients: c,
+		}
+	}
+}
+
+func tllOpen(mode string, seq int64) func() Plan {
+	return func() Plan {
+		return Plan{DurationUs: 5000, Posts: at(0, 10, 20, 30), Clients: one("c1", mode, seq, 1000)}
+	}
+}
+
+func catalogue() []Scenario {
+	closeOn9 := int64(9)
+	return []Scenario{
+		fixed("test_new", "TLL test[new]: seq=20 over 10,20,30 gives 20, 30, Online(30), then live 40; posts of 25 and 30 are refused", tllTest("new")),
+		fixed("test_old", "TLL test[old]: the same through RequestOld", tllTest("old")),
+		fixed("test_open_seq_data", "TLL test_open: seq-data=20 gives 30, Online(30)", tllOpen("seq-data", 20)),
+		fixed("test_open_seq", "TLL test_open: seq=20 gives 20, 30, Online(30)", tllOpen("seq", 20)),
+		fixed("test_open_last", "TLL test_open: last gives 30, Online(30)", tllOpen("last", 0)),
+		fixed("test_open_initial", "TLL test_open: initial gives 10, 20, 30, Online(30)", tllOpen("initial", 0)),
+		fixed("test_overlapped", "TLL test_overlapped: live 40, 50, 60 are buffered while history is read; each arrives once, then Online(60), then 70", func() Plan {
+			return slowRequest(Plan{
+				DurationUs: 12000,
+				Posts:      join(at(0, 10, 20, 30), at(4500, 40, 50, 60), at(9000, 70)),
+				Clients:    one("c1", "seq", 20, 1000),
+			})
+		}),
+		fixed("test_slow_online", "TLL test_slow_online: the online connection stalls, so 20..60 all come from history; the stale online copies are drained and only 70 follows Online(60)", func() Plan {
+			return slowRequest(Plan{
+				DurationUs: 15000,
+				Posts:      join(at(0, 10, 20, 30), at(1600, 40, 50, 60), at(8000, 70)),
+				Clients:    one("c1", "seq", 20, 1000),
+				Faults:     []Fault{{AtUs: 1500, Kind: FaultStall, Client: "c1", Channel: "online", DurationUs: 8500}},
+			})
+		}),
+		fixed("test_recent", "TLL test_recent: seq=31 over 10,20,30 is nothing to fetch: Online(30) at once, no data", tllOpen("seq", 31)),
+		fixed("test_ring", "TLL test_ring: history streams slowly while 10..19 are buffered; the client delivers 0..19, Online(19), then live 20..29", func() Plan {
+			return Plan{
+				DurationUs: 12000,
+				Server:     ServerPlan{HistoryBatchMsgs: 1, HistoryIntervalUs: 300},
+				Posts:      join(at(0, span(0, 9, 1)...), at(2500, span(10, 19, 1)...), at(8000, span(20, 29, 1)...)),
+				Clients:    one("c1", "seq", 0, 1000),
+			}
+		}),
+		fixed("test_online_gap", "TLL test_online_gap: the handshake reports 10 while the store ends at 4; the client waits for 10 to be stored, then 10, Online(10)", func() Plan {
+			return Plan{
+				DurationUs: 8000,
+				Server:     ServerPlan{PubLastSeq: 10},
+				Posts:      join(at(0, span(0, 4, 1)...), at(5000, 10)),
+				Clients:    one("c1", "seq", 0, 1000),
+			}
+		}),
+		fixed("test_autoseq", "TLL test_autoseq: ten posts all asking seq 100 are stored as 0..9; seq=0 gives 0..9, Online(9)", func() Plan {
+			posts := at(0, span(0, 9, 1)...)
+			for i := range posts {
+				posts[i].Seq = 100
+			}
+			return Plan{DurationUs: 5000, Server: ServerPlan{Autoseq: true}, Posts: posts, Clients: one("c1", "seq", 0, 1000)}
+		}),
+		fixed("test_request_close", "TLL test_request_close[request-only]: the request channel dies after history 10..14; the client fails loudly", func() Plan {
+			return Plan{
+				DurationUs: 8000,
+				Server:     ServerPlan{HistoryBatchMsgs: 1, HistoryIntervalUs: 300},
+				Posts:      at(0, span(10, 24, 1)...),
+				Clients:    one("c1", "seq", 10, 1000),
+				Faults:     []Fault{{AtUs: 3100, Kind: FaultReset, Client: "c1", Channel: "request"}},
+			}
+		}),
+		fixed("test_request_close_online", "TLL test_request_close[request+online]: the same with live 30 buffered; no switch happens and the client fails loudly", func() Plan {
+			return Plan{
+				DurationUs: 8000,
+				Server:     ServerPlan{HistoryBatchMsgs: 1, HistoryIntervalUs: 300},
+				Posts:      join(at(0, span(10, 24, 1)...), at(2000, 30)),
+				Clients:    one("c1", "seq", 10, 1000),
+				Faults:     []Fault{{AtUs: 3100, Kind: FaultReset, Client: "c1", Channel: "request"}},
+			}
+		}),
+		fixed("test_close_on_last", "TLL test_close_on_last: initial over 0..9, closing inside the callback of 9: no Online, no error", func() Plan {
+			c := one("c1", "initial", 0, 1000)
+			c[0].CloseOnSeq = &closeOn9
+			return Plan{DurationUs: 5000, Posts: at(0, span(0, 9, 1)...), Clients: c}
+		}),
+		fixed("initial_empty", "initial on an empty server waits; the first post starts the stream: 5, Online(5), 6", func() Plan {
+			return Plan{DurationUs: 8000, Posts: join(at(5000, 5), at(6000, 6)), Clients: one("c1", "initial", 0, 1000)}
+		}),
+		fixed("seq_on_empty", "seq=0 on an empty server fails loudly (TLL P12)", func() Plan {
+			return Plan{DurationUs: 5000, Posts: at(4000, 1), Clients: one("c1", "seq", 0, 1000)}
+		}),
+		fixed("seq_beyond_last", "seq=40 over 10,20,30 is beyond the server's last seq + 1 and fails loudly (TLL P12)", tllOpen("seq", 40)),
+		fixed("seq_in_gap", "seq=15 over sparse 10,20,30 starts at 20, the first stored seq after it", tllOpen("seq", 15)),
+		fixed("reply_race", "seq=last+1 while live posts overtake the slow Reply: the buffered 10, 11 go out right before Online(11), none lost", func() Plan {
+			return slowRequest(Plan{
+				DurationUs: 12000,
+				Posts:      join(at(0, span(0, 9, 1)...), at(4500, 10, 11), at(9000, 12)),
+				Clients:    one("c1", "seq", 10, 1000),
+			})
+		}),
+		fixed("buffer_overflow", "a 2 KiB buffer overflows while history crawls: evicted messages come from history and the stream stays gap-free", func() Plan {
+			c := one("c1", "seq", 0, 1000)
+			c[0].BufferBytes = 2048
+			posts := at(0, span(0, 49, 1)...)
+			for i := int64(50); i < 150; i++ {
+				posts = append(posts, Post{AtUs: 2000 + (i-50)*40, Seq: i, SizeBytes: 200})
+			}
+			return Plan{DurationUs: 20000, Server: ServerPlan{HistoryBatchMsgs: 2, HistoryIntervalUs: 100}, Posts: posts, Clients: c}
+		}),
+		fixed("huge_message", "a live message larger than the client's whole buffer cannot be handed over and fails the client loudly", func() Plan {
+			c := one("c1", "seq", 0, 1000)
+			c[0].BufferBytes = 1024
+			return Plan{
+				DurationUs: 8000,
+				Server:     ServerPlan{HistoryBatchMsgs: 1, HistoryIntervalUs: 500},
+				Posts:      append(at(0, span(0, 9, 1)...), Post{AtUs: 2500, Seq: 10, SizeBytes: 4096}),
+				Clients:    c,
+			}
+		}),
+		fixed("online_mode", "mode=online sees only what is posted after it subscribed, and never an Online control", func() Plan {
+			return Plan{DurationUs: 8000, Posts: join(at(0, span(0, 4, 1)...), at(5000, span(5, 9, 1)...)), Clients: one("c1", "online", 0, 1000)}
+		}),
+		fixed("many_clients", "eight clients in every mode open at staggered times under steady live traffic", func() Plan {
+			modes := []string{"seq", "seq-data", "initial", "last", "online", "seq", "seq-data", "initial"}
+			var cs []ClientPlan
+			for i, m := range modes {
+				cs = append(cs, ClientPlan{Name: fmt.Sprintf("c%d", i+1), OpenAtUs: 500 + int64(i)*700, Mode: m, Seq: int64(i * 7), BufferBytes: 1024 << i})
+			}
+			var posts []Post
+			for i := int64(0); i < 400; i++ {
+				posts = append(posts, Post{AtUs: i * 25, Seq: i * 3, SizeBytes: 64})
+			}
+			return Plan{DurationUs: 20000, Server: ServerPlan{HistoryBatchMsgs: 4, HistoryIntervalUs: 50}, Posts: posts, Clients: cs}
+		}),
+		{Name: "random", Doc: "drawn from the seed: sparse or contiguous seqs, random post times and sizes, several clients in random modes and buffer sizes, random latency, jitter, segmentation and resets", Build: Random},
+	}
+}
+
+var scenarios = catalogue()
+
+// Catalogue lists every named scenario, in a fixed order.
+func Catalogue() []Scenario { return append([]Scenario(nil), scenarios...) }
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (Scenario, bool) {
+	for _, s := range scenarios {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}

@@ -1,0 +1,168 @@
+// Package scenarios turns plans into simulated runs: a Plan is plain data (topology, workload,
+// clients, faults), Run plays it on the deterministic simulator against the reference and
+// returns the history the checker judges. The named catalogue and the seeded random plans
+// live here too.
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/streamsim/streamsim/reference"
+)
+
+// Plan is one scenario, fully determined: the same plan and seed give the same run. Times are
+// microseconds of virtual time from the start of the run.
+type Plan struct {
+	Name       string       `json:"name"`
+	Doc        string       `json:"doc,omitempty"`
+	DurationUs int64        `json:"duration_us"`
+	Server     ServerPlan   `json:"server"`
+	Net        NetPlan      `json:"net"`
+	Posts      []Post       `json:"posts"`
+	Clients    []ClientPlan `json:"clients"`
+	Faults     []Fault      `json:"faults,omitempty"`
+}
+
+// ServerPlan configures the reference server.
+type ServerPlan struct {
+	Autoseq           bool  `json:"autoseq,omitempty"`
+	HistoryBatchMsgs  int   `json:"history_batch_msgs,omitempty"`
+	HistoryIntervalUs int64 `json:"history_interval_us,omitempty"`
+	PubLastSeq        int64 `json:"pub_last_seq,omitempty"`
+}
+
+// Post is one message the server application posts. Its body is derived from Seq and SizeBytes,
+// so different messages have different checksums.
+type Post struct {
+	AtUs      int64 `json:"at_us"`
+	Seq       int64 `json:"seq"`
+	MsgID     int32 `json:"msgid,omitempty"`
+	SizeBytes int   `json:"size_bytes,omitempty"`
+}
+
+// ClientPlan is one client application: it opens once and may close.
+type ClientPlan struct {
+	Name        string `json:"name"`
+	OpenAtUs    int64  `json:"open_at_us"`
+	Mode        string `json:"mode"`
+	Seq         int64  `json:"seq,omitempty"`
+	BufferBytes int    `json:"buffer_bytes,omitempty"`
+	Protocol    string `json:"protocol,omitempty"` // "new" (default) or "old"
+	CloseAtUs   int64  `json:"close_at_us,omitempty"`
+	// CloseOnSeq closes the client from inside the data callback of this seq (TLL
+	// test_close_on_last); nil means never.
+	CloseOnSeq *int64 `json:"close_on_seq,omitempty"`
+}
+
+// NetPlan sets the link behaviour of each channel; both directions share it.
+type NetPlan struct {
+	Online  Link `json:"online"`
+	Request Link `json:"request"`
+}
+
+// Link is a channel's latency and segmentation.
+type Link struct {
+	LatencyUs   int64   `json:"latency_us"`
+	JitterUs    int64   `json:"jitter_us,omitempty"`
+	SegmentProb float64 `json:"segment_prob,omitempty"`
+	SegmentMax  int     `json:"segment_max,omitempty"`
+}
+
+// Fault kinds.
+const (
+	FaultReset = "reset" // reset one client's connection on a channel; both ends see it
+	FaultStall = "stall" // hold server→client data on a channel for DurationUs
+)
+
+// Fault is one injected failure.
+type Fault struct {
+	AtUs       int64  `json:"at_us"`
+	Kind       string `json:"kind"`
+	Client     string `json:"client"`
+	Channel    string `json:"channel"` // "online" or "request"
+	DurationUs int64  `json:"duration_us,omitempty"`
+}
+
+func parseChannel(s string) (reference.Channel, error) {
+	switch s {
+	case "online":
+		return reference.ChanOnline, nil
+	case "request":
+		return reference.ChanRequest, nil
+	}
+	return 0, fmt.Errorf("unknown channel %q (want online or request)", s)
+}
+
+// Validate reports the first thing in p that cannot be run.
+func (p *Plan) Validate() error {
+	if p.DurationUs <= 0 {
+		return fmt.Errorf("plan %s: duration_us must be positive", p.Name)
+	}
+	names := map[string]bool{}
+	for i, c := range p.Clients {
+		if c.Name == "" || names[c.Name] {
+			return fmt.Errorf("plan %s: client %d: empty or repeated name %q", p.Name, i, c.Name)
+		}
+		names[c.Name] = true
+		if _, err := reference.ParseMode(c.Mode); err != nil {
+			return fmt.Errorf("plan %s: client %s: %w", p.Name, c.Name, err)
+		}
+		if c.Protocol != "" && c.Protocol != "new" && c.Protocol != "old" {
+			return fmt.Errorf("plan %s: client %s: unknown protocol %q", p.Name, c.Name, c.Protocol)
+		}
+	}
+	for i, f := range p.Faults {
+		if f.Kind != FaultReset && f.Kind != FaultStall {
+			return fmt.Errorf("plan %s: fault %d: unknown kind %q", p.Name, i, f.Kind)
+		}
+		if !names[f.Client] {
+			return fmt.Errorf("plan %s: fault %d: unknown client %q", p.Name, i, f.Client)
+		}
+		if _, err := parseChannel(f.Channel); err != nil {
+			return fmt.Errorf("plan %s: fault %d: %w", p.Name, i, err)
+		}
+	}
+	for _, l := range []Link{p.Net.Online, p.Net.Request} {
+		if l.LatencyUs < 0 || l.JitterUs < 0 || l.SegmentProb < 0 || l.SegmentProb > 1 {
+			return fmt.Errorf("plan %s: link values out of range: %+v", p.Name, l)
+		}
+	}
+	return nil
+}
+
+// Load reads a plan file written by Save.
+func Load(path string) (Plan, error) {
+	var p Plan
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, p.Validate()
+}
+
+// Save writes p as indented JSON.
+func (p *Plan) Save(path string) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// body is the deterministic content of a posted message.
+func body(seq int64, size int) []byte {
+	b := make([]byte, size)
+	x := uint64(seq)*0x9e3779b97f4a7c15 + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return b
+}

@@ -1,0 +1,196 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/streamsim/streamsim/checker"
+	"github.com/streamsim/streamsim/netsim"
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/sim"
+)
+
+// Options change how a plan is run, not what it is.
+type Options struct {
+	Bugs  reference.Bugs // planted bugs in the reference client and server
+	Trace io.Writer      // when set, receives the event trace as text
+	// MaxEvents bounds a run so a runaway plan cannot hang a campaign; default 50 million.
+	MaxEvents uint64
+}
+
+// Outcome is what one run produced and what the checker made of it.
+type Outcome struct {
+	Plan      string
+	Seed      uint64
+	History   checker.History
+	Result    checker.Result
+	Hash      uint64 // trace hash: equal for equal plan and seed
+	Events    uint64 // kernel events fired
+	SimNs     int64  // virtual time simulated
+	Delivered int64
+}
+
+// ServerName is the server's node name in every history.
+const ServerName = "server"
+
+// runner is one run in progress: the applications on top of the reference nodes, and the
+// recorder of their history.
+type runner struct {
+	k       *sim.Kernel
+	net     *netsim.Network
+	server  *reference.Server
+	clients []*clientApp
+	hist    checker.History
+	session int64
+}
+
+// clientApp is a client application: it opens and closes as planned and records what its
+// client delivers.
+type clientApp struct {
+	r       *runner
+	plan    ClientPlan
+	c       *reference.Client
+	session int64
+	closed  bool
+}
+
+func (r *runner) record(e checker.Event) {
+	e.T = r.k.Now()
+	r.hist = append(r.hist, e)
+	r.k.Trace().Record(e.T, e.Node, e.Kind.String(), e.Seq, e.Session)
+}
+
+// Run plays p with seed against the reference and checks the history.
+func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
+	if err := p.Validate(); err != nil {
+		return Outcome{}, err
+	}
+	k := sim.New(seed)
+	if opt.Trace != nil {
+		k.Trace().SetWriter(opt.Trace)
+	}
+	if opt.MaxEvents == 0 {
+		opt.MaxEvents = 50_000_000
+	}
+	k.SetMaxEvents(opt.MaxEvents)
+	r := &runner{k: k, net: netsim.New(k)}
+	for _, ch := range []reference.Channel{reference.ChanOnline, reference.ChanRequest} {
+		l := p.Net.Online
+		if ch == reference.ChanRequest {
+			l = p.Net.Request
+		}
+		cfg := netsim.LinkConfig{LatencyNs: l.LatencyUs * 1000, JitterNs: l.JitterUs * 1000, SegmentProb: l.SegmentProb, SegmentMax: l.SegmentMax}
+		r.net.SetLink(ch, netsim.ClientToServer, cfg)
+		r.net.SetLink(ch, netsim.ServerToClient, cfg)
+	}
+	sh := r.net.AddServer(ServerName)
+	r.server = reference.NewServer(sh, reference.ServerConfig{
+		Autoseq:           p.Server.Autoseq,
+		HistoryBatchMsgs:  p.Server.HistoryBatchMsgs,
+		HistoryIntervalNs: p.Server.HistoryIntervalUs * 1000,
+		PubLastSeq:        p.Server.PubLastSeq,
+		Bugs:              opt.Bugs,
+	})
+	sh.Attach(r.server)
+	for _, cp := range p.Clients {
+		a := &clientApp{r: r, plan: cp}
+		h := r.net.AddClient(cp.Name)
+		proto := reference.ProtoNew
+		if cp.Protocol == "old" {
+			proto = reference.ProtoOld
+		}
+		a.c = reference.NewClient(h, a, reference.ClientConfig{BufferBytes: cp.BufferBytes, Protocol: proto, Peer: cp.Name, Bugs: opt.Bugs})
+		h.Attach(a.c)
+		r.clients = append(r.clients, a)
+		k.Schedule(cp.OpenAtUs*1000, sim.Func(a.open))
+		if cp.CloseAtUs > 0 {
+			k.Schedule(cp.CloseAtUs*1000, sim.Func(a.close))
+		}
+	}
+	for _, post := range p.Posts {
+		k.Schedule(post.AtUs*1000, sim.Func(func() { r.post(post) }))
+	}
+	for _, f := range p.Faults {
+		r.schedule(f)
+	}
+	k.Run(p.DurationUs * 1000)
+	if k.Exhausted() {
+		return Outcome{}, fmt.Errorf("plan %s seed %d: stopped after %d events without finishing", p.Name, seed, opt.MaxEvents)
+	}
+	res, err := checker.Check(r.hist)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
+	}
+	return Outcome{
+		Plan: p.Name, Seed: seed, History: r.hist, Result: res,
+		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
+	}, nil
+}
+
+func (r *runner) post(p Post) {
+	b := body(p.Seq, p.SizeBytes)
+	sum := checker.Checksum(b)
+	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
+	seq, err := r.server.Post(p.Seq, p.MsgID, b)
+	if err != nil {
+		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: err.Error()})
+		return
+	}
+	r.record(checker.Event{Node: ServerName, Kind: checker.EvPostOK, Seq: seq, MsgID: p.MsgID, Sum: sum})
+}
+
+func (r *runner) schedule(f Fault) {
+	ch, _ := parseChannel(f.Channel) // Validate checked it
+	at := f.AtUs * 1000
+	r.k.Schedule(at, sim.Func(func() {
+		r.record(checker.Event{Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel})
+		switch f.Kind {
+		case FaultReset:
+			r.net.Reset(f.Client, ch)
+		case FaultStall:
+			r.net.Stall(f.Client, ch, netsim.ServerToClient, at+f.DurationUs*1000)
+		}
+	}))
+}
+
+func (a *clientApp) open() {
+	a.r.session++
+	a.session = a.r.session
+	a.record(checker.Event{Kind: checker.EvOpen, Mode: a.plan.Mode, ReqSeq: a.plan.Seq})
+	mode, _ := reference.ParseMode(a.plan.Mode) // Validate checked it
+	if err := a.c.Open(mode, a.plan.Seq); err != nil {
+		a.record(checker.Event{Kind: checker.EvState, State: checker.StError, Reason: err.Error()})
+	}
+}
+
+func (a *clientApp) close() {
+	if a.session == 0 || a.closed {
+		return
+	}
+	a.closed = true
+	a.record(checker.Event{Kind: checker.EvClose})
+	a.c.Close()
+}
+
+func (a *clientApp) record(e checker.Event) {
+	e.Node, e.Session = a.plan.Name, a.session
+	a.r.record(e)
+}
+
+func (a *clientApp) Data(seq int64, msgid int32, body []byte) {
+	a.record(checker.Event{Kind: checker.EvDeliver, Seq: seq, MsgID: msgid, Sum: checker.Checksum(body)})
+	if a.plan.CloseOnSeq != nil && *a.plan.CloseOnSeq == seq {
+		a.close()
+	}
+}
+
+func (a *clientApp) Control(c reference.Control, seq int64) {
+	a.record(checker.Event{Kind: checker.EvControl, Name: c.String(), Seq: seq})
+}
+
+func (a *clientApp) State(s reference.State, reason string) {
+	if s == reference.StateOpening {
+		return
+	}
+	a.record(checker.Event{Kind: checker.EvState, State: s.String(), Reason: reason})
+}
