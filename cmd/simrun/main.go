@@ -1,0 +1,302 @@
+// Command simrun runs stream+ simulation campaigns against the reference implementation,
+// replays single runs bit for bit, and lists what the harness knows.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/streamsim/streamsim/checker"
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/scenarios"
+)
+
+const usage = `simrun: find delivery bugs in stream+ implementations by deterministic simulation.
+
+Usage:
+  simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
+  simrun replay --scenario NAME --seed S [--impl IMPL]
+  simrun list   scenarios | mutants | properties | faults
+  simrun help
+
+run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
+        that one seed) and checks every history. It prints, per scenario, the seeds run,
+        violations, messages delivered, wall time, simulated messages delivered per
+        wall-clock second and a campaign hash, then a replay command for each failing seed.
+replay  runs one scenario and seed, printing the event trace and a final line with its hash;
+        the same arguments always print the same output.
+list    names the catalogue scenarios, planted bugs (mutants), checked properties or faults.
+
+IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
+Exit status: 0 no violation, 1 violations found, 2 bad usage.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// errUsage marks errors that are the caller's to fix; they exit 2.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return errUsage{fmt.Sprintf(format, args...)} }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var code int
+	var err error
+	switch args[0] {
+	case "run":
+		code, err = cmdRun(args[1:], stdout, stderr)
+	case "replay":
+		code, err = cmdReplay(args[1:], stdout)
+	case "list":
+		code, err = cmdList(args[1:], stdout)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = usagef("unknown command %q (want run, replay, list or help)", args[0])
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simrun: %v\n", err)
+		var u errUsage
+		if errors.As(err, &u) {
+			return 2
+		}
+		return 1
+	}
+	return code
+}
+
+// flags returns a flag set whose errors come back as usage errors instead of being printed.
+func flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usagef("see 'simrun help'")
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func parseImpl(s string) (reference.Bugs, error) {
+	if s == "reference" {
+		return 0, nil
+	}
+	if name, ok := strings.CutPrefix(s, "mutant:"); ok {
+		if m, ok := reference.MutantByName(name); ok {
+			return m.Bug, nil
+		}
+		return 0, usagef("unknown mutant %q (see 'simrun list mutants')", name)
+	}
+	return 0, usagef("unknown --impl %q (want reference or mutant:NAME)", s)
+}
+
+func lookup(name string) (scenarios.Scenario, error) {
+	if name == "" {
+		return scenarios.Scenario{}, usagef("--scenario is required")
+	}
+	s, ok := scenarios.Lookup(name)
+	if !ok {
+		return s, usagef("unknown scenario %q (see 'simrun list scenarios')", name)
+	}
+	return s, nil
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flags("run")
+	name := fs.String("scenario", "", "scenario to run")
+	all := fs.Bool("all", false, "run every catalogue scenario")
+	seeds := fs.Int("seeds", 100, "seeds per scenario")
+	seed := fs.Int64("seed", 1, "first seed")
+	parallel := fs.Int("parallel", 0, "seeds run at once (default: one per CPU)")
+	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	if err := parse(fs, args); err != nil {
+		return 2, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["seed"] && !set["seeds"] {
+		*seeds = 1
+	}
+	switch {
+	case *seeds < 1:
+		return 2, usagef("--seeds must be at least 1, got %d", *seeds)
+	case *seed < 0:
+		return 2, usagef("--seed must not be negative, got %d", *seed)
+	case *parallel < 0:
+		return 2, usagef("--parallel must not be negative, got %d", *parallel)
+	case *all == (*name != ""):
+		return 2, usagef("give exactly one of --scenario NAME or --all")
+	}
+	bugs, err := parseImpl(*impl)
+	if err != nil {
+		return 2, err
+	}
+	list := scenarios.Catalogue()
+	if !*all {
+		s, err := lookup(*name)
+		if err != nil {
+			return 2, err
+		}
+		list = []scenarios.Scenario{s}
+	}
+
+	progress := isTerminal(stderr)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "scenario\tseeds\tviolations\tdelivered\twall\tsim msgs/s\thash\t\n")
+	var total scenarios.Report
+	var failures []string
+	for _, s := range list {
+		c := scenarios.Campaign{Scenario: s, FirstSeed: uint64(*seed), Seeds: *seeds, Parallel: *parallel, Options: scenarios.Options{Bugs: bugs}}
+		if progress {
+			c.Progress = func(done int) {
+				if done%50 == 0 || done == *seeds {
+					fmt.Fprintf(stderr, "\r\033[K%s %d/%d seeds", s.Name, done, *seeds)
+				}
+			}
+		}
+		rep := c.Run()
+		if progress {
+			fmt.Fprint(stderr, "\r\033[K")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%016x\t\n", s.Name, rep.Seeds, rep.Violations, rep.Delivered, rep.Wall.Round(time.Millisecond), rep.MsgsPerSec(), rep.Hash)
+		total.Seeds += rep.Seeds
+		total.Violations += rep.Violations
+		total.Delivered += rep.Delivered
+		total.Wall += rep.Wall
+		for _, f := range rep.Failures {
+			failures = append(failures, describe(s.Name, *impl, f))
+		}
+	}
+	if len(list) > 1 {
+		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec())
+	}
+	tw.Flush()
+	const shown = 20
+	for i, f := range failures {
+		if i == shown {
+			fmt.Fprintf(stdout, "... and %d more failing seeds\n", len(failures)-shown)
+			break
+		}
+		fmt.Fprint(stdout, f)
+	}
+	if total.Violations > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func describe(scenario, impl string, f scenarios.Failure) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "FAIL %s seed %d", scenario, f.Seed)
+	if f.Err != nil {
+		fmt.Fprintf(&b, ": %v\n", f.Err)
+	} else {
+		v := f.Outcome.Result.Violations[0]
+		fmt.Fprintf(&b, ": %s on %s session %d: %s", v.Property, v.Node, v.Session, v.Message)
+		if n := len(f.Outcome.Result.Violations); n > 1 {
+			fmt.Fprintf(&b, " (+%d more)", n-1)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "  replay: simrun replay --scenario %s --seed %d", scenario, f.Seed)
+	if impl != "reference" {
+		fmt.Fprintf(&b, " --impl %s", impl)
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+func cmdReplay(args []string, stdout io.Writer) (int, error) {
+	fs := flags("replay")
+	name := fs.String("scenario", "", "scenario to replay")
+	seed := fs.Int64("seed", -1, "seed to replay")
+	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	if err := parse(fs, args); err != nil {
+		return 2, err
+	}
+	if *seed < 0 {
+		return 2, usagef("--seed S is required (S ≥ 0)")
+	}
+	s, err := lookup(*name)
+	if err != nil {
+		return 2, err
+	}
+	bugs, err := parseImpl(*impl)
+	if err != nil {
+		return 2, err
+	}
+	out, err := scenarios.Run(s.Build(uint64(*seed)), uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
+	if err != nil {
+		return 1, err
+	}
+	for _, v := range out.Result.Violations {
+		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
+	}
+	fmt.Fprintf(stdout, "scenario %s seed %d: %d events, %d delivered, %d violations, hash %016x\n",
+		s.Name, *seed, out.Events, out.Delivered, len(out.Result.Violations), out.Hash)
+	if len(out.Result.Violations) > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func cmdList(args []string, stdout io.Writer) (int, error) {
+	if len(args) != 1 {
+		return 2, usagef("list takes one of: scenarios, mutants, properties, faults")
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
+	switch args[0] {
+	case "scenarios":
+		for _, s := range scenarios.Catalogue() {
+			fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Doc)
+		}
+	case "mutants":
+		for _, m := range reference.Mutants() {
+			fmt.Fprintf(tw, "%s\t%s\t(%s)\n", m.Name, m.Doc, m.Origin)
+		}
+	case "properties":
+		for _, p := range checker.Properties() {
+			fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Doc)
+		}
+	case "faults":
+		fmt.Fprintf(tw, "%s\t%s\n", scenarios.FaultReset, "reset one client's connection on a channel (online|request); in-flight bytes are lost and both ends see the reset")
+		fmt.Fprintf(tw, "%s\t%s\n", scenarios.FaultStall, "hold server-to-client data on a channel for duration_us, then release it in order")
+		fmt.Fprintf(tw, "%s\t%s\n", "latency", "per channel: latency_us plus uniform jitter_us, never reordering a stream")
+		fmt.Fprintf(tw, "%s\t%s\n", "segmentation", "per channel: with segment_prob a write arrives cut into up to segment_max pieces")
+	default:
+		return 2, usagef("unknown list %q (want scenarios, mutants, properties or faults)", args[0])
+	}
+	return 0, nil
+}
+
+// isTerminal reports whether w is a terminal a person watches; progress goes there only, and
+// never in CI.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("CI") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func simrun(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestBadUsageExits2WithOneLine(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"run", "--scenario", "no_such_scenario"},
+		{"run", "--all", "--seeds", "-1"},
+		{"run", "--all", "--bogus"},
+		{"run"},
+		{"run", "--all", "--scenario", "test_new"},
+		{"run", "--all", "--impl", "mutant:nope"},
+		{"run", "--all", "--impl", "tll"},
+		{"replay", "--scenario", "random"},
+		{"replay", "--seed", "1"},
+		{"list"},
+		{"list", "things"},
+	} {
+		code, _, stderr := simrun(args...)
+		if code != 2 {
+			t.Errorf("simrun %v: exit %d, want 2", args, code)
+		}
+		if len(args) > 0 && strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("simrun %v: error is not one line: %q", args, stderr)
+		}
+	}
+}
+
+func TestRunReportsFigures(t *testing.T) {
+	code, out, _ := simrun("run", "--scenario", "test_overlapped", "--seeds", "5")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	row := regexp.MustCompile(`(?m)^\s*test_overlapped\s+5\s+0\s+30\s+\S+\s+\d+\s+[0-9a-f]{16}\s*$`)
+	if !row.MatchString(out) {
+		t.Fatalf("no row with 5 seeds, 0 violations, 30 delivered, wall, rate and hash:\n%s", out)
+	}
+}
+
+func TestMutantIsCaughtWithExit1(t *testing.T) {
+	code, out, _ := simrun("run", "--scenario", "test_overlapped", "--seeds", "3", "--impl", "mutant:no-drain")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	if !strings.Contains(out, "FAIL test_overlapped seed 1: no-dup on c1") ||
+		!strings.Contains(out, "replay: simrun replay --scenario test_overlapped --seed 1 --impl mutant:no-drain") {
+		t.Fatalf("failure not described with its property and replay command:\n%s", out)
+	}
+	code, out, _ = simrun("replay", "--scenario", "test_overlapped", "--seed", "1", "--impl", "mutant:no-drain")
+	if code != 1 || !strings.Contains(out, "violation no-dup on c1") {
+		t.Fatalf("replay of the failing seed: exit %d:\n%s", code, out)
+	}
+}
+
+func TestReplayIsBitExact(t *testing.T) {
+	code1, a, _ := simrun("replay", "--scenario", "random", "--seed", "42")
+	code2, b, _ := simrun("replay", "--scenario", "random", "--seed", "42")
+	if code1 != 0 || code2 != 0 {
+		t.Fatalf("exit %d and %d", code1, code2)
+	}
+	if a != b {
+		t.Fatal("two replays of random seed 42 printed different output")
+	}
+	lines := strings.Split(strings.TrimSpace(a), "\n")
+	last := lines[len(lines)-1]
+	if !regexp.MustCompile(`^scenario random seed 42: \d+ events, \d+ delivered, 0 violations, hash [0-9a-f]{16}$`).MatchString(last) {
+		t.Fatalf("last line %q does not carry the hash", last)
+	}
+	if len(lines) < 50 {
+		t.Fatalf("replay printed only %d lines; the trace is missing", len(lines))
+	}
+	_, c, _ := simrun("replay", "--scenario", "random", "--seed", "43")
+	if c == a {
+		t.Fatal("seeds 42 and 43 replay identically")
+	}
+}
+
+func TestList(t *testing.T) {
+	for what, want := range map[string]string{
+		"scenarios":  "test_overlapped",
+		"mutants":    "no-drain",
+		"properties": "handover",
+		"faults":     "reset",
+	} {
+		code, out, _ := simrun("list", what)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("list %s: exit %d, output lacks %q:\n%s", what, code, want, out)
+		}
+	}
+}
