@@ -208,7 +208,8 @@ func TestGeneratedHistoryIsClean(t *testing.T) {
 }
 
 // TestAllocationsDoNotGrowWithDeliveries holds the no-per-event-allocation rule: quadrupling the
-// deliveries may only add the few allocations of the log's growth.
+// deliveries (24,000 more) may only add the few allocations of slice growth, which is
+// logarithmic; the race detector adds a few of its own.
 func TestAllocationsDoNotGrowWithDeliveries(t *testing.T) {
 	allocs := func(perSession int) float64 {
 		h := genHistory(4, 100, perSession)
@@ -219,7 +220,7 @@ func TestAllocationsDoNotGrowWithDeliveries(t *testing.T) {
 		})
 	}
 	small, large := allocs(2000), allocs(8000)
-	if large > small+4 {
+	if large > small+16 {
 		t.Fatalf("%v allocations for 8000 deliveries per session, %v for 2000", large, small)
 	}
 }
