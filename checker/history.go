@@ -18,12 +18,13 @@ const (
 	EvFault                   // a fault was injected (Name, Reason says where)
 	EvCrash                   // a node crashed
 	EvRestart                 // a node restarted
+	EvPhase                   // a client reached a protocol phase (Name, Seq); informational
 )
 
 var kindNames = [...]string{
 	EvPost: "post", EvPostOK: "post_ok", EvPostErr: "post_err", EvOpen: "open",
 	EvDeliver: "deliver", EvControl: "control", EvState: "state", EvClose: "close",
-	EvFault: "fault", EvCrash: "crash", EvRestart: "restart",
+	EvFault: "fault", EvCrash: "crash", EvRestart: "restart", EvPhase: "phase",
 }
 
 func (k Kind) String() string {
@@ -48,6 +49,15 @@ const (
 	CtlOnline       = "Online"
 	CtlBeginOfBlock = "BeginOfBlock"
 	CtlEndOfBlock   = "EndOfBlock"
+)
+
+// Protocol phases a client reports on its way to Online. Validators ignore them; reports mark
+// them on the timeline and fault schedulers aim at them.
+const (
+	PhRequest    = "request"     // Request sent (Seq: the requested seq)
+	PhReply      = "reply"       // Reply received (Seq: the server's last seq)
+	PhOverlap    = "overlap"     // history reached buffered online data (Seq: history seq)
+	PhClientDone = "client_done" // ClientDone sent (Seq: last history seq)
 )
 
 // Client session states.

@@ -172,6 +172,7 @@ type pipe struct {
 	size         int
 	stallUntilNs int64
 	armed        bool
+	queuedBytes  int // data written and not yet delivered: the sender's view of its buffer
 }
 
 const initialRing = 8
@@ -209,6 +210,7 @@ func (p *pipe) pushData(b []byte) {
 }
 
 func (p *pipe) push(s segment) {
+	p.queuedBytes += len(s.p)
 	if p.size == len(p.ring) {
 		p.grow()
 	}
@@ -235,6 +237,7 @@ func (p *pipe) clear() {
 	for p.size > 0 {
 		s := &p.ring[p.head]
 		p.c.n.stats.DiscardedBytes += uint64(len(s.p))
+		p.queuedBytes -= len(s.p)
 		*s = segment{}
 		p.head = (p.head + 1) & (len(p.ring) - 1)
 		p.size--
@@ -261,6 +264,7 @@ func (p *pipe) Fire() {
 	*slot = segment{}
 	p.head = (p.head + 1) & (len(p.ring) - 1)
 	p.size--
+	p.queuedBytes -= len(seg.p)
 	p.c.deliver(p.dir, seg)
 	if p.size == 0 {
 		p.armed = false

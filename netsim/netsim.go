@@ -307,12 +307,29 @@ func (h *Host) SetTimer(dNs int64, id uint64) {
 	n.k.After(max(dNs, 0), t)
 }
 
+// Pending is the number of bytes written on id by this host and not yet delivered.
+func (h *Host) Pending(id reference.ConnID) int {
+	c, s := h.find(id)
+	if c == nil {
+		return 0
+	}
+	return c.pipes[outgoing(s)].queuedBytes
+}
+
 // lookup returns the connection id names and which end of it this host holds, or nil (and
 // counts the call as ignored) if the host holds no open end with that id.
 func (h *Host) lookup(id reference.ConnID) (*conn, side) {
+	c, s := h.find(id)
+	if c == nil {
+		h.n.stats.Ignored++
+	}
+	return c, s
+}
+
+// find is lookup without the counting, for queries that are not misuse when they miss.
+func (h *Host) find(id reference.ConnID) (*conn, side) {
 	n := h.n
 	if id == 0 || uint64(id) >= uint64(len(n.conns)) || n.conns[id] == nil {
-		n.stats.Ignored++
 		return nil, 0
 	}
 	c := n.conns[id]
@@ -320,11 +337,9 @@ func (h *Host) lookup(id reference.ConnID) (*conn, side) {
 	if c.client == h {
 		s = sideClient
 	} else if !h.server {
-		n.stats.Ignored++
 		return nil, 0
 	}
 	if c.state[s] != endOpen {
-		n.stats.Ignored++
 		return nil, 0
 	}
 	return c, s

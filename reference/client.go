@@ -66,11 +66,27 @@ var stateNames = [...]string{"Closed", "Opening", "Active", "Error"}
 
 func (s State) String() string { return stateNames[s] }
 
+// Phase is a step of an open on its way to Online. Phases change nothing for the application;
+// they let histories show where a handover stood, and let fault schedulers aim at it.
+type Phase uint8
+
+const (
+	PhaseRequest    Phase = iota + 1 // Request sent; seq: the seq asked for (-1 for initial/last)
+	PhaseReply                       // Reply received; seq: the seq history must reach
+	PhaseOverlap                     // history reached the buffered online data; seq: history seq
+	PhaseClientDone                  // ClientDone sent; seq: the last history seq
+)
+
+var phaseNames = [...]string{PhaseRequest: "request", PhaseReply: "reply", PhaseOverlap: "overlap", PhaseClientDone: "client_done"}
+
+func (p Phase) String() string { return phaseNames[p] }
+
 // Handler receives what a client delivers. Callbacks may call Close on the client.
 type Handler interface {
 	Data(seq int64, msgid int32, body []byte)
 	Control(c Control, seq int64)
 	State(s State, reason string)
+	Phase(p Phase, seq int64)
 }
 
 // Protocol selects the request message: TLL's Request (12) or RequestOld (11).
@@ -354,6 +370,7 @@ func (c *Client) onHelloReply(f wire.Frame) {
 }
 
 func (c *Client) sendRequest() {
+	c.h.Phase(PhaseRequest, c.openSeq)
 	if c.cfg.Protocol == ProtoOld {
 		c.env.Send(c.request.id, wire.AppendMsg(nil, wire.RequestOld{Version: 1, Seq: c.openSeq, Client: c.cfg.Peer}))
 		return
@@ -401,6 +418,7 @@ func (c *Client) onReply(f wire.Frame) {
 		return
 	}
 	c.serverSeq = max(c.serverSeq, r.LastSeq)
+	c.h.Phase(PhaseReply, c.serverSeq)
 	switch c.mode {
 	case ModeInitial:
 		c.openSeq = r.RequestedSeq
@@ -456,6 +474,7 @@ func (c *Client) onHistory(f wire.Frame) {
 	case c.buf.len() > 0 && c.buf.front().seq <= h:
 		// History has reached the buffered online data, and the buffer holds everything
 		// after it: the overlap is decided on a seq that exists, never on h+1 (P2).
+		c.h.Phase(PhaseOverlap, h)
 		c.sendClientDone(h)
 		c.goLive()
 	case c.buf.len() == 0 && h >= c.serverSeq:
@@ -465,6 +484,7 @@ func (c *Client) onHistory(f wire.Frame) {
 }
 
 func (c *Client) sendClientDone(seq int64) {
+	c.h.Phase(PhaseClientDone, seq)
 	c.env.Send(c.request.id, wire.AppendMsg(nil, wire.ClientDone{Seq: seq}))
 }
 

@@ -26,6 +26,7 @@ func (r *recorder) State(s State, reason string) {
 	r.log = append(r.log, s.String())
 	r.reasons = append(r.reasons, reason)
 }
+func (r *recorder) Phase(Phase, int64) {}
 func (r *recorder) String() string { return strings.Join(r.log, ", ") }
 
 const (

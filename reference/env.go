@@ -44,6 +44,10 @@ type Env interface {
 	Close(c ConnID)
 	// SetTimer schedules Timer(id) on this node after d nanoseconds (d ≥ 0).
 	SetTimer(d int64, id uint64)
+	// Pending is how many bytes sent on c have not yet left this node (its send buffer). A
+	// server uses it to drop a subscriber that falls too far behind instead of buffering
+	// without bound; 0 for an unknown or closed connection.
+	Pending(c ConnID) int
 }
 
 // Node is what a host drives. Every method runs to completion before the next event is

@@ -188,6 +188,10 @@ func (a *clientApp) Control(c reference.Control, seq int64) {
 	a.record(checker.Event{Kind: checker.EvControl, Name: c.String(), Seq: seq})
 }
 
+func (a *clientApp) Phase(p reference.Phase, seq int64) {
+	a.record(checker.Event{Kind: checker.EvPhase, Name: p.String(), Seq: seq})
+}
+
 func (a *clientApp) State(s reference.State, reason string) {
 	if s == reference.StateOpening {
 		return

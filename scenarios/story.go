@@ -15,7 +15,7 @@ func Story(h checker.History) string {
 	var b strings.Builder
 	var run int64 = -1 // session of the open data line
 	for _, e := range h {
-		if e.Kind != checker.EvDeliver && e.Kind != checker.EvPost && e.Kind != checker.EvPostOK && run >= 0 {
+		if run >= 0 && e.Kind != checker.EvDeliver && rendered(e.Kind) {
 			b.WriteByte('\n')
 			run = -1
 		}
@@ -51,6 +51,15 @@ func Story(h checker.History) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// rendered says whether Story prints a line for events of kind k.
+func rendered(k checker.Kind) bool {
+	switch k {
+	case checker.EvPost, checker.EvPostOK, checker.EvPhase:
+		return false
+	}
+	return true
 }
 
 // Summary renders one line per session: what it asked for, how much it got, where it went
