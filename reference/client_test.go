@@ -27,7 +27,7 @@ func (r *recorder) State(s State, reason string) {
 	r.reasons = append(r.reasons, reason)
 }
 func (r *recorder) Phase(Phase, int64) {}
-func (r *recorder) String() string { return strings.Join(r.log, ", ") }
+func (r *recorder) String() string     { return strings.Join(r.log, ", ") }
 
 const (
 	onlineConn  ConnID = 1
