@@ -21,7 +21,7 @@ const usage = `simrun: find delivery bugs in stream+ implementations by determin
 
 Usage:
   simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
-  simrun replay --scenario NAME --seed S [--impl IMPL]
+  simrun replay (--scenario NAME | --plan PLAN.json) --seed S [--impl IMPL]
   simrun list   scenarios | mutants | properties | faults
   simrun help
 
@@ -29,8 +29,8 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         that one seed) and checks every history. It prints, per scenario, the seeds run,
         violations, messages delivered, wall time, simulated messages delivered per
         wall-clock second and a campaign hash, then a replay command for each failing seed.
-replay  runs one scenario and seed, printing the event trace and a final line with its hash;
-        the same arguments always print the same output.
+replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
+        a final line with its hash; the same arguments always print the same output.
 list    names the catalogue scenarios, planted bugs (mutants), checked properties or faults.
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
@@ -229,6 +229,7 @@ func describe(scenario, impl string, f scenarios.Failure) string {
 func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	fs := flags("replay")
 	name := fs.String("scenario", "", "scenario to replay")
+	planFile := fs.String("plan", "", "plan file to replay")
 	seed := fs.Int64("seed", -1, "seed to replay")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	if err := parse(fs, args); err != nil {
@@ -237,15 +238,26 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	if *seed < 0 {
 		return 2, usagef("--seed S is required (S ≥ 0)")
 	}
-	s, err := lookup(*name)
-	if err != nil {
-		return 2, err
-	}
 	bugs, err := parseImpl(*impl)
 	if err != nil {
 		return 2, err
 	}
-	out, err := scenarios.Run(s.Build(uint64(*seed)), uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
+	var plan scenarios.Plan
+	switch {
+	case (*name == "") == (*planFile == ""):
+		return 2, usagef("give exactly one of --scenario NAME or --plan FILE")
+	case *planFile != "":
+		if plan, err = scenarios.Load(*planFile); err != nil {
+			return 2, usagef("%v", err)
+		}
+	default:
+		s, err := lookup(*name)
+		if err != nil {
+			return 2, err
+		}
+		plan = s.Build(uint64(*seed))
+	}
+	out, err := scenarios.Run(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
 	if err != nil {
 		return 1, err
 	}
@@ -253,7 +265,7 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
 	}
 	fmt.Fprintf(stdout, "scenario %s seed %d: %d events, %d delivered, %d violations, hash %016x\n",
-		s.Name, *seed, out.Events, out.Delivered, len(out.Result.Violations), out.Hash)
+		plan.Name, *seed, out.Events, out.Delivered, len(out.Result.Violations), out.Hash)
 	if len(out.Result.Violations) > 0 {
 		return 1, nil
 	}

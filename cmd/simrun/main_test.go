@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/streamsim/streamsim/scenarios"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,6 +34,8 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		{"run", "--all", "--impl", "tll"},
 		{"replay", "--scenario", "random"},
 		{"replay", "--seed", "1"},
+		{"replay", "--plan", "/no/such/plan.json", "--seed", "1"},
+		{"replay", "--plan", "x.json", "--scenario", "random", "--seed", "1"},
 		{"list"},
 		{"list", "things"},
 	} {
@@ -90,6 +96,33 @@ func TestReplayIsBitExact(t *testing.T) {
 	if c == a {
 		t.Fatal("seeds 42 and 43 replay identically")
 	}
+}
+
+// A saved plan replays exactly like the scenario it was built from.
+func TestReplayPlanFile(t *testing.T) {
+	s, _ := scenarios.Lookup("random")
+	p := s.Build(7)
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	_, fromPlan, _ := simrun("replay", "--plan", path, "--seed", "7")
+	_, fromScenario, _ := simrun("replay", "--scenario", "random", "--seed", "7")
+	if fromPlan == "" || fromPlan != fromScenario {
+		t.Fatalf("plan file and scenario replay differ:\n%s\n---\n%s", tail(fromPlan), tail(fromScenario))
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"name":"x","duration_us":10,"clients":[{"name":"c","mode":"sideways"}]}`), 0o644)
+	if code, _, stderr := simrun("replay", "--plan", bad, "--seed", "1"); code != 2 || !strings.Contains(stderr, "sideways") {
+		t.Fatalf("invalid plan: exit %d, %q", code, stderr)
+	}
+}
+
+func tail(s string) string {
+	if i := strings.LastIndex(strings.TrimSpace(s), "\n"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 func TestList(t *testing.T) {
