@@ -67,6 +67,10 @@ const (
 	StClosed = "Closed"
 )
 
+// OpenReopen in an open event's Name marks an automatic reopen after an error: the client
+// resumes where its previous session stopped, which the resume property checks.
+const OpenReopen = "reopen"
+
 // Open modes.
 const (
 	ModeOnline  = "online"

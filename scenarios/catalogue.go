@@ -205,6 +205,20 @@ func catalogue() []Scenario {
 			}
 			return Plan{DurationUs: 20000, Server: ServerPlan{HistoryBatchMsgs: 4, HistoryIntervalUs: 50}, Posts: posts, Clients: cs}
 		}),
+		fixed("reopen_after_reset", "the online channel resets mid-stream; the client reopens with seq-data = last delivered and continues with no gap and no repeat", func() Plan {
+			c := one("c1", "seq", 0, 1000)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 500, MaxBackoffUs: 4000}
+			var posts []Post
+			for i := int64(0); i < 40; i++ {
+				posts = append(posts, Post{AtUs: i * 200, Seq: i, SizeBytes: 32})
+			}
+			return Plan{
+				DurationUs: 15000,
+				Posts:      posts,
+				Clients:    c,
+				Faults:     []Fault{{AtUs: 4000, Kind: FaultReset, Client: "c1", Channel: "online"}},
+			}
+		}),
 		{Name: "random", Doc: "drawn from the seed: sparse or contiguous seqs, random post times and sizes, several clients in random modes and buffer sizes, random latency, jitter, segmentation and resets", Build: Random},
 	}
 }

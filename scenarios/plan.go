@@ -54,6 +54,17 @@ type ClientPlan struct {
 	// CloseOnSeq closes the client from inside the data callback of this seq (TLL
 	// test_close_on_last); nil means never.
 	CloseOnSeq *int64 `json:"close_on_seq,omitempty"`
+	// Reopen, when set, reopens the client after its session ends in Error.
+	Reopen *ReopenPlan `json:"reopen,omitempty"`
+}
+
+// ReopenPlan is a client application's recovery policy: after an error it waits, then opens
+// again with seq-data = the last seq it was delivered (or its original request if it got
+// nothing), doubling the wait after each failure up to MaxBackoffUs.
+type ReopenPlan struct {
+	BackoffUs    int64 `json:"backoff_us"`
+	MaxBackoffUs int64 `json:"max_backoff_us,omitempty"`
+	MaxReopens   int   `json:"max_reopens,omitempty"` // 0: no limit
 }
 
 // NetPlan sets the link behaviour of each channel; both directions share it.
@@ -111,6 +122,9 @@ func (p *Plan) Validate() error {
 		}
 		if c.Protocol != "" && c.Protocol != "new" && c.Protocol != "old" {
 			return fmt.Errorf("plan %s: client %s: unknown protocol %q", p.Name, c.Name, c.Protocol)
+		}
+		if r := c.Reopen; r != nil && (r.BackoffUs <= 0 || r.MaxBackoffUs < 0 || r.MaxReopens < 0) {
+			return fmt.Errorf("plan %s: client %s: reopen needs a positive backoff_us", p.Name, c.Name)
 		}
 	}
 	for i, f := range p.Faults {

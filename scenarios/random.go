@@ -95,6 +95,9 @@ func Random(seed uint64) Plan {
 		if rng.IntN(4) == 0 {
 			c.CloseAtUs = c.OpenAtUs + 1 + rng.Int64N(horizonUs)
 		}
+		if rng.IntN(3) == 0 {
+			c.Reopen = &ReopenPlan{BackoffUs: 100 + rng.Int64N(2000), MaxBackoffUs: 20_000, MaxReopens: 5}
+		}
 		p.Clients = append(p.Clients, c)
 		if rng.IntN(4) == 0 {
 			ch := "online"

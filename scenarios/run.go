@@ -52,6 +52,12 @@ type clientApp struct {
 	c       *reference.Client
 	session int64
 	closed  bool
+	// delivered is whether any session of this client got data, and last the seq it got
+	// last: what a reopen resumes from.
+	delivered bool
+	last      int64
+	reopens   int
+	backoffUs int64
 }
 
 func (r *runner) record(e checker.Event) {
@@ -154,11 +160,29 @@ func (r *runner) schedule(f Fault) {
 }
 
 func (a *clientApp) open() {
+	mode, _ := reference.ParseMode(a.plan.Mode) // Validate checked it
+	a.start(mode, a.plan.Seq, "")
+}
+
+// reopen resumes after an error: seq-data from the last delivered seq, so the sessions
+// concatenate without a gap or a repeat (the checker's resume property).
+func (a *clientApp) reopen() {
+	if a.closed {
+		return
+	}
+	mode, seq := reference.ModeSeqData, a.last
+	if !a.delivered {
+		mode, _ = reference.ParseMode(a.plan.Mode)
+		seq = a.plan.Seq
+	}
+	a.start(mode, seq, checker.OpenReopen)
+}
+
+func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	a.r.session++
 	a.session = a.r.session
-	a.record(checker.Event{Kind: checker.EvOpen, Mode: a.plan.Mode, ReqSeq: a.plan.Seq})
-	mode, _ := reference.ParseMode(a.plan.Mode) // Validate checked it
-	if err := a.c.Open(mode, a.plan.Seq); err != nil {
+	a.record(checker.Event{Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why})
+	if err := a.c.Open(mode, seq); err != nil {
 		a.record(checker.Event{Kind: checker.EvState, State: checker.StError, Reason: err.Error()})
 	}
 }
@@ -178,6 +202,7 @@ func (a *clientApp) record(e checker.Event) {
 }
 
 func (a *clientApp) Data(seq int64, msgid int32, body []byte) {
+	a.delivered, a.last = true, seq
 	a.record(checker.Event{Kind: checker.EvDeliver, Seq: seq, MsgID: msgid, Sum: checker.Checksum(body)})
 	if a.plan.CloseOnSeq != nil && *a.plan.CloseOnSeq == seq {
 		a.close()
@@ -186,6 +211,9 @@ func (a *clientApp) Data(seq int64, msgid int32, body []byte) {
 
 func (a *clientApp) Control(c reference.Control, seq int64) {
 	a.record(checker.Event{Kind: checker.EvControl, Name: c.String(), Seq: seq})
+	if c == reference.CtlOnline {
+		a.backoffUs = 0
+	}
 }
 
 func (a *clientApp) Phase(p reference.Phase, seq int64) {
@@ -197,4 +225,15 @@ func (a *clientApp) State(s reference.State, reason string) {
 		return
 	}
 	a.record(checker.Event{Kind: checker.EvState, State: s.String(), Reason: reason})
+	switch r := a.plan.Reopen; {
+	case s == reference.StateActive && a.plan.Mode == checker.ModeOnline:
+		a.backoffUs = 0 // online mode never reports Online: Active is its handover
+	case s == reference.StateError && r != nil && !a.closed && (r.MaxReopens == 0 || a.reopens < r.MaxReopens):
+		a.reopens++
+		a.backoffUs = max(r.BackoffUs, 2*a.backoffUs)
+		if r.MaxBackoffUs > 0 {
+			a.backoffUs = min(a.backoffUs, r.MaxBackoffUs)
+		}
+		a.r.k.After(a.backoffUs*1000, sim.Func(a.reopen))
+	}
 }
