@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/cockroachdb/datadriven v1.0.3
+	github.com/leanovate/gopter v0.2.11
 	go.uber.org/goleak v1.3.0
 )
 

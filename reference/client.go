@@ -190,6 +190,9 @@ func (c *Client) Open(mode Mode, seq int64) error {
 		c.openSeq = seq
 	case ModeSeqData:
 		c.openSeq = seq + 1
+		if c.cfg.Bugs.has(BugSeqDataOffByOne) {
+			c.openSeq = seq
+		}
 	}
 	c.last, c.serverSeq, c.draining = -1, -1, false
 	c.buf.reset(c.cfg.BufferBytes)

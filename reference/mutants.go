@@ -10,6 +10,9 @@ const (
 	// delivered again instead of being skipped: both the buffered ones at the overlap and
 	// the late online copies after an exact match.
 	BugNoDrain Bugs = 1 << iota
+	// BugSeqDataOffByOne: seq-data S asks for S instead of S+1, repeating the message the
+	// application already has.
+	BugSeqDataOffByOne
 )
 
 // Mutant documents one planted bug.
@@ -26,6 +29,12 @@ var mutants = []Mutant{
 		Bug:    BugNoDrain,
 		Origin: "TLL pitfall P3 (spec section 6); TLL commit cf55532 added the missing drain",
 		Doc:    "goes live without skipping online messages already delivered from history",
+	},
+	{
+		Name:   "seq-data-off-by-one",
+		Bug:    BugSeqDataOffByOne,
+		Origin: "issue 6 list; the classic inclusive/exclusive resume error (TLL P14 is the by-design variant for mode=seq)",
+		Doc:    "seq-data S requests S, so the message at S is delivered again",
 	},
 }
 

@@ -15,8 +15,10 @@ import (
 // Plan is one scenario, fully determined: the same plan and seed give the same run. Times are
 // microseconds of virtual time from the start of the run.
 type Plan struct {
-	Name       string       `json:"name"`
-	Doc        string       `json:"doc,omitempty"`
+	Name string `json:"name"`
+	Doc  string `json:"doc,omitempty"`
+	// Seed is the seed a saved plan was run with, so the file alone replays it.
+	Seed       uint64       `json:"seed,omitempty"`
 	DurationUs int64        `json:"duration_us"`
 	Server     ServerPlan   `json:"server"`
 	Net        NetPlan      `json:"net"`

@@ -21,7 +21,8 @@ const usage = `simrun: find delivery bugs in stream+ implementations by determin
 
 Usage:
   simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
-  simrun replay (--scenario NAME | --plan PLAN.json) --seed S [--impl IMPL]
+  simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
+  simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
   simrun list   scenarios | mutants | properties | faults
   simrun help
 
@@ -31,6 +32,10 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         wall-clock second and a campaign hash, then a replay command for each failing seed.
 replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
         a final line with its hash; the same arguments always print the same output.
+shrink  minimises a failing plan, keeping the property it violates: fewer posts, clients and
+        faults, shorter delays, smaller seqs. Prints the size (posts + opens + faults) before
+        and after and the violation that remains, and writes the minimal plan to FILE
+        (default: PLAN.min.json). Deterministic: bounded by --max-runs, not by time.
 list    names the catalogue scenarios, planted bugs (mutants), checked properties or faults.
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
@@ -58,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdRun(args[1:], stdout, stderr)
 	case "replay":
 		code, err = cmdReplay(args[1:], stdout)
+	case "shrink":
+		code, err = cmdShrink(args[1:], stdout)
 	case "list":
 		code, err = cmdList(args[1:], stdout)
 	case "help", "-h", "--help", "-help":
@@ -235,9 +242,6 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
-	if *seed < 0 {
-		return 2, usagef("--seed S is required (S ≥ 0)")
-	}
 	bugs, err := parseImpl(*impl)
 	if err != nil {
 		return 2, err
@@ -250,6 +254,11 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 		if plan, err = scenarios.Load(*planFile); err != nil {
 			return 2, usagef("%v", err)
 		}
+		if *seed < 0 {
+			*seed = int64(plan.Seed)
+		}
+	case *seed < 0:
+		return 2, usagef("--seed S is required with --scenario (S ≥ 0)")
 	default:
 		s, err := lookup(*name)
 		if err != nil {
@@ -270,6 +279,52 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+func cmdShrink(args []string, stdout io.Writer) (int, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return 2, usagef("shrink takes a plan file first: simrun shrink PLAN.json [flags]")
+	}
+	path := args[0]
+	fs := flags("shrink")
+	seed := fs.Int64("seed", -1, "seed (default: the plan's own)")
+	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	maxRuns := fs.Int("max-runs", scenarios.DefaultShrinkRuns, "simulations at most")
+	out := fs.String("out", "", "where to write the minimal plan (default PLAN.min.json)")
+	if err := parse(fs, args[1:]); err != nil {
+		return 2, err
+	}
+	bugs, err := parseImpl(*impl)
+	if err != nil {
+		return 2, err
+	}
+	plan, err := scenarios.Load(path)
+	if err != nil {
+		return 2, usagef("%v", err)
+	}
+	if *seed < 0 {
+		*seed = int64(plan.Seed)
+	}
+	if *out == "" {
+		*out = strings.TrimSuffix(path, ".json") + ".min.json"
+	}
+	res, err := scenarios.Shrink(plan, uint64(*seed), scenarios.Options{Bugs: bugs}, *maxRuns)
+	if err != nil {
+		return 1, err
+	}
+	res.Plan.Seed = uint64(*seed)
+	if err := res.Plan.Save(*out); err != nil {
+		return 1, err
+	}
+	v := res.Violation
+	fmt.Fprintf(stdout, "size %d → %d (posts + opens + faults) in %d runs\n", res.BeforeSize, res.AfterSize, res.Runs)
+	fmt.Fprintf(stdout, "still violates %s on %s session %d: %s\n", v.Property, v.Node, v.Session, v.Message)
+	fmt.Fprintf(stdout, "minimal plan: %s (simrun replay --plan %s", *out, *out)
+	if *impl != "reference" {
+		fmt.Fprintf(stdout, " --impl %s", *impl)
+	}
+	fmt.Fprintln(stdout, ")")
+	return 1, nil
 }
 
 func cmdList(args []string, stdout io.Writer) (int, error) {

@@ -125,6 +125,34 @@ func tail(s string) string {
 	return s
 }
 
+func TestShrinkCommand(t *testing.T) {
+	s, _ := scenarios.Lookup("test_open_seq_data")
+	p := s.Build(3)
+	p.Seed = 3
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := simrun("shrink", path, "--impl", "mutant:seq-data-off-by-one")
+	if code != 1 {
+		t.Fatalf("exit %d (%s):\n%s", code, stderr, out)
+	}
+	if !regexp.MustCompile(`size 4 → [1-3] \(posts \+ opens \+ faults\)`).MatchString(out) || !strings.Contains(out, "still violates start") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	min, err := scenarios.Load(filepath.Join(dir, "plan.min.json"))
+	if err != nil || min.Seed != 3 || min.Size() >= p.Size() {
+		t.Fatalf("minimal plan: %+v %v", min, err)
+	}
+	if code, _, _ := simrun("shrink", path); code != 1 {
+		t.Fatalf("shrinking a plan the reference passes: exit %d, want 1 with an error", code)
+	}
+	if code, _, _ := simrun("shrink", "--seed", "1"); code != 2 {
+		t.Fatalf("shrink without a plan: exit %d, want 2", code)
+	}
+}
+
 func TestList(t *testing.T) {
 	for what, want := range map[string]string{
 		"scenarios":  "test_overlapped",
