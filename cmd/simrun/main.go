@@ -21,6 +21,7 @@ const usage = `simrun: find delivery bugs in stream+ implementations by determin
 
 Usage:
   simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
+                [--no-shrink]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
   simrun list   scenarios | mutants | properties | faults
@@ -29,7 +30,9 @@ Usage:
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
         that one seed) and checks every history. It prints, per scenario, the seeds run,
         violations, messages delivered, wall time, simulated messages delivered per
-        wall-clock second and a campaign hash, then a replay command for each failing seed.
+        wall-clock second and a campaign hash, then each failing seed with its first
+        violation and replay command. The first failing seeds of each scenario are shrunk
+        to a minimal plan (size before and after shown) unless --no-shrink.
 replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
         a final line with its hash; the same arguments always print the same output.
 shrink  minimises a failing plan, keeping the property it violates: fewer posts, clients and
@@ -136,6 +139,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	seed := fs.Int64("seed", 1, "first seed")
 	parallel := fs.Int("parallel", 0, "seeds run at once (default: one per CPU)")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	noShrink := fs.Bool("no-shrink", false, "do not shrink failing seeds")
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
@@ -190,8 +194,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		total.Violations += rep.Violations
 		total.Delivered += rep.Delivered
 		total.Wall += rep.Wall
-		for _, f := range rep.Failures {
-			failures = append(failures, describe(s.Name, *impl, f))
+		for i, f := range rep.Failures {
+			d := describe(s.Name, *impl, f)
+			if i < shrinkPerScenario && !*noShrink && f.Err == nil {
+				d += shrinkLine(s, f.Seed, c.Options)
+			}
+			failures = append(failures, d)
 		}
 	}
 	if len(list) > 1 {
@@ -210,6 +218,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// shrinkPerScenario is how many failing seeds of a scenario a campaign shrinks: the first few
+// show the bug; the rest are usually the same bug again.
+const shrinkPerScenario = 3
+
+func shrinkLine(s scenarios.Scenario, seed uint64, opt scenarios.Options) string {
+	res, err := scenarios.Shrink(s.Build(seed), seed, opt, 0)
+	if err != nil {
+		return fmt.Sprintf("  shrink: %v\n", err)
+	}
+	return fmt.Sprintf("  shrunk: %d → %d events (posts + opens + faults) in %d runs, still %s\n", res.BeforeSize, res.AfterSize, res.Runs, res.Violation.Property)
 }
 
 func describe(scenario, impl string, f scenarios.Failure) string {

@@ -65,6 +65,9 @@ func TestMutantIsCaughtWithExit1(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
+	if !regexp.MustCompile(`shrunk: \d+ → \d+ events`).MatchString(out) {
+		t.Fatalf("failures were not shrunk:\n%s", out)
+	}
 	if !strings.Contains(out, "FAIL test_overlapped seed 1: no-dup on c1") ||
 		!strings.Contains(out, "replay: simrun replay --scenario test_overlapped --seed 1 --impl mutant:no-drain") {
 		t.Fatalf("failure not described with its property and replay command:\n%s", out)
