@@ -56,8 +56,9 @@ const (
 const (
 	PhRequest    = "request"     // Request sent (Seq: the requested seq)
 	PhReply      = "reply"       // Reply received (Seq: the server's last seq)
-	PhOverlap    = "overlap"     // history reached buffered online data (Seq: history seq)
+	PhOverlap    = "overlap"     // history reached buffered online data (Seq: the buffer's front)
 	PhClientDone = "client_done" // ClientDone sent (Seq: last history seq)
+	PhEvict      = "evict"       // the online buffer overflowed for the first time (Seq: evicted seq)
 )
 
 // Client session states.

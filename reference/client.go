@@ -73,11 +73,12 @@ type Phase uint8
 const (
 	PhaseRequest    Phase = iota + 1 // Request sent; seq: the seq asked for (-1 for initial/last)
 	PhaseReply                       // Reply received; seq: the seq history must reach
-	PhaseOverlap                     // history reached the buffered online data; seq: history seq
+	PhaseOverlap                     // history reached the buffered online data; seq: the buffer's front
 	PhaseClientDone                  // ClientDone sent; seq: the last history seq
+	PhaseEvict                       // the buffer overflowed for the first time; seq: the evicted seq
 )
 
-var phaseNames = [...]string{PhaseRequest: "request", PhaseReply: "reply", PhaseOverlap: "overlap", PhaseClientDone: "client_done"}
+var phaseNames = [...]string{PhaseRequest: "request", PhaseReply: "reply", PhaseOverlap: "overlap", PhaseClientDone: "client_done", PhaseEvict: "evict"}
 
 func (p Phase) String() string { return phaseNames[p] }
 
@@ -343,7 +344,11 @@ func (c *Client) onOnline(f wire.Frame) {
 // buffer keeps an online message until history catches up. A message larger than the whole
 // buffer can never be handed over in order, so it fails the session instead of being lost.
 func (c *Client) buffer(f wire.Frame) bool {
+	evicted := c.buf.evicted
 	if c.buf.push(f.Seq, f.MsgID, f.Body) {
+		if evicted == 0 && c.buf.evicted > 0 {
+			c.h.Phase(PhaseEvict, c.buf.lastEvicted)
+		}
 		return true
 	}
 	c.fail("online message %d of %d bytes does not fit the %d-byte buffer", f.Seq, len(f.Body), c.cfg.BufferBytes)
@@ -477,7 +482,7 @@ func (c *Client) onHistory(f wire.Frame) {
 	case c.buf.len() > 0 && c.buf.front().seq <= h:
 		// History has reached the buffered online data, and the buffer holds everything
 		// after it: the overlap is decided on a seq that exists, never on h+1 (P2).
-		c.h.Phase(PhaseOverlap, h)
+		c.h.Phase(PhaseOverlap, c.buf.front().seq)
 		c.sendClientDone(h)
 		c.goLive()
 	case c.buf.len() == 0 && h >= c.serverSeq:

@@ -15,11 +15,12 @@ type ringEntry struct {
 // before it publishes (I3): whatever is evicted will come again from history, and the client
 // switches to live only once history has reached the ring's front.
 type ring struct {
-	entries []ringEntry
-	head    int
-	used    int // bytes, counting ringHeaderBytes per entry
-	limit   int
-	evicted int // entries evicted since the last reset
+	entries     []ringEntry
+	head        int
+	used        int // bytes, counting ringHeaderBytes per entry
+	limit       int
+	evicted     int   // entries evicted since the last reset
+	lastEvicted int64 // seq of the entry evicted last
 }
 
 func (r *ring) reset(limit int) {
@@ -40,7 +41,7 @@ func (r *ring) push(seq int64, msgid int32, body []byte) bool {
 		return false
 	}
 	for r.used+need > r.limit {
-		r.pop()
+		r.lastEvicted = r.pop().seq
 		r.evicted++
 	}
 	if r.head > 0 && r.head == len(r.entries) {

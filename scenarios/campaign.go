@@ -40,6 +40,8 @@ type Report struct {
 	// Hash combines the trace hashes of all seeds in seed order: two campaigns with the same
 	// hash ran the same simulations.
 	Hash uint64
+	// Coverage counts how often each boundary situation was reached (see Situations).
+	Coverage Coverage
 }
 
 // MsgsPerSec is simulated deliveries per wall-clock second.
@@ -60,6 +62,7 @@ func (c Campaign) Run() Report {
 	type result struct {
 		i   int
 		out Outcome
+		cov Coverage
 		err error
 	}
 	seeds := make(chan int)
@@ -72,8 +75,9 @@ func (c Campaign) Run() Report {
 			for i := range seeds {
 				seed := c.FirstSeed + uint64(i)
 				out, err := runSafely(c.Scenario, seed, c.Options)
+				cov := Cover(out.History)
 				out.History = nil // a campaign keeps only what it reports
-				results <- result{i, out, err}
+				results <- result{i, out, cov, err}
 			}
 		}()
 	}
@@ -96,6 +100,7 @@ func (c Campaign) Run() Report {
 	}
 	rep := Report{Scenario: c.Scenario.Name, Seeds: c.Seeds, Hash: fnvOffset}
 	for _, r := range all {
+		rep.Coverage.Add(r.cov)
 		seed := c.FirstSeed + uint64(r.i)
 		rep.Hash = (rep.Hash ^ r.out.Hash) * fnvPrime
 		if r.err != nil {

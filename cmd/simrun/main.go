@@ -24,7 +24,7 @@ Usage:
                 [--no-shrink]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
-  simrun list   scenarios | mutants | properties | faults
+  simrun list   scenarios | mutants | properties | faults | situations
   simrun help
 
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
@@ -39,7 +39,8 @@ shrink  minimises a failing plan, keeping the property it violates: fewer posts,
         faults, shorter delays, smaller seqs. Prints the size (posts + opens + faults) before
         and after and the violation that remains, and writes the minimal plan to FILE
         (default: PLAN.min.json). Deterministic: bounded by --max-runs, not by time.
-list    names the catalogue scenarios, planted bugs (mutants), checked properties or faults.
+list    names the catalogue scenarios, planted bugs (mutants), checked properties, faults,
+        or the boundary situations whose coverage run reports.
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
 Exit status: 0 no violation, 1 violations found, 2 bad usage.
@@ -190,6 +191,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprint(stderr, "\r\033[K")
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%016x\t\n", s.Name, rep.Seeds, rep.Violations, rep.Delivered, rep.Wall.Round(time.Millisecond), rep.MsgsPerSec(), rep.Hash)
+		total.Coverage.Add(rep.Coverage)
 		total.Seeds += rep.Seeds
 		total.Violations += rep.Violations
 		total.Delivered += rep.Delivered
@@ -206,6 +208,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec())
 	}
 	tw.Flush()
+	fmt.Fprintf(stdout, "\nboundary coverage (runs reaching each situation):\n")
+	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	unreached := 0
+	for i, sit := range scenarios.Situations() {
+		mark := ""
+		if total.Coverage[i] == 0 {
+			mark, unreached = "  UNREACHED", unreached+1
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s%s\n", sit.Name, total.Coverage[i], sit.Doc, mark)
+	}
+	tw.Flush()
+	if unreached > 0 {
+		fmt.Fprintf(stdout, "%d situations unreached: this campaign never tested them\n", unreached)
+	}
+	fmt.Fprintln(stdout)
 	const shown = 20
 	for i, f := range failures {
 		if i == shown {
@@ -349,7 +366,7 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 
 func cmdList(args []string, stdout io.Writer) (int, error) {
 	if len(args) != 1 {
-		return 2, usagef("list takes one of: scenarios, mutants, properties, faults")
+		return 2, usagef("list takes one of: scenarios, mutants, properties, faults, situations")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
@@ -366,13 +383,17 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		for _, p := range checker.Properties() {
 			fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Doc)
 		}
+	case "situations":
+		for _, s := range scenarios.Situations() {
+			fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Doc)
+		}
 	case "faults":
 		fmt.Fprintf(tw, "%s\t%s\n", scenarios.FaultReset, "reset one client's connection on a channel (online|request); in-flight bytes are lost and both ends see the reset")
 		fmt.Fprintf(tw, "%s\t%s\n", scenarios.FaultStall, "hold server-to-client data on a channel for duration_us, then release it in order")
 		fmt.Fprintf(tw, "%s\t%s\n", "latency", "per channel: latency_us plus uniform jitter_us, never reordering a stream")
 		fmt.Fprintf(tw, "%s\t%s\n", "segmentation", "per channel: with segment_prob a write arrives cut into up to segment_max pieces")
 	default:
-		return 2, usagef("unknown list %q (want scenarios, mutants, properties or faults)", args[0])
+		return 2, usagef("unknown list %q (want scenarios, mutants, properties, faults or situations)", args[0])
 	}
 	return 0, nil
 }

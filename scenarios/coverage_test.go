@@ -1,0 +1,56 @@
+package scenarios
+
+import (
+	"testing"
+)
+
+// The default campaign (every catalogue scenario; make run uses more seeds) must reach every
+// boundary situation: a situation never reached is a situation never tested.
+func TestDefaultCampaignReachesEverySituation(t *testing.T) {
+	var total Coverage
+	for _, s := range Catalogue() {
+		seeds := 20
+		if s.Name == "random" {
+			seeds = 400
+		}
+		rep := Campaign{Scenario: s, FirstSeed: 1, Seeds: seeds}.Run()
+		if rep.Violations != 0 {
+			t.Fatalf("%s: %d violations against the reference", s.Name, rep.Violations)
+		}
+		total.Add(rep.Coverage)
+	}
+	for i, sit := range Situations() {
+		if total[i] == 0 {
+			t.Errorf("situation %s (%s) was never reached", sit.Name, sit.Doc)
+		}
+	}
+}
+
+// Cover must see what the catalogue's boundary scenarios were built to show.
+func TestCoverNamesTheCatalogueCases(t *testing.T) {
+	for name, want := range map[string]string{
+		"test_recent":        "nothing-to-fetch",
+		"reply_race":         "live-overtakes-reply",
+		"test_overlapped":    "overlap",
+		"test_ring":          "overlap-one",
+		"buffer_overflow":    "buffer-overflow",
+		"test_request_close": "disconnect-during-history",
+		"initial_empty":      "wait-online",
+		"seq_on_empty":       "empty-history",
+		"seq_beyond_last":    "seq-beyond-last",
+		"seq_in_gap":         "seq-in-gap",
+		"test_open_seq_data": "seq-data",
+		"test_open_last":     "last",
+		"test_open_seq":      "exact-match",
+		"reopen_after_reset": "disconnect-after-online",
+	} {
+		s, _ := Lookup(name)
+		out, err := Run(s.Build(1), 1, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Cover(out.History)[situationIndex(want)] == 0 {
+			t.Errorf("%s does not reach %s", name, want)
+		}
+	}
+}
