@@ -18,7 +18,10 @@ type Plan struct {
 	Name string `json:"name"`
 	Doc  string `json:"doc,omitempty"`
 	// Seed is the seed a saved plan was run with, so the file alone replays it.
-	Seed       uint64       `json:"seed,omitempty"`
+	Seed uint64 `json:"seed,omitempty"`
+	// Kills names planted bugs (mutants) this plan is known to catch: a regression corpus
+	// entry keeps proving it.
+	Kills      []string     `json:"kills,omitempty"`
 	DurationUs int64        `json:"duration_us"`
 	Server     ServerPlan   `json:"server"`
 	Net        NetPlan      `json:"net"`

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,7 +22,8 @@ const usage = `simrun: find delivery bugs in stream+ implementations by determin
 
 Usage:
   simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
-                [--no-shrink]
+                [--no-shrink] [--out DIR]
+  simrun run    --corpus DIR [--impl IMPL]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
   simrun list   scenarios | mutants | properties | faults | situations
@@ -33,6 +35,9 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         wall-clock second and a campaign hash, then each failing seed with its first
         violation and replay command. The first failing seeds of each scenario are shrunk
         to a minimal plan (size before and after shown) unless --no-shrink.
+        With --out DIR each shrunk failure is saved as DIR/corpus/<scenario>-<seed>.json,
+        ready for a regression corpus. With --corpus DIR it replays every saved plan in DIR with its own seed instead
+        (a regression corpus); a plan naming mutants in "kills" must also fail against them.
 replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
         a final line with its hash; the same arguments always print the same output.
 shrink  minimises a failing plan, keeping the property it violates: fewer posts, clients and
@@ -141,8 +146,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	parallel := fs.Int("parallel", 0, "seeds run at once (default: one per CPU)")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	noShrink := fs.Bool("no-shrink", false, "do not shrink failing seeds")
+	corpus := fs.String("corpus", "", "replay the saved plans in this directory")
+	outDir := fs.String("out", "", "directory for saved failing plans")
 	if err := parse(fs, args); err != nil {
 		return 2, err
+	}
+	if *corpus != "" {
+		if *all || *name != "" {
+			return 2, usagef("--corpus replaces --scenario and --all")
+		}
+		return runCorpus(*corpus, *impl, stdout)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -199,7 +212,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		for i, f := range rep.Failures {
 			d := describe(s.Name, *impl, f)
 			if i < shrinkPerScenario && !*noShrink && f.Err == nil {
-				d += shrinkLine(s, f.Seed, c.Options)
+				d += shrinkLine(s, f.Seed, *impl, c.Options, *outDir)
 			}
 			failures = append(failures, d)
 		}
@@ -237,16 +250,60 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	return 0, nil
 }
 
+func runCorpus(dir, impl string, stdout io.Writer) (int, error) {
+	bugs, err := parseImpl(impl)
+	if err != nil {
+		return 2, err
+	}
+	entries, err := scenarios.LoadCorpus(dir)
+	if err != nil {
+		return 2, usagef("corpus: %v", err)
+	}
+	start := time.Now()
+	failed, delivered := 0, int64(0)
+	for _, e := range entries {
+		out, err := scenarios.Run(e.Plan, e.Plan.Seed, scenarios.Options{Bugs: bugs})
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", e.Path, err)
+		case len(out.Result.Violations) > 0:
+			failed++
+			v := out.Result.Violations[0]
+			fmt.Fprintf(stdout, "FAIL %s: %s on %s session %d: %s\n", e.Path, v.Property, v.Node, v.Session, v.Message)
+		}
+		delivered += out.Delivered
+	}
+	fmt.Fprintf(stdout, "corpus %s: %d plans, %d failing, %d delivered, %s, impl %s\n", dir, len(entries), failed, delivered, time.Since(start).Round(time.Millisecond), impl)
+	if failed > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
 // shrinkPerScenario is how many failing seeds of a scenario a campaign shrinks: the first few
 // show the bug; the rest are usually the same bug again.
 const shrinkPerScenario = 3
 
-func shrinkLine(s scenarios.Scenario, seed uint64, opt scenarios.Options) string {
+// shrinkLine shrinks one failing seed and, with an output directory, saves the minimal plan
+// into its corpus, noting the mutant it kills.
+func shrinkLine(s scenarios.Scenario, seed uint64, impl string, opt scenarios.Options, outDir string) string {
 	res, err := scenarios.Shrink(s.Build(seed), seed, opt, 0)
 	if err != nil {
 		return fmt.Sprintf("  shrink: %v\n", err)
 	}
-	return fmt.Sprintf("  shrunk: %d → %d events (posts + opens + faults) in %d runs, still %s\n", res.BeforeSize, res.AfterSize, res.Runs, res.Violation.Property)
+	line := fmt.Sprintf("  shrunk: %d → %d events (posts + opens + faults) in %d runs, still %s\n", res.BeforeSize, res.AfterSize, res.Runs, res.Violation.Property)
+	if outDir == "" {
+		return line
+	}
+	if m, ok := strings.CutPrefix(impl, "mutant:"); ok {
+		res.Plan.Kills = []string{m}
+	}
+	path, err := scenarios.SaveToCorpus(filepath.Join(outDir, "corpus"), res.Plan, seed)
+	if err != nil {
+		return line + fmt.Sprintf("  save: %v\n", err)
+	}
+	return line + fmt.Sprintf("  saved: %s\n", path)
 }
 
 func describe(scenario, impl string, f scenarios.Failure) string {
