@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 )
@@ -14,7 +15,10 @@ type Campaign struct {
 	FirstSeed uint64
 	Seeds     int
 	Parallel  int // default GOMAXPROCS
-	Options   Options
+	// Shard and Shards split a campaign deterministically: with Shards = N > 1, this one runs
+	// only the seeds whose index i (seed - FirstSeed) has i mod N == Shard - 1.
+	Shard, Shards int
+	Options       Options
 	// Progress, when set, is called after each finished seed with the number done so far.
 	// It runs on the caller's goroutine.
 	Progress func(done int)
@@ -30,15 +34,16 @@ type Failure struct {
 // Report sums up a campaign. Failures are ordered by seed.
 type Report struct {
 	Scenario   string
-	Seeds      int
+	Seeds      int // seeds actually run (a shard's share)
 	Violations int // total violations over all seeds
 	Delivered  int64
 	Events     uint64
 	SimNs      int64
 	Wall       time.Duration
 	Failures   []Failure
-	// Hash combines the trace hashes of all seeds in seed order: two campaigns with the same
-	// hash ran the same simulations.
+	// Hash combines the trace hashes of all seeds run: two campaigns with the same hash ran
+	// the same simulations. It is a wrapping sum of per-seed terms, so the hashes of a
+	// campaign's shards add up to the hash of the whole campaign.
 	Hash uint64
 	// Coverage counts how often each boundary situation was reached (see Situations).
 	Coverage Coverage
@@ -65,10 +70,16 @@ func (c Campaign) Run() Report {
 		cov Coverage
 		err error
 	}
+	var indices []int
+	for i := range c.Seeds {
+		if c.Shards <= 1 || i%c.Shards == c.Shard-1 {
+			indices = append(indices, i)
+		}
+	}
 	seeds := make(chan int)
 	results := make(chan result)
 	var wg sync.WaitGroup
-	for range min(par, max(c.Seeds, 1)) {
+	for range min(par, max(len(indices), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -82,27 +93,29 @@ func (c Campaign) Run() Report {
 		}()
 	}
 	go func() {
-		for i := range c.Seeds {
+		for _, i := range indices {
 			seeds <- i
 		}
 		close(seeds)
 		wg.Wait()
 		close(results)
 	}()
-	all := make([]result, c.Seeds)
+	all := make([]result, 0, len(indices))
 	done := 0
 	for r := range results {
-		all[r.i] = r
+		all = append(all, r)
 		done++
 		if c.Progress != nil {
 			c.Progress(done)
 		}
 	}
-	rep := Report{Scenario: c.Scenario.Name, Seeds: c.Seeds, Hash: fnvOffset}
+	sort.Slice(all, func(a, b int) bool { return all[a].i < all[b].i })
+	rep := Report{Scenario: c.Scenario.Name, Seeds: len(all)}
+	rep.Coverage.Add(make(Coverage, len(situations)))
 	for _, r := range all {
 		rep.Coverage.Add(r.cov)
 		seed := c.FirstSeed + uint64(r.i)
-		rep.Hash = (rep.Hash ^ r.out.Hash) * fnvPrime
+		rep.Hash += seedTerm(seed, r.out.Hash)
 		if r.err != nil {
 			rep.Violations++
 			rep.Failures = append(rep.Failures, Failure{Seed: seed, Err: r.err})
@@ -120,10 +133,14 @@ func (c Campaign) Run() Report {
 	return rep
 }
 
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
+// seedTerm mixes a seed with its trace hash (splitmix64's finaliser), so equal trace hashes
+// of different seeds do not cancel or collide in the campaign sum.
+func seedTerm(seed, hash uint64) uint64 {
+	x := hash ^ (seed * 0x9e3779b97f4a7c15)
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
 
 // runSafely turns a panic in one seed into that seed's failure, so one broken run cannot take
 // a whole campaign down and the failing seed is still named.

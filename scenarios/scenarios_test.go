@@ -147,3 +147,31 @@ func TestBrokenClientIsCaught(t *testing.T) {
 		t.Fatalf("the reference itself fails random seed %d: %v %v", f.Seed, f.Err, f.Outcome.Result.Violations)
 	}
 }
+
+// Two shards run exactly the seeds of the whole campaign, and their sums equal its results.
+func TestShardsAddUpToTheCampaign(t *testing.T) {
+	s, _ := Lookup("random")
+	opt := Options{Bugs: reference.BugNoDrain}
+	whole := Campaign{Scenario: s, FirstSeed: 3, Seeds: 41, Options: opt}.Run()
+	var seeds, violations int
+	var delivered int64
+	var hash uint64
+	var failed []uint64
+	for i := 1; i <= 2; i++ {
+		part := Campaign{Scenario: s, FirstSeed: 3, Seeds: 41, Shard: i, Shards: 2, Options: opt}.Run()
+		seeds += part.Seeds
+		violations += part.Violations
+		delivered += part.Delivered
+		hash += part.Hash
+		for _, f := range part.Failures {
+			failed = append(failed, f.Seed)
+		}
+	}
+	if seeds != whole.Seeds || violations != whole.Violations || delivered != whole.Delivered || hash != whole.Hash {
+		t.Fatalf("shards: %d seeds, %d violations, %d delivered, hash %x; whole: %d, %d, %d, %x",
+			seeds, violations, delivered, hash, whole.Seeds, whole.Violations, whole.Delivered, whole.Hash)
+	}
+	if len(failed) != len(whole.Failures) {
+		t.Fatalf("shards found %d failing seeds, the whole campaign %d", len(failed), len(whole.Failures))
+	}
+}

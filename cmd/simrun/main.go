@@ -22,7 +22,7 @@ const usage = `simrun: find delivery bugs in stream+ implementations by determin
 
 Usage:
   simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
-                [--no-shrink] [--out DIR]
+                [--shard I/N] [--no-shrink] [--out DIR]
   simrun run    --corpus DIR [--impl IMPL]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
@@ -35,6 +35,8 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         wall-clock second and a campaign hash, then each failing seed with its first
         violation and replay command. The first failing seeds of each scenario are shrunk
         to a minimal plan (size before and after shown) unless --no-shrink.
+        --shard I/N runs the I-th of N deterministic shares of the seeds (seed index mod N
+        = I-1), so N machines running shards 1/N..N/N together run the whole campaign.
         With --out DIR each shrunk failure is saved as DIR/corpus/<scenario>-<seed>.json,
         ready for a regression corpus. With --corpus DIR it replays every saved plan in DIR with its own seed instead
         (a regression corpus); a plan naming mutants in "kills" must also fail against them.
@@ -113,6 +115,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+func parseShard(s string) (shard, shards int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	if _, err := fmt.Sscanf(s, "%d/%d", &shard, &shards); err != nil || shards < 1 || shard < 1 || shard > shards || fmt.Sprintf("%d/%d", shard, shards) != s {
+		return 0, 0, usagef("--shard wants I/N with 1 ≤ I ≤ N, got %q", s)
+	}
+	return shard, shards, nil
+}
+
 func parseImpl(s string) (reference.Bugs, error) {
 	if s == "reference" {
 		return 0, nil
@@ -148,6 +160,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	noShrink := fs.Bool("no-shrink", false, "do not shrink failing seeds")
 	corpus := fs.String("corpus", "", "replay the saved plans in this directory")
 	outDir := fs.String("out", "", "directory for saved failing plans")
+	shardFlag := fs.String("shard", "", "I/N: run the I-th of N shares of the seeds")
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
@@ -176,6 +189,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 2, err
 	}
+	shard, shards, err := parseShard(*shardFlag)
+	if err != nil {
+		return 2, err
+	}
 	list := scenarios.Catalogue()
 	if !*all {
 		s, err := lookup(*name)
@@ -191,11 +208,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	var total scenarios.Report
 	var failures []string
 	for _, s := range list {
-		c := scenarios.Campaign{Scenario: s, FirstSeed: uint64(*seed), Seeds: *seeds, Parallel: *parallel, Options: scenarios.Options{Bugs: bugs}}
+		c := scenarios.Campaign{Scenario: s, FirstSeed: uint64(*seed), Seeds: *seeds, Parallel: *parallel, Shard: shard, Shards: shards, Options: scenarios.Options{Bugs: bugs}}
 		if progress {
 			c.Progress = func(done int) {
-				if done%50 == 0 || done == *seeds {
-					fmt.Fprintf(stderr, "\r\033[K%s %d/%d seeds", s.Name, done, *seeds)
+				if done%50 == 0 {
+					fmt.Fprintf(stderr, "\r\033[K%s %d seeds", s.Name, done)
 				}
 			}
 		}

@@ -38,6 +38,9 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		{"replay", "--plan", "x.json", "--scenario", "random", "--seed", "1"},
 		{"list"},
 		{"list", "things"},
+		{"run", "--all", "--shard", "3/2"},
+		{"run", "--all", "--shard", "0/2"},
+		{"run", "--all", "--shard", "1/2x"},
 	} {
 		code, _, stderr := simrun(args...)
 		if code != 2 {
