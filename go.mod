@@ -3,9 +3,18 @@ module github.com/streamsim/streamsim
 go 1.26
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/cockroachdb/datadriven v1.0.3
 	github.com/leanovate/gopter v0.2.11
+	github.com/pingcap/failpoint v0.0.0-20240528011301-b51a646c7c86
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/pmezard/go-difflib v1.0.0 // indirect
+require (
+	github.com/pingcap/errors v0.11.4 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
+	github.com/sergi/go-diff v1.1.0 // indirect
+	golang.org/x/mod v0.17.0 // indirect
+)
+
+tool github.com/pingcap/failpoint/failpoint-toolexec

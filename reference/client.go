@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -105,6 +106,9 @@ type ClientConfig struct {
 	Protocol      Protocol
 	Peer          string // client name sent in Hello and Request
 	Bugs          Bugs
+	// Failpoints carries the hook that decides whether a failpoint fires (see failpoints.go);
+	// nil: none ever does.
+	Failpoints context.Context
 }
 
 // phase is where a client is in its open. The handover happens when phase leaves phHistory.
@@ -331,6 +335,9 @@ func (c *Client) onOnline(f wire.Frame) {
 	case phLive:
 		if f.Seq <= c.last && !c.cfg.Bugs.has(BugNoDrain) {
 			if c.draining {
+				if hit(c.cfg.Failpoints, FPClientDuringDrain) {
+					c.fail("failpoint %s", FPClientDuringDrain)
+				}
 				return // an online copy of a message history already delivered
 			}
 			c.fail("online seq %d not after %d", f.Seq, c.last)
@@ -440,6 +447,10 @@ func (c *Client) onReply(f wire.Frame) {
 	if c.gen != g {
 		return
 	}
+	if hit(c.cfg.Failpoints, FPClientAfterReply) {
+		c.fail("failpoint %s", FPClientAfterReply)
+		return
+	}
 	switch {
 	case c.serverSeq == -1 && c.mode != ModeInitial:
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
@@ -483,6 +494,10 @@ func (c *Client) onHistory(f wire.Frame) {
 		// History has reached the buffered online data, and the buffer holds everything
 		// after it: the overlap is decided on a seq that exists, never on h+1 (P2).
 		c.h.Phase(PhaseOverlap, c.buf.front().seq)
+		if hit(c.cfg.Failpoints, FPClientAtOverlap) {
+			c.fail("failpoint %s", FPClientAtOverlap)
+			return
+		}
 		c.sendClientDone(h)
 		c.goLive()
 	case c.buf.len() == 0 && h >= c.serverSeq:
@@ -507,14 +522,23 @@ func (c *Client) goLive() {
 	for c.gen == g && c.buf.len() > 0 {
 		e := c.buf.pop()
 		if e.seq <= c.last && !c.cfg.Bugs.has(BugNoDrain) {
+			if hit(c.cfg.Failpoints, FPClientDuringDrain) {
+				c.fail("failpoint %s", FPClientDuringDrain)
+				return
+			}
 			continue
 		}
 		c.draining = false
 		c.deliver(e.seq, e.msgid, e.body)
 	}
-	if c.gen == g {
-		c.h.Control(CtlOnline, c.last)
+	if c.gen != g {
+		return
 	}
+	if hit(c.cfg.Failpoints, FPClientBeforeOnline) {
+		c.fail("failpoint %s", FPClientBeforeOnline)
+		return
+	}
+	c.h.Control(CtlOnline, c.last)
 }
 
 func (c *Client) deliver(seq int64, msgid int32, body []byte) {

@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -28,6 +29,9 @@ type ServerConfig struct {
 	// store holds (TLL test_online_gap).
 	PubLastSeq int64
 	Bugs       Bugs
+	// Failpoints carries the hook that decides whether a failpoint fires (see failpoints.go);
+	// nil: none ever does.
+	Failpoints context.Context
 }
 
 type srvPhase uint8
@@ -109,6 +113,13 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 		return 0, err
 	}
 	s.last = seq
+	if hit(s.cfg.Failpoints, FPServerAfterStore) {
+		// As when publishing fails after the store took the message (P20): every
+		// subscriber is dropped and must recover it from history.
+		for len(s.subs) > 0 {
+			s.disconnect(s.subs[0])
+		}
+	}
 	if len(s.subs) > 0 {
 		frame := wire.AppendFrame(nil, msgid, seq, body)
 		for _, c := range s.subs {
@@ -211,6 +222,10 @@ func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 		s.refuse(c, err.Error())
 		return
 	}
+	if hit(s.cfg.Failpoints, FPServerBeforeReply) {
+		s.disconnect(c)
+		return
+	}
 	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.last, RequestedSeq: start, BlockSeq: -1}))
 	c.ph = spHistory
 	c.next = max(start, 0)
@@ -273,13 +288,22 @@ func (s *Server) pump(c *srvConn) {
 	if len(s.recs) == 0 {
 		return
 	}
+	recs := s.recs
+	cut := len(recs) > 1 && hit(s.cfg.Failpoints, FPServerMidBatch)
+	if cut {
+		recs = recs[:len(recs)/2]
+	}
 	var buf []byte
-	for _, r := range s.recs {
+	for _, r := range recs {
 		buf = wire.AppendFrame(buf, r.MsgID, r.Seq, r.Body)
 	}
-	c.next = s.recs[len(s.recs)-1].Seq + 1
+	c.next = recs[len(recs)-1].Seq + 1
 	s.env.Send(c.id, buf)
-	if len(s.recs) == s.cfg.HistoryBatchMsgs {
+	if cut || (len(recs) < s.cfg.HistoryBatchMsgs && hit(s.cfg.Failpoints, FPServerCaughtUp)) {
+		s.disconnect(c)
+		return
+	}
+	if len(recs) == s.cfg.HistoryBatchMsgs {
 		c.paused = true
 		s.env.SetTimer(s.cfg.HistoryIntervalNs, uint64(c.id))
 	}

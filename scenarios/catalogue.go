@@ -1,6 +1,10 @@
 package scenarios
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/streamsim/streamsim/reference"
+)
 
 // Scenario is a named way to build a plan. Hand-made scenarios ignore the seed (it then only
 // drives network randomness such as segmentation); `random` draws its whole plan from it.
@@ -217,6 +221,31 @@ func catalogue() []Scenario {
 				Posts:      posts,
 				Clients:    c,
 				Faults:     []Fault{{AtUs: 4000, Kind: FaultReset, Client: "c1", Channel: "online"}},
+			}
+		}),
+		fixed("failpoints", "every failpoint armed while five reopening clients hand over under live traffic: each strike ends in a loud failure or a dropped connection, and the reopened sessions continue with no gap or repeat", func() Plan {
+			var cs []ClientPlan
+			for i, m := range []string{"seq", "seq-data", "initial", "seq", "initial"} {
+				cs = append(cs, ClientPlan{
+					Name: fmt.Sprintf("c%d", i+1), OpenAtUs: 300 + int64(i)*900, Mode: m, Seq: int64(i * 5),
+					BufferBytes: 2048, Reopen: &ReopenPlan{BackoffUs: 300, MaxBackoffUs: 3000},
+				})
+			}
+			// The last client opens after the posts stop, so its history always reaches
+			// the end of the store.
+			cs[4].OpenAtUs = 20000
+			var posts []Post
+			for i := int64(0); i < 300; i++ {
+				posts = append(posts, Post{AtUs: i * 40, Seq: i * 2, SizeBytes: 48})
+			}
+			var fps []FailpointPlan
+			for _, n := range reference.FailpointNames() {
+				fps = append(fps, FailpointPlan{Name: n, Prob: 0.5, Max: 2})
+			}
+			return Plan{
+				DurationUs: 40000,
+				Server:     ServerPlan{HistoryBatchMsgs: 3, HistoryIntervalUs: 60},
+				Posts:      posts, Clients: cs, Failpoints: fps,
 			}
 		}),
 		{Name: "random", Doc: "drawn from the seed: sparse or contiguous seqs, random post times and sizes, several clients in random modes and buffer sizes, random latency, jitter, segmentation and resets", Build: Random},

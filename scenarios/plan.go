@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/streamsim/streamsim/reference"
 )
@@ -28,6 +29,17 @@ type Plan struct {
 	Posts      []Post       `json:"posts"`
 	Clients    []ClientPlan `json:"clients"`
 	Faults     []Fault      `json:"faults,omitempty"`
+	// Failpoints arm named protocol points (simrun list failpoints); they fire only in
+	// binaries built with failpoint-toolexec (make build, make test).
+	Failpoints []FailpointPlan `json:"failpoints,omitempty"`
+}
+
+// FailpointPlan arms one failpoint: each time the protocol passes it, it fires with
+// probability Prob, at most Max times in the run (0: no limit).
+type FailpointPlan struct {
+	Name string  `json:"name"`
+	Prob float64 `json:"prob"`
+	Max  int     `json:"max,omitempty"`
 }
 
 // ServerPlan configures the reference server.
@@ -141,6 +153,11 @@ func (p *Plan) Validate() error {
 		}
 		if _, err := parseChannel(f.Channel); err != nil {
 			return fmt.Errorf("plan %s: fault %d: %w", p.Name, i, err)
+		}
+	}
+	for i, f := range p.Failpoints {
+		if !slices.Contains(reference.FailpointNames(), f.Name) || f.Prob < 0 || f.Prob > 1 || f.Max < 0 {
+			return fmt.Errorf("plan %s: failpoint %d: unknown name %q or values out of range (see simrun list failpoints)", p.Name, i, f.Name)
 		}
 	}
 	for _, l := range []Link{p.Net.Online, p.Net.Request} {

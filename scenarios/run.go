@@ -1,8 +1,12 @@
 package scenarios
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"sync"
+
+	"github.com/pingcap/failpoint"
 
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/netsim"
@@ -36,6 +40,7 @@ const ServerName = "server"
 // runner is one run in progress: the applications on top of the reference nodes, and the
 // recorder of their history.
 type runner struct {
+	fired   []int // per plan failpoint: times fired
 	k       *sim.Kernel
 	net     *netsim.Network
 	server  *reference.Server
@@ -79,7 +84,13 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		opt.MaxEvents = 50_000_000
 	}
 	k.SetMaxEvents(opt.MaxEvents)
-	r := &runner{k: k, net: netsim.New(k)}
+	r := &runner{k: k, net: netsim.New(k), fired: make([]int, len(p.Failpoints))}
+	if len(p.Failpoints) > 0 {
+		armFailpoints.Do(func() { armErr = reference.EnableFailpoints() })
+		if armErr != nil {
+			return Outcome{}, armErr
+		}
+	}
 	for _, ch := range []reference.Channel{reference.ChanOnline, reference.ChanRequest} {
 		l := p.Net.Online
 		if ch == reference.ChanRequest {
@@ -96,6 +107,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		HistoryIntervalNs: p.Server.HistoryIntervalUs * 1000,
 		PubLastSeq:        p.Server.PubLastSeq,
 		Bugs:              opt.Bugs,
+		Failpoints:        r.failpoints(p, ServerName),
 	})
 	sh.Attach(r.server)
 	for _, cp := range p.Clients {
@@ -105,7 +117,10 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		if cp.Protocol == "old" {
 			proto = reference.ProtoOld
 		}
-		a.c = reference.NewClient(h, a, reference.ClientConfig{BufferBytes: cp.BufferBytes, Protocol: proto, Peer: cp.Name, Bugs: opt.Bugs})
+		a.c = reference.NewClient(h, a, reference.ClientConfig{
+			BufferBytes: cp.BufferBytes, Protocol: proto, Peer: cp.Name, Bugs: opt.Bugs,
+			Failpoints: r.failpoints(p, cp.Name),
+		})
 		h.Attach(a.c)
 		r.clients = append(r.clients, a)
 		k.Schedule(cp.OpenAtUs*1000, sim.Func(a.open))
@@ -131,6 +146,34 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res,
 		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
 	}, nil
+}
+
+var (
+	armFailpoints sync.Once
+	armErr        error
+)
+
+// failpoints returns the context a node consults at its failpoints, or nil when the plan arms
+// none. Its hook decides from the run's seeded source, so a run stays deterministic and
+// parallel runs, each with their own hooks, never interfere.
+func (r *runner) failpoints(p Plan, node string) context.Context {
+	if len(p.Failpoints) == 0 {
+		return nil
+	}
+	return failpoint.WithHook(context.Background(), func(_ context.Context, path string) bool {
+		for i, f := range p.Failpoints {
+			if reference.FailpointPath(f.Name) != path || (f.Max > 0 && r.fired[i] >= f.Max) {
+				continue
+			}
+			if r.k.Rand().Float64() >= f.Prob {
+				return false
+			}
+			r.fired[i]++
+			r.record(checker.Event{Node: node, Kind: checker.EvFault, Name: "failpoint", Reason: f.Name})
+			return true
+		}
+		return false
+	})
 }
 
 func (r *runner) post(p Post) {

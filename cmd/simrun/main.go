@@ -26,7 +26,7 @@ Usage:
   simrun run    --corpus DIR [--impl IMPL]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
-  simrun list   scenarios | mutants | properties | faults | situations
+  simrun list   scenarios | mutants | properties | faults | failpoints | situations
   simrun help
 
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
@@ -47,7 +47,7 @@ shrink  minimises a failing plan, keeping the property it violates: fewer posts,
         and after and the violation that remains, and writes the minimal plan to FILE
         (default: PLAN.min.json). Deterministic: bounded by --max-runs, not by time.
 list    names the catalogue scenarios, planted bugs (mutants), checked properties, faults,
-        or the boundary situations whose coverage run reports.
+        protocol failpoints plans may arm, or the boundary situations run counts.
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
 Exit status: 0 no violation, 1 violations found, 2 bad usage.
@@ -440,7 +440,7 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 
 func cmdList(args []string, stdout io.Writer) (int, error) {
 	if len(args) != 1 {
-		return 2, usagef("list takes one of: scenarios, mutants, properties, faults, situations")
+		return 2, usagef("list takes one of: scenarios, mutants, properties, faults, failpoints, situations")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
@@ -457,6 +457,14 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		for _, p := range checker.Properties() {
 			fmt.Fprintf(tw, "%s\t%s\n", p.Name, p.Doc)
 		}
+	case "failpoints":
+		compiled := reference.EnableFailpoints() == nil && reference.FailpointsCompiled()
+		for _, n := range reference.FailpointNames() {
+			fmt.Fprintf(tw, "%s\n", n)
+		}
+		if !compiled {
+			fmt.Fprintf(tw, "(this binary was built without failpoint-toolexec: armed failpoints never fire; use make build)\n")
+		}
 	case "situations":
 		for _, s := range scenarios.Situations() {
 			fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Doc)
@@ -467,7 +475,7 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		fmt.Fprintf(tw, "%s\t%s\n", "latency", "per channel: latency_us plus uniform jitter_us, never reordering a stream")
 		fmt.Fprintf(tw, "%s\t%s\n", "segmentation", "per channel: with segment_prob a write arrives cut into up to segment_max pieces")
 	default:
-		return 2, usagef("unknown list %q (want scenarios, mutants, properties, faults or situations)", args[0])
+		return 2, usagef("unknown list %q (want scenarios, mutants, properties, faults, failpoints or situations)", args[0])
 	}
 	return 0, nil
 }
