@@ -187,7 +187,7 @@ func TestProperties(t *testing.T) {
 		}
 		names = append(names, p.Name)
 	}
-	want := []string{PropNoGap, PropNoDup, PropInOrder, PropNoPhantom, PropStart, PropHandover, PropAfterEnd}
+	want := []string{PropNoGap, PropNoDup, PropInOrder, PropNoPhantom, PropStart, PropHandover, PropAfterEnd, PropFresh}
 	if !slices.Equal(names, want) {
 		t.Errorf("Properties() = %q, want %q", names, want)
 	}

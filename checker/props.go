@@ -9,16 +9,18 @@ const (
 	PropStart     = "start"
 	PropHandover  = "handover"
 	PropAfterEnd  = "after-end"
+	PropFresh     = "fresh" // judged by CheckFresh, not Check
 )
 
-// Property names and explains one verdict of the linear validators.
+// Property names and explains one verdict of the checker.
 type Property struct {
 	Name string
 	Doc  string
 }
 
-// Properties lists the properties Check validates, one line of explanation each. The slice is
-// fresh on every call, so callers may keep or modify it.
+// Properties lists the properties the checker judges, one line of explanation each: Check's,
+// then fresh, which CheckFresh judges. The slice is new on every call, so callers may keep or
+// modify it.
 func Properties() []Property {
 	ps := make([]Property, 0, numProps)
 	for p := range numProps {
@@ -39,6 +41,7 @@ const (
 	pStart
 	pHandover
 	pAfterEnd
+	pFresh
 	numProps
 )
 
@@ -58,6 +61,8 @@ func (p prop) String() string {
 		return PropHandover
 	case pAfterEnd:
 		return PropAfterEnd
+	case pFresh:
+		return PropFresh
 	}
 	return "unknown"
 }
@@ -78,6 +83,8 @@ func (p prop) doc() string {
 		return "one Online per history-mode session (none in online mode), at the last delivered seq, after EndOfBlock, with no older data after it"
 	case pAfterEnd:
 		return "nothing reaches a session after its close, Error or Closed"
+	case pFresh:
+		return "Online.seq lies between the server's last seq at the open and at the Online, and every delivery follows its post's start (porcupine)"
 	}
 	return ""
 }

@@ -2,6 +2,8 @@ package netsim
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -101,17 +103,19 @@ func (f *fakeNode) kinds(c reference.ConnID) []string {
 	return out
 }
 
-// world is a network with an attached fake server.
+// world is a network with an attached fake server, and the run's trace as text.
 type world struct {
 	k      *sim.Kernel
 	n      *Network
 	server *fakeNode
+	trace  bytes.Buffer
 }
 
 func newWorld(seed uint64) *world {
 	k := sim.New(seed)
 	n := New(k)
 	w := &world{k: k, n: n, server: &fakeNode{}}
+	k.Trace().SetWriter(&w.trace)
 	h := n.AddServer("server")
 	w.server.env = h
 	h.Attach(w.server)
@@ -123,6 +127,34 @@ func (w *world) client(name string) *fakeNode {
 	f := &fakeNode{env: h}
 	h.Attach(f)
 	return f
+}
+
+// rec is one trace record.
+type rec struct {
+	atNs int64
+	who  string
+	a, b int64
+}
+
+// records returns the trace records of kind what, parsed back from the text trace.
+func (w *world) records(what string) []rec {
+	var out []rec
+	for line := range strings.Lines(w.trace.String()) {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[2] != what {
+			continue
+		}
+		msInt, msFrac, _ := strings.Cut(strings.TrimSuffix(f[0], "ms"), ".")
+		whole, err1 := strconv.ParseInt(msInt, 10, 64)
+		frac, err2 := strconv.ParseInt(msFrac, 10, 64)
+		a, err3 := strconv.ParseInt(f[3], 10, 64)
+		b, err4 := strconv.ParseInt(f[4], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			panic("unparsable trace line " + line)
+		}
+		out = append(out, rec{atNs: whole*ms + frac, who: f[1], a: a, b: b})
+	}
+	return out
 }
 
 // at runs f at virtual time t, as the scenario layer does with faults.

@@ -125,6 +125,13 @@ func joinShards(rs []SeedRange) ([]SeedRange, error) {
 		groups[k] = append(groups[k], rg)
 	}
 	for k, g := range groups {
+		seen := make([]bool, k.shards+1)
+		for _, rg := range g {
+			if seen[rg.Shard] {
+				return nil, fmt.Errorf("seed ranges %s appear twice", seedSpan(rg))
+			}
+			seen[rg.Shard] = true
+		}
 		if len(g) != k.shards {
 			out = append(out, g...)
 			continue
