@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reports"
 	"github.com/streamsim/streamsim/scenarios"
 )
 
@@ -37,8 +38,11 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         to a minimal plan (size before and after shown) unless --no-shrink.
         --shard I/N runs the I-th of N deterministic shares of the seeds (seed index mod N
         = I-1), so N machines running shards 1/N..N/N together run the whole campaign.
-        With --out DIR each shrunk failure is saved as DIR/corpus/<scenario>-<seed>.json,
-        ready for a regression corpus. With --corpus DIR it replays every saved plan in DIR with its own seed instead
+        With --out DIR it writes DIR/summary.md, DIR/results.json (mergeable across shards
+        with simrun merge), for the first failing seeds of each scenario a directory
+        DIR/failures/<scenario>-<seed>/ with plan.json (replayable: simrun replay --plan),
+        history.jsonl (a window around the violation) and report.html, and each shrunk
+        failure as DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus. With --corpus DIR it replays every saved plan in DIR with its own seed instead
         (a regression corpus); a plan naming mutants in "kills" must also fail against them.
 replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
         a final line with its hash; the same arguments always print the same output.
@@ -207,6 +211,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fmt.Fprintf(tw, "scenario\tseeds\tviolations\tdelivered\twall\tsim msgs/s\thash\t\n")
 	var total scenarios.Report
 	var failures []string
+	var summary reports.Summary
 	for _, s := range list {
 		c := scenarios.Campaign{Scenario: s, FirstSeed: uint64(*seed), Seeds: *seeds, Parallel: *parallel, Shard: shard, Shards: shards, Options: scenarios.Options{Bugs: bugs}}
 		if progress {
@@ -231,8 +236,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			if i < shrinkPerScenario && !*noShrink && f.Err == nil {
 				d += shrinkLine(s, f.Seed, *impl, c.Options, *outDir)
 			}
+			if i < reportsPerScenario && *outDir != "" {
+				if path, err := writeFailureReport(*outDir, s, f.Seed, *impl, c.Options); err != nil {
+					d += fmt.Sprintf("  report: %v\n", err)
+				} else {
+					d += fmt.Sprintf("  report: %s/report.html\n", path)
+				}
+			}
 			failures = append(failures, d)
 		}
+		row, fails := results(rep, c, *impl)
+		summary.Scenarios = append(summary.Scenarios, row)
+		summary.Failures = append(summary.Failures, fails...)
 	}
 	if len(list) > 1 {
 		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec())
@@ -253,6 +268,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "%d situations unreached: this campaign never tested them\n", unreached)
 	}
 	fmt.Fprintln(stdout)
+	if *outDir != "" {
+		if err := reports.WriteSummary(*outDir, summary); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(stdout, "wrote %s/summary.md and %s/results.json\n", *outDir, *outDir)
+	}
 	const shown = 20
 	for i, f := range failures {
 		if i == shown {
