@@ -27,6 +27,8 @@ Usage:
   simrun run    --corpus DIR [--impl IMPL]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
+  simrun check  HISTORY.jsonl
+  simrun merge  DIR|results.json ... [--out DIR]
   simrun list   scenarios | mutants | properties | faults | failpoints | situations
   simrun help
 
@@ -50,6 +52,12 @@ shrink  minimises a failing plan, keeping the property it violates: fewer posts,
         faults, shorter delays, smaller seqs. Prints the size (posts + opens + faults) before
         and after and the violation that remains, and writes the minimal plan to FILE
         (default: PLAN.min.json). Deterministic: bounded by --max-runs, not by time.
+check   judges any recorded history (JSON Lines, format in README) with the same checker:
+        exit 0 when it holds, 1 with the violations listed, 2 when the file is malformed
+        (the line is named).
+merge   combines the results.json of several campaigns or shards into one summary,
+        refusing overlapping seeds; with --out it writes the merged summary.md and
+        results.json.
 list    names the catalogue scenarios, planted bugs (mutants), checked properties, faults,
         protocol failpoints plans may arm, or the boundary situations run counts.
 
@@ -80,6 +88,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdReplay(args[1:], stdout)
 	case "shrink":
 		code, err = cmdShrink(args[1:], stdout)
+	case "check":
+		code, err = cmdCheck(args[1:], stdout)
+	case "merge":
+		code, err = cmdMerge(args[1:], stdout)
 	case "list":
 		code, err = cmdList(args[1:], stdout)
 	case "help", "-h", "--help", "-help":
@@ -457,6 +469,84 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 	}
 	fmt.Fprintln(stdout, ")")
 	return 1, nil
+}
+
+func cmdCheck(args []string, stdout io.Writer) (int, error) {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return 2, usagef("check takes one history file: simrun check HISTORY.jsonl")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return 2, usagef("%v", err)
+	}
+	defer f.Close()
+	h, err := checker.ReadHistory(f)
+	if err != nil {
+		return 2, usagef("%s: %v", args[0], err)
+	}
+	res, err := checker.Check(h)
+	if err != nil {
+		return 2, usagef("%s: %v", args[0], err)
+	}
+	lin := checker.CheckFresh(h, freshTimeout)
+	vs := append(res.Violations, lin.Violations(h)...)
+	for _, v := range vs {
+		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
+	}
+	fmt.Fprintf(stdout, "%s: %d events, %d sessions, %d posts, %d delivered, %d violations, fresh (porcupine): %s\n",
+		args[0], len(h), res.Sessions, res.Posts, res.Delivered, len(vs), lin.Verdict)
+	if len(vs) > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func cmdMerge(args []string, stdout io.Writer) (int, error) {
+	var inputs []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		inputs, args = append(inputs, args[0]), args[1:]
+	}
+	fs := flags("merge")
+	outDir := fs.String("out", "", "write the merged summary.md and results.json here")
+	if err := parse(fs, args); err != nil {
+		return 2, err
+	}
+	if len(inputs) == 0 {
+		return 2, usagef("merge takes directories or results.json files: simrun merge DIR... [--out DIR]")
+	}
+	var parts []reports.Summary
+	for _, in := range inputs {
+		if st, err := os.Stat(in); err == nil && st.IsDir() {
+			in = filepath.Join(in, "results.json")
+		}
+		s, err := reports.ReadResults(in)
+		if err != nil {
+			return 2, usagef("%v", err)
+		}
+		parts = append(parts, s)
+	}
+	merged, err := reports.Merge(parts...)
+	if err != nil {
+		return 2, usagef("merge: %v", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "scenario\timpl\tseeds\tviolations\tdelivered\tsim msgs/s\t\n")
+	violations := 0
+	for _, r := range merged.Scenarios {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t\n", r.Scenario, r.Impl, r.Seeds(), r.Violations, r.Delivered, r.MsgsPerSec())
+		violations += r.Violations
+	}
+	tw.Flush()
+	if *outDir != "" {
+		if err := reports.WriteSummary(*outDir, merged); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(stdout, "wrote %s/summary.md and %s/results.json\n", *outDir, *outDir)
+	}
+	if violations > 0 {
+		return 1, nil
+	}
+	return 0, nil
 }
 
 func cmdList(args []string, stdout io.Writer) (int, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/streamsim/streamsim/checker"
+	"github.com/streamsim/streamsim/reports"
 	"github.com/streamsim/streamsim/scenarios"
 )
 
@@ -170,5 +173,71 @@ func TestList(t *testing.T) {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("list %s: exit %d, output lacks %q:\n%s", what, code, want, out)
 		}
+	}
+}
+
+// Shards 1/2 and 2/2 together run exactly the seeds of the unsharded campaign, and their
+// merge equals its results (all but wall time).
+func TestShardsMergeToTheWholeCampaign(t *testing.T) {
+	dir := t.TempDir()
+	run := func(out string, extra ...string) {
+		args := append([]string{"run", "--scenario", "random", "--seeds", "30", "--impl", "mutant:no-drain", "--no-shrink", "--out", filepath.Join(dir, out)}, extra...)
+		if code, stdout, stderr := simrun(args...); code != 1 {
+			t.Fatalf("%v: exit %d %s\n%s", args, code, stderr, stdout)
+		}
+	}
+	run("whole")
+	run("one", "--shard", "1/2")
+	run("two", "--shard", "2/2")
+	code, out, stderr := simrun("merge", filepath.Join(dir, "one"), filepath.Join(dir, "two"), "--out", filepath.Join(dir, "merged"))
+	if code != 1 {
+		t.Fatalf("merge: exit %d (%s)\n%s", code, stderr, out)
+	}
+	whole, err := reports.ReadResults(filepath.Join(dir, "whole", "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := reports.ReadResults(filepath.Join(dir, "merged", "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole.Scenarios[0].WallNs, merged.Scenarios[0].WallNs = 0, 0
+	a, _ := json.Marshal(whole)
+	b, _ := json.Marshal(merged)
+	if string(a) != string(b) {
+		t.Fatalf("merged shards differ from the whole campaign:\n%s\n%s", b, a)
+	}
+	if code, _, _ := simrun("merge", filepath.Join(dir, "one"), filepath.Join(dir, "one")); code != 2 {
+		t.Fatalf("merging a shard with itself: exit %d, want 2", code)
+	}
+}
+
+// simrun check judges a history file: clean, corrupted and malformed.
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := scenarios.Lookup("test_overlapped")
+	out, err := scenarios.Run(s.Build(1), 1, scenarios.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, h checker.History) string {
+		var b bytes.Buffer
+		if err := checker.WriteHistory(&b, h); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b.Bytes(), 0o644)
+		return p
+	}
+	if code, stdout, _ := simrun("check", write("clean.jsonl", out.History)); code != 0 {
+		t.Fatalf("clean history: exit %d\n%s", code, stdout)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"t":0,"node":"server","session":0,"ev":"post_ok","seq":1,"msgid":0,"sum":1}`+"\n"+`{"t":1,"node":"c1","ev":"teleport"}`+"\n"), 0o644)
+	if code, _, stderr := simrun("check", bad); code != 2 || !strings.Contains(stderr, "line 2") {
+		t.Fatalf("malformed history: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := simrun("check", filepath.Join(dir, "missing.jsonl")); code != 2 {
+		t.Fatalf("missing file: exit %d, want 2", code)
 	}
 }
