@@ -20,14 +20,19 @@ func fanoutPlan(posts int) Plan {
 	return p
 }
 
-// BenchmarkFanout8 reports simulated messages delivered per wall-clock second for the whole
-// pipeline: simulator, network, reference server and clients, history recording and checker.
-func BenchmarkFanout8(b *testing.B) {
+// BenchmarkFanout8 reports simulated messages delivered per wall-clock second: simulator,
+// network, reference server and clients, history recording and the linear validators.
+func BenchmarkFanout8(b *testing.B) { benchFanout(b, Options{NoFresh: true}) }
+
+// BenchmarkFanout8Fresh is the same with porcupine's fresh check, as campaigns run it.
+func BenchmarkFanout8Fresh(b *testing.B) { benchFanout(b, Options{}) }
+
+func benchFanout(b *testing.B, opt Options) {
 	p := fanoutPlan(20_000)
 	var delivered int64
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		out, err := Run(p, uint64(i), Options{})
+		out, err := Run(p, uint64(i), opt)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/pingcap/failpoint"
 
@@ -20,7 +21,13 @@ type Options struct {
 	Trace io.Writer      // when set, receives the event trace as text
 	// MaxEvents bounds a run so a runaway plan cannot hang a campaign; default 50 million.
 	MaxEvents uint64
+	// NoFresh skips the porcupine check of the fresh property (benchmarks of the simulator).
+	NoFresh bool
 }
+
+// freshTimeout bounds porcupine per run; past it the verdict is unknown, which a run reports
+// as an error rather than a pass.
+const freshTimeout = 30 * time.Second
 
 // Outcome is what one run produced and what the checker made of it.
 type Outcome struct {
@@ -141,6 +148,15 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	res, err := checker.Check(r.hist)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
+	}
+	if !opt.NoFresh {
+		// The linear validators go first; porcupine adds what they cannot see: whether
+		// Online and deliveries fit the server's state at the time.
+		lin := checker.CheckFresh(r.hist, freshTimeout)
+		res.Violations = append(res.Violations, lin.Violations(r.hist)...)
+		if lin.Verdict == checker.VerdictUnknown {
+			return Outcome{}, fmt.Errorf("plan %s seed %d: porcupine timed out after %v: fresh is unknown", p.Name, seed, freshTimeout)
+		}
 	}
 	return Outcome{
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res,
