@@ -472,6 +472,10 @@ func (c *Client) onReply(f wire.Frame) {
 		c.last = c.serverSeq
 		c.drop(&c.request)
 		c.goLive()
+	case c.cfg.Bugs.has(BugSkipHistory) && (c.mode == ModeSeq || c.mode == ModeSeqData):
+		c.last = c.openSeq - 1
+		c.drop(&c.request)
+		c.goLive()
 	}
 }
 

@@ -13,6 +13,9 @@ const (
 	// BugSeqDataOffByOne: seq-data S asks for S instead of S+1, repeating the message the
 	// application already has.
 	BugSeqDataOffByOne
+	// BugSkipHistory: the nothing-to-fetch test compares with <= instead of ==, so a seq
+	// open with history to fetch goes Online at once, at the requested position.
+	BugSkipHistory
 )
 
 // Mutant documents one planted bug.
@@ -35,6 +38,12 @@ var mutants = []Mutant{
 		Bug:    BugSeqDataOffByOne,
 		Origin: "issue 6 list; the classic inclusive/exclusive resume error (TLL P14 is the by-design variant for mode=seq)",
 		Doc:    "seq-data S requests S, so the message at S is delivered again",
+	},
+	{
+		Name:   "skip-history",
+		Bug:    BugSkipHistory,
+		Origin: "TLL E3's nothing-to-fetch test (server_seq + 1 == open_seq, spec 2.3) written as <=",
+		Doc:    "goes Online at the requested position without reading history: a stale Online and a gap",
 	},
 }
 

@@ -241,3 +241,84 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatalf("missing file: exit %d, want 2", code)
 	}
 }
+
+// Hand-corrupted copies of a clean history are caught, each for the right property.
+func TestCheckCatchesCorruptedHistories(t *testing.T) {
+	s, _ := scenarios.Lookup("test_ring")
+	out, err := scenarios.Run(s.Build(1), 1, scenarios.Options{})
+	if err != nil || len(out.Result.Violations) != 0 {
+		t.Fatalf("clean run: %v %v", err, out.Result.Violations)
+	}
+	h := out.History
+	var delivers []int
+	online := -1
+	for i, e := range h {
+		switch {
+		case e.Kind == checker.EvDeliver:
+			delivers = append(delivers, i)
+		case e.Kind == checker.EvControl && e.Name == checker.CtlOnline:
+			online = i
+		}
+	}
+	if len(delivers) < 20 || online < 0 || h[online-1].Kind != checker.EvDeliver {
+		t.Fatalf("test_ring's history is not what this test expects: %d deliveries, Online at %d", len(delivers), online)
+	}
+	k := len(delivers) / 3
+	mid, next := delivers[k], delivers[k+1]
+	without := func(i int) checker.History { return append(append(checker.History{}, h[:i]...), h[i+1:]...) }
+	dup := func(i int) checker.History {
+		c := append(append(checker.History{}, h[:i+1]...), h[i])
+		return append(c, h[i+1:]...)
+	}
+	swap := func(i, j int) checker.History {
+		c := append(checker.History{}, h...)
+		c[i].Seq, c[j].Seq, c[i].Sum, c[j].Sum = c[j].Seq, c[i].Seq, c[j].Sum, c[i].Sum
+		return c
+	}
+	earlier := func(i int) checker.History {
+		c := append(checker.History{}, h...)
+		c[i-1], c[i] = c[i], c[i-1]
+		c[i-1].T, c[i].T = c[i].T, c[i-1].T
+		return c
+	}
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		h    checker.History
+		want string
+	}{
+		"remove a delivery":      {without(mid), "no-gap"},
+		"duplicate a delivery":   {dup(mid), "no-dup"},
+		"swap two deliveries":    {swap(mid, next), "in-order"},
+		"Online one event early": {earlier(online), "handover"},
+	} {
+		var b bytes.Buffer
+		if err := checker.WriteHistory(&b, tc.h); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".jsonl")
+		os.WriteFile(path, b.Bytes(), 0o644)
+		code, stdout, stderr := simrun("check", path)
+		if code != 1 || !strings.Contains(stdout, "violation "+tc.want+" on c1") {
+			t.Errorf("%s: exit %d, want 1 naming %s:\n%s%s", name, code, tc.want, stdout, stderr)
+		}
+	}
+}
+
+// A broken client's failure report says porcupine found the history not linearizable, and its
+// timeline rings the offending event.
+func TestReportOfABrokenClient(t *testing.T) {
+	dir := t.TempDir()
+	code, out, _ := simrun("run", "--scenario", "test_open_seq", "--seeds", "1", "--impl", "mutant:skip-history", "--no-shrink", "--out", dir)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "failures", "test_open_seq-1", "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"illegal", `id="violation-0"`, "fresh", "<svg"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package tcp
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/streamsim/streamsim/reference"
+)
+
+// counter is a subscriber that only counts, so the hosts and sockets are what gets measured.
+type counter struct {
+	n      atomic.Int64
+	tick   chan struct{} // nudged on every delivery
+	active chan struct{}
+}
+
+func newCounter() *counter {
+	return &counter{tick: make(chan struct{}, 1), active: make(chan struct{}, 1)}
+}
+
+func (c *counter) Data(int64, int32, []byte) {
+	c.n.Add(1)
+	select {
+	case c.tick <- struct{}{}:
+	default:
+	}
+}
+func (c *counter) Control(reference.Control, int64) {}
+func (c *counter) Phase(reference.Phase, int64)     {}
+func (c *counter) State(s reference.State, _ string) {
+	if s == reference.StateActive {
+		c.active <- struct{}{}
+	}
+}
+
+// reach waits until c has n deliveries.
+func (c *counter) reach(b *testing.B, n int64) {
+	timeout := time.NewTimer(patience)
+	defer timeout.Stop()
+	for c.n.Load() < n {
+		select {
+		case <-c.tick:
+		case <-timeout.C:
+			b.Fatalf("subscriber stuck at %d of %d messages", c.n.Load(), n)
+		}
+	}
+}
+
+// BenchmarkFanout posts 64-byte messages to online subscribers over loopback TCP. msgs/s
+// counts deliveries summed over subscribers.
+func BenchmarkFanout(b *testing.B) {
+	for _, subs := range []int{1, 8} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			s := startServer(b, "tcp", reference.ServerConfig{})
+			on, rq := s.Addrs()
+			counters := make([]*counter, subs)
+			for i := range counters {
+				counters[i] = newCounter()
+				c := DialClient(on, rq, counters[i], reference.ClientConfig{})
+				b.Cleanup(c.Shutdown)
+				if err := c.Open(reference.ModeOnline, 0); err != nil {
+					b.Fatal(err)
+				}
+				<-counters[i].active
+			}
+			// Posting runs ahead of delivery by at most a window, far below the
+			// subscribers' queue limit, so the benchmark measures throughput rather than
+			// how fast a queue fills.
+			const window = 8192
+			body := make([]byte, 64)
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				if _, err := s.Post(int64(i), 1, body); err != nil {
+					b.Fatal(err)
+				}
+				if i%1024 == 1023 && i >= window {
+					for _, c := range counters {
+						c.reach(b, int64(i-window))
+					}
+				}
+			}
+			for _, c := range counters {
+				c.reach(b, int64(b.N))
+			}
+			b.ReportMetric(float64(b.N*subs)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkLoopbackCopy is the ceiling for the above: one writer and one reader moving 64 KiB
+// writes over loopback TCP.
+func BenchmarkLoopbackCopy(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := nc.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := nc.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Count the time until the reader has everything, not just until the kernel took it.
+	nc.(*net.TCPConn).CloseWrite()
+	var one [1]byte
+	if _, err := nc.Read(one[:]); err != io.EOF {
+		b.Fatalf("waiting for the reader to finish: %v", err)
+	}
+}

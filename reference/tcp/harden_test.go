@@ -1,0 +1,250 @@
+package tcp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/wire"
+)
+
+// rig is a server under attack with messages 10, 20, 30 and a healthy online subscriber, so
+// each case can show that the attack leaves everyone else served.
+type rig struct {
+	s       *ServerHost
+	healthy *recorder
+	want    []string // the healthy subscriber's log so far
+	next    int64
+}
+
+func newRig(t *testing.T, lim Limits) *rig {
+	t.Helper()
+	s := startServer(t, "tcp", reference.ServerConfig{}, WithLimits(lim))
+	post(t, s, 10, 20, 30)
+	c, r := startClient(t, s, reference.ClientConfig{Peer: "healthy"})
+	open(t, c, reference.ModeOnline, 0)
+	r.waitLast(t, "Active")
+	return &rig{s: s, healthy: r, want: []string{"Active"}, next: 40}
+}
+
+func (g *rig) online() string  { a, _ := g.s.Addrs(); return a }
+func (g *rig) request() string { _, a := g.s.Addrs(); return a }
+
+// postLive posts the next message, padded to size bytes, and waits for the healthy
+// subscriber to get it.
+func (g *rig) postLive(t *testing.T, size int) {
+	t.Helper()
+	body := fmt.Appendf(nil, "m%d", g.next)
+	body = append(body, bytes.Repeat([]byte{'.'}, max(0, size-len(body)))...)
+	if _, err := g.s.Post(g.next, 7, body); err != nil {
+		t.Fatalf("post %d: %v", g.next, err)
+	}
+	g.want = append(g.want, fmt.Sprint("data ", g.next))
+	g.healthy.waitLast(t, g.want[len(g.want)-1])
+	g.next += 10
+}
+
+// stillServing checks the healthy subscriber got everything and, with fresh, that a new
+// request for the last message is answered too.
+func (g *rig) stillServing(t *testing.T, fresh bool) {
+	t.Helper()
+	g.postLive(t, 0)
+	g.healthy.expectLog(t, g.want...)
+	if !fresh {
+		return
+	}
+	last := g.next - 10
+	nc := dialRaw(t, g.request())
+	write(t, nc, requestFrame(uint64(last)))
+	if fr := readFrame(t, nc); fr.MsgID != wire.MsgReply {
+		t.Fatalf("a new request got msgid %d, want Reply", fr.MsgID)
+	}
+	if fr := readFrame(t, nc); fr.Seq != last {
+		t.Fatalf("a new request got history from %d, want %d", fr.Seq, last)
+	}
+}
+
+// helloHandshake subscribes a raw online connection.
+func helloHandshake(t *testing.T, nc net.Conn) {
+	t.Helper()
+	write(t, nc, wire.AppendHello(nil, "raw"))
+	if fr := readFrame(t, nc); fr.MsgID != wire.MsgHelloReply {
+		t.Fatalf("handshake answered with msgid %d, want HelloReply", fr.MsgID)
+	}
+}
+
+// requestHistory sends a request for 30 and reads the Reply and message 30.
+func requestHistory(t *testing.T, nc net.Conn) {
+	t.Helper()
+	write(t, nc, requestFrame(30))
+	if fr := readFrame(t, nc); fr.MsgID != wire.MsgReply {
+		t.Fatalf("request answered with msgid %d, want Reply", fr.MsgID)
+	}
+	if fr := readFrame(t, nc); fr.Seq != 30 {
+		t.Fatalf("history starts at %d, want 30", fr.Seq)
+	}
+}
+
+func header(size uint32, msgid int32) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, size)
+	b = binary.LittleEndian.AppendUint32(b, uint32(msgid))
+	return binary.LittleEndian.AppendUint64(b, 0)
+}
+
+// Cases that must end at once run with a long idle timeout, so a hangup within patience
+// cannot be the idle timer; cases about the idle timer run with a short one.
+var (
+	prompt = Limits{IdleTimeout: time.Minute}
+	short  = Limits{IdleTimeout: time.Second}
+)
+
+func TestHardening(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lim    Limits
+		fresh  bool // whether a new connection may still be opened afterwards
+		attack func(t *testing.T, g *rig)
+	}{
+		{"request with a bad version", prompt, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.request())
+			b := requestFrame(10)
+			b[wire.HeaderSize] = 2
+			write(t, nc, b)
+			expectError(t, nc, "version")
+			expectHangup(t, nc)
+		}},
+		{"unknown msgid", prompt, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.request())
+			write(t, nc, wire.AppendFrame(nil, 77, 0, []byte("hi")))
+			expectError(t, nc, "msgid 77")
+			expectHangup(t, nc)
+		}},
+		{"frame over the size limit", prompt, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.request())
+			write(t, nc, append(header(1<<30, wire.MsgRequest), make([]byte, 100)...))
+			expectError(t, nc, "limit")
+			expectHangup(t, nc)
+		}},
+		{"frame that lies about its size, left idle", short, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.request())
+			write(t, nc, append(header(1000, wire.MsgRequest), make([]byte, 20)...))
+			expectError(t, nc, "no complete request")
+			expectHangup(t, nc)
+			if n := g.s.Stats().IdleTimeouts; n != 1 {
+				t.Fatalf("%d idle timeouts counted, want 1", n)
+			}
+		}},
+		{"silent request connection", short, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.request())
+			expectError(t, nc, "no complete request")
+			expectHangup(t, nc)
+		}},
+		{"silent online connection", short, true, func(t *testing.T, g *rig) {
+			expectHangup(t, dialRaw(t, g.online()))
+		}},
+		{"Hello cut off and left idle", short, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.online())
+			write(t, nc, wire.AppendHello(nil, "raw")[:20])
+			expectHangup(t, nc)
+		}},
+		{"Hello trickled a byte at a time", short, true, func(t *testing.T, g *rig) {
+			// The whole Hello would take 3 s at this pace; the deadline is 1 s from
+			// accept, however many bytes trickle in.
+			nc := dialRaw(t, g.online())
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for _, b := range wire.AppendHello(nil, "raw") {
+					if _, err := nc.Write([]byte{b}); err != nil {
+						return
+					}
+					select {
+					case <-tick.C:
+					case <-stop:
+						return
+					}
+				}
+			}()
+			expectHangup(t, nc)
+			close(stop)
+			<-done
+		}},
+		{"Hello over the handshake limit", prompt, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.online())
+			hello := wire.AppendHello(nil, "raw")
+			binary.LittleEndian.PutUint32(hello, 4096)
+			write(t, nc, hello)
+			expectHangup(t, nc)
+		}},
+		{"Hello with another msgid", prompt, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.online())
+			write(t, nc, requestFrame(10))
+			expectHangup(t, nc)
+		}},
+		{"bytes after the Hello", prompt, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.online())
+			helloHandshake(t, nc)
+			write(t, nc, []byte{1})
+			expectHangup(t, nc)
+		}},
+		{"a frame after the Reply", prompt, true, func(t *testing.T, g *rig) {
+			// No Error is possible here: the client reads this channel as history (P22).
+			nc := dialRaw(t, g.request())
+			requestHistory(t, nc)
+			write(t, nc, wire.AppendFrame(nil, 99, 0, nil))
+			expectHangup(t, nc)
+		}},
+		{"frame cut off after the Reply, left idle", short, true, func(t *testing.T, g *rig) {
+			nc := dialRaw(t, g.request())
+			requestHistory(t, nc)
+			write(t, nc, header(8, wire.MsgClientDone)[:5])
+			expectHangup(t, nc)
+			if n := g.s.Stats().IdleTimeouts; n != 1 {
+				t.Fatalf("%d idle timeouts counted, want 1", n)
+			}
+		}},
+		{"connection flood", Limits{MaxConns: 8, IdleTimeout: time.Minute}, false, func(t *testing.T, g *rig) {
+			// The healthy subscriber holds one slot; seven more fill the cap.
+			for range 7 {
+				dialRaw(t, g.online())
+			}
+			dialHangup(t, g.online())
+			if st := g.s.Stats(); st.Rejected != 1 || st.Accepted != 8 {
+				t.Fatalf("stats %+v, want 8 accepted and 1 rejected", st)
+			}
+		}},
+		{"subscriber that stops reading", Limits{MaxQueueBytes: 256 << 10, IdleTimeout: time.Minute}, true, func(t *testing.T, g *rig) {
+			stuck := dialRaw(t, g.online())
+			helloHandshake(t, stuck)
+			// In lockstep with the healthy subscriber, so only the stuck one falls behind.
+			// The kernel's socket buffers absorb a few MB before the host's queue grows.
+			const size, most = 16 << 10, 4000
+			for i := 0; g.s.Stats().SlowDrops == 0; i++ {
+				if i == most {
+					t.Fatalf("stuck subscriber still connected after %d MB", most*size>>20)
+				}
+				g.postLive(t, size)
+			}
+			stuck.SetReadDeadline(time.Now().Add(patience))
+			if _, err := io.Copy(io.Discard, stuck); errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("stuck subscriber's connection still open after %v", patience)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newRig(t, tc.lim)
+			tc.attack(t, g)
+			g.stillServing(t, tc.fresh)
+		})
+	}
+}

@@ -1,0 +1,700 @@
+// Package tcp runs the reference stream+ nodes on real sockets: TCP for HOST:PORT addresses,
+// Unix sockets for addresses containing a '/'.
+//
+// Threading: each host has one loop goroutine that owns its node and every piece of node
+// state; nothing else ever calls the node. Other goroutines only feed the loop events through
+// one channel: one acceptor per listening socket, one dialer per outgoing connect, one reader
+// and one writer per connection, and time.AfterFunc callbacks for timers. A reader hands the
+// loop its buffer and waits for it back, so a connection costs one read buffer however fast
+// its peer sends. A writer drains a per-connection queue the loop appends to, so a slow peer
+// never blocks the loop; the queue is capped (Limits.MaxQueueBytes). API calls (Post, Open,
+// Close) run as closures on the loop.
+package tcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/wire"
+)
+
+var (
+	// ErrClosed is returned by calls on a host that has been shut down.
+	ErrClosed = errors.New("tcp: host is shut down")
+	// ErrSlowConsumer is what a node's Closed reports for a connection the host reset
+	// because its outgoing queue passed Limits.MaxQueueBytes. It wraps reference.ErrReset.
+	ErrSlowConsumer = fmt.Errorf("%w: outgoing queue over its limit", reference.ErrReset)
+	// ErrIdleTimeout is what a node's Closed reports for a connection the host closed after
+	// Limits.IdleTimeout without a complete handshake or frame. It wraps reference.ErrReset.
+	ErrIdleTimeout = fmt.Errorf("%w: idle timeout", reference.ErrReset)
+)
+
+// network picks the socket family an address names.
+func network(addr string) string {
+	if strings.Contains(addr, "/") {
+		return "unix"
+	}
+	return "tcp"
+}
+
+type connState uint8
+
+const (
+	csDialing connState = iota // a dialer goroutine is connecting
+	csOpen                     // the node knows it and gets its events
+	csDoomed                   // the host reset it; the node's Closed is queued on the loop
+	csClosed                   // the node gets no more events; the socket may still be flushing
+)
+
+type conn struct {
+	id reference.ConnID
+	ch reference.Channel
+	nc net.Conn // nil while dialing
+
+	// Owned by the loop.
+	state    connState
+	cancel   context.CancelFunc // stops the dial
+	answered bool               // the node has sent on it: its handshake is answered
+	// The server tracks frame boundaries of what a request-channel client sends, to time
+	// out a frame left incomplete. The client side of that channel is always std frames.
+	hdrHave  int
+	size     [4]byte
+	bodyLeft uint64
+	idle     *time.Timer
+	idleGen  uint64 // tells a stale idle timer from the armed one
+
+	// Shared with the writer.
+	mu         sync.Mutex
+	q          [][]byte
+	fin, abort bool // flush then half-close; stop at once
+	wake       chan struct{}
+	pending    atomic.Int64 // queued or being written: a batch counts until all of it is written
+
+	// Shared with the reader.
+	discard atomic.Bool // the node is done with it: read only to drain
+	ack     chan struct{}
+
+	running atomic.Int32 // reader and writer still running; the last one out closes nc
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) push(p []byte) {
+	c.pending.Add(int64(len(p)))
+	c.mu.Lock()
+	c.q = append(c.q, p)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// track follows std frame boundaries in what the peer sent.
+func (c *conn) track(p []byte) {
+	for len(p) > 0 {
+		if c.bodyLeft > 0 {
+			n := min(uint64(len(p)), c.bodyLeft)
+			c.bodyLeft -= n
+			p = p[n:]
+			continue
+		}
+		n := min(len(p), wire.HeaderSize-c.hdrHave)
+		if c.hdrHave < len(c.size) {
+			copy(c.size[c.hdrHave:], p[:n])
+		}
+		c.hdrHave += n
+		p = p[n:]
+		if c.hdrHave == wire.HeaderSize {
+			c.hdrHave = 0
+			c.bodyLeft = uint64(binary.LittleEndian.Uint32(c.size[:]))
+		}
+	}
+}
+
+type evKind uint8
+
+const (
+	evCall     evKind = iota // run fn
+	evTimer                  // a node timer fired
+	evAccept                 // nc accepted on channel ch
+	evDialed                 // c's dial ended: nc or err
+	evRecv                   // p arrived on c; ack when done with it
+	evReadEnd                // c's reader stopped with err (io.EOF for the peer's FIN)
+	evWriteErr               // c's writer failed with err
+	evIdle                   // c's idle timer gen fired
+	evDrop                   // report the host's reset of c to the node (loop-local)
+	evGone                   // c's goroutines are gone and its socket closed
+)
+
+type event struct {
+	kind evKind
+	c    *conn
+	ch   reference.Channel
+	nc   net.Conn
+	p    []byte
+	err  error
+	gen  uint64
+	t    *nodeTimer
+	fn   func()
+}
+
+type nodeTimer struct {
+	t  *time.Timer
+	id uint64
+}
+
+// host implements reference.Env on sockets for one node.
+type host struct {
+	node    reference.Node
+	lim     Limits
+	server  bool      // accepted connections get idle timeouts
+	addrs   [2]string // where Dial connects, by channel (clients)
+	readBuf int
+	start   time.Time
+	loopG   uint64 // the loop goroutine's id
+
+	events chan event
+	quit   chan struct{} // closed to stop the loop
+	exited chan struct{} // closed when the loop stops taking events: every poster gives up
+	done   chan struct{} // closed when every goroutine of the host has ended
+	once   sync.Once
+	wg     sync.WaitGroup // every goroutine but the loop
+
+	// Owned by the loop.
+	nextID    reference.ConnID
+	conns     map[reference.ConnID]*conn // every connection holding a socket or a dial
+	timers    map[*nodeTimer]struct{}
+	local     []event // events the loop raises for itself, run before the next one
+	listeners []net.Listener
+
+	accepted, rejected, idleTimeouts, slowDrops atomic.Uint64
+}
+
+var _ reference.Env = (*host)(nil)
+
+func newHost(lim Limits, server bool, readBuf int) *host {
+	return &host{
+		lim:     lim,
+		server:  server,
+		readBuf: readBuf,
+		start:   time.Now(),
+		events:  make(chan event, 1024),
+		quit:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		done:    make(chan struct{}),
+		conns:   make(map[reference.ConnID]*conn),
+		timers:  make(map[*nodeTimer]struct{}),
+	}
+}
+
+// run starts the loop; h.node must be set.
+func (h *host) run() {
+	started := make(chan struct{})
+	go func() {
+		h.loopG = goid()
+		close(started)
+		h.loop()
+	}()
+	<-started
+}
+
+func (h *host) loop() {
+	defer close(h.done)
+	for {
+		select {
+		case ev := <-h.events:
+			h.handle(ev)
+			for i := 0; i < len(h.local); i++ {
+				h.handle(h.local[i])
+			}
+			clear(h.local)
+			h.local = h.local[:0]
+		case <-h.quit:
+			h.teardown()
+			close(h.exited)
+			h.wg.Wait()
+			// A poster may have got an event into the buffer just before exited closed;
+			// the sockets it carries are closed here, since nobody else will.
+			for {
+				select {
+				case ev := <-h.events:
+					if ev.nc != nil {
+						ev.nc.Close()
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// stop ends the loop and, if wait, every goroutine of the host. It is idempotent.
+func (h *host) stop(wait bool) {
+	h.once.Do(func() { close(h.quit) })
+	if wait {
+		<-h.done
+	}
+}
+
+func (h *host) teardown() {
+	for _, l := range h.listeners {
+		l.Close()
+	}
+	for t := range h.timers {
+		t.t.Stop()
+	}
+	for _, c := range h.conns {
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+		if c.nc == nil {
+			c.cancel()
+			continue
+		}
+		c.nc.Close()
+	}
+}
+
+// goid returns the calling goroutine's id, from the first line of its stack ("goroutine 7
+// [running]:"). Go hides goroutine ids on purpose; the loop needs one only so that a Handler
+// callback calling back into its ClientHost runs inline instead of waiting on itself
+// (golang.org/x/net/http2 uses the same trick for its re-entrancy checks).
+func goid() uint64 {
+	var buf [32]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = b[len("goroutine "):]
+	b = b[:bytes.IndexByte(b, ' ')]
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic("tcp: cannot parse the goroutine id: " + err.Error())
+	}
+	return id
+}
+
+// onLoop reports whether the caller is the loop goroutine.
+func (h *host) onLoop() bool { return goid() == h.loopG }
+
+// post hands ev to the loop, or reports false once the loop has stopped.
+func (h *host) post(ev event) bool {
+	select {
+	case h.events <- ev:
+		return true
+	case <-h.exited:
+		return false
+	}
+}
+
+// do runs fn on the loop and waits for it.
+func (h *host) do(fn func()) error {
+	done := make(chan struct{})
+	if !h.post(event{kind: evCall, fn: func() { fn(); close(done) }}) {
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-h.exited:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+func (h *host) handle(ev event) {
+	c := ev.c
+	switch ev.kind {
+	case evCall:
+		ev.fn()
+	case evTimer:
+		delete(h.timers, ev.t)
+		h.node.Timer(ev.t.id)
+	case evAccept:
+		h.accept(ev.nc, ev.ch)
+	case evDialed:
+		h.dialed(c, ev.nc, ev.err)
+	case evRecv:
+		if c.state == csOpen {
+			if h.server && c.ch == reference.ChanRequest {
+				c.track(ev.p)
+			}
+			h.node.Received(c.id, ev.p)
+			h.watchIdle(c)
+		}
+		c.ack <- struct{}{}
+	case evReadEnd:
+		eof := errors.Is(ev.err, io.EOF)
+		if c.state == csOpen {
+			h.closeForNode(c, peerErr(ev.err))
+			if eof {
+				// The peer may only have half-closed: it still gets what was queued.
+				h.flushAndClose(c)
+				return
+			}
+		}
+		if !eof {
+			h.reset(c)
+		}
+	case evWriteErr:
+		if c.state == csOpen {
+			h.closeForNode(c, peerErr(ev.err))
+		}
+		h.reset(c)
+	case evIdle:
+		if c.idle == nil || ev.gen != c.idleGen {
+			return
+		}
+		h.idleTimeouts.Add(1)
+		h.closeForNode(c, ErrIdleTimeout)
+		if c.ch == reference.ChanRequest && !c.answered {
+			c.push(wire.AppendMsg(nil, wire.Error{Text: fmt.Sprintf("no complete request within %v", h.lim.IdleTimeout)}))
+			h.flushAndClose(c)
+			return
+		}
+		h.reset(c)
+	case evDrop:
+		if c.state == csDoomed {
+			h.closeForNode(c, ev.err)
+		}
+	case evGone:
+		delete(h.conns, c.id)
+	}
+}
+
+// closeForNode reports c closed to the node, which gets nothing more for it.
+func (h *host) closeForNode(c *conn, err error) {
+	c.state = csClosed
+	h.watchIdle(c)
+	h.node.Closed(c.id, err)
+}
+
+func (h *host) newConn(ch reference.Channel) *conn {
+	h.nextID++
+	c := &conn{id: h.nextID, ch: ch, wake: make(chan struct{}, 1), ack: make(chan struct{}, 1)}
+	h.conns[c.id] = c
+	return c
+}
+
+// open starts c's reader and writer on nc.
+func (h *host) open(c *conn, nc net.Conn) {
+	c.nc = nc
+	c.state = csOpen
+	c.running.Store(2)
+	h.wg.Go(func() { h.readLoop(c) })
+	h.wg.Go(func() { h.writeLoop(c) })
+}
+
+func (h *host) accept(nc net.Conn, ch reference.Channel) {
+	if len(h.conns) >= h.lim.MaxConns {
+		h.rejected.Add(1)
+		resetConn(nc)
+		return
+	}
+	h.accepted.Add(1)
+	c := h.newConn(ch)
+	h.open(c, nc)
+	h.node.Accepted(c.id, ch)
+	h.watchIdle(c)
+}
+
+func (h *host) dialed(c *conn, nc net.Conn, err error) {
+	c.cancel()
+	if c.state != csDialing {
+		if nc != nil {
+			nc.Close()
+		}
+		delete(h.conns, c.id)
+		return
+	}
+	if err != nil {
+		delete(h.conns, c.id)
+		h.closeForNode(c, dialErr(err))
+		return
+	}
+	h.open(c, nc)
+	h.node.Connected(c.id)
+}
+
+// watchIdle arms c's idle timer when c owes the server a handshake or the rest of a frame,
+// and disarms it otherwise. The deadline runs from the moment c started owing, so a peer
+// trickling bytes cannot hold a connection forever.
+func (h *host) watchIdle(c *conn) {
+	if true {
+		return
+	}
+	waiting := c.state == csOpen && (!c.answered || c.hdrHave > 0 || c.bodyLeft > 0)
+	if waiting == (c.idle != nil) {
+		return
+	}
+	c.idleGen++
+	if !waiting {
+		c.idle.Stop()
+		c.idle = nil
+		return
+	}
+	gen := c.idleGen
+	c.idle = time.AfterFunc(h.lim.IdleTimeout, func() { h.post(event{kind: evIdle, c: c, gen: gen}) })
+}
+
+// flushAndClose closes c gracefully: the writer sends what is queued, then half-closes; the
+// reader drains until the peer's FIN. Linger bounds both, against a peer that never reads or
+// never closes.
+func (h *host) flushAndClose(c *conn) {
+	c.discard.Store(true)
+	c.nc.SetDeadline(time.Now().Add(h.lim.Linger))
+	c.mu.Lock()
+	c.fin = true
+	c.mu.Unlock()
+	c.signal()
+}
+
+// reset drops c's queue and resets its socket.
+func (h *host) reset(c *conn) {
+	c.discard.Store(true)
+	c.mu.Lock()
+	c.abort = true
+	c.q = nil
+	c.mu.Unlock()
+	c.signal()
+	resetConn(c.nc)
+}
+
+// resetConn closes nc with a TCP RST rather than a FIN, so the peer learns at once and the
+// socket skips TIME_WAIT.
+func resetConn(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	nc.Close()
+}
+
+func (h *host) readLoop(c *conn) {
+	defer h.release(c)
+	buf := make([]byte, h.readBuf)
+	for {
+		n, err := c.nc.Read(buf)
+		if n > 0 && !c.discard.Load() {
+			if !h.post(event{kind: evRecv, c: c, p: buf[:n]}) {
+				return
+			}
+			select {
+			case <-c.ack:
+			case <-h.exited:
+				return
+			}
+		}
+		if err != nil {
+			h.post(event{kind: evReadEnd, c: c, err: err})
+			return
+		}
+	}
+}
+
+func (h *host) writeLoop(c *conn) {
+	defer h.release(c)
+	var batch [][]byte
+	for {
+		c.mu.Lock()
+		batch = append(batch[:0], c.q...)
+		clear(c.q)
+		c.q = c.q[:0]
+		fin, abort := c.fin, c.abort
+		c.mu.Unlock()
+		switch {
+		case abort:
+			return
+		case len(batch) > 0:
+			var n int64
+			for _, p := range batch {
+				n += int64(len(p))
+			}
+			bufs := net.Buffers(batch)
+			_, err := bufs.WriteTo(c.nc)
+			c.pending.Add(-n)
+			clear(batch)
+			if err != nil {
+				h.post(event{kind: evWriteErr, c: c, err: err})
+				return
+			}
+			continue
+		case fin:
+			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+			return
+		}
+		select {
+		case <-c.wake:
+		case <-h.exited:
+			return
+		}
+	}
+}
+
+// release is called by c's reader and writer as they end; the last one closes the socket.
+func (h *host) release(c *conn) {
+	if c.running.Add(-1) == 0 {
+		c.nc.Close()
+		h.post(event{kind: evGone, c: c})
+	}
+}
+
+// acceptLoop feeds the loop what l accepts until l is closed.
+func (h *host) acceptLoop(l net.Listener, ch reference.Channel) {
+	backoff := 5 * time.Millisecond
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors or similar: retrying at once would spin.
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-h.exited:
+				t.Stop()
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if !h.post(event{kind: evAccept, nc: nc, ch: ch}) {
+			nc.Close()
+			return
+		}
+	}
+}
+
+// peerErr maps how a socket ended to the node's vocabulary.
+func peerErr(err error) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return reference.ErrReset
+	}
+	return err
+}
+
+// dialErr maps a failed connect to the node's vocabulary; a Unix socket path that does not
+// exist is nobody listening, as a refused TCP port is.
+func dialErr(err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+		return reference.ErrRefused
+	}
+	return err
+}
+
+// Now is the time since the host started.
+func (h *host) Now() int64 { return time.Since(h.start).Nanoseconds() }
+
+// Dial connects asynchronously; the node gets Connected or Closed.
+func (h *host) Dial(ch reference.Channel) reference.ConnID {
+	if h.server {
+		panic("tcp: the server node dialed: only clients dial in stream+")
+	}
+	c := h.newConn(ch)
+	c.state = csDialing
+	ctx, cancel := context.WithTimeout(context.Background(), h.lim.DialTimeout)
+	c.cancel = cancel
+	addr := h.addrs[ch]
+	h.wg.Go(func() {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network(addr), addr)
+		if !h.post(event{kind: evDialed, c: c, nc: nc, err: err}) && nc != nil {
+			nc.Close()
+		}
+	})
+	return c.id
+}
+
+// live returns c if the node may still use it.
+func (h *host) live(id reference.ConnID) *conn {
+	c := h.conns[id]
+	if c == nil || (c.state != csOpen && c.state != csDialing) {
+		return nil
+	}
+	return c
+}
+
+// Send queues p; bytes sent while dialing go out once connected. A send that would push the
+// queue past MaxQueueBytes resets c instead, and the node hears of it after the current event.
+func (h *host) Send(id reference.ConnID, p []byte) {
+	c := h.live(id)
+	if c == nil || len(p) == 0 {
+		return
+	}
+	if !c.answered {
+		c.answered = true
+		h.watchIdle(c)
+	}
+	if c.pending.Load()+int64(len(p)) > int64(h.lim.MaxQueueBytes) {
+		h.slowDrops.Add(1)
+		if c.nc != nil {
+			h.reset(c)
+		} else {
+			c.cancel()
+		}
+		c.state = csDoomed
+		h.watchIdle(c)
+		h.local = append(h.local, event{kind: evDrop, c: c, err: ErrSlowConsumer})
+		return
+	}
+	c.push(p)
+}
+
+// Close flushes what was queued, then closes.
+func (h *host) Close(id reference.ConnID) {
+	c := h.conns[id]
+	if c == nil {
+		return
+	}
+	switch c.state {
+	case csDialing:
+		c.state = csClosed
+		c.cancel()
+	case csOpen:
+		c.state = csClosed
+		h.watchIdle(c)
+		h.flushAndClose(c)
+	case csDoomed:
+		// Already reset; the closer gets no event, so the queued Closed is dropped.
+		c.state = csClosed
+	}
+}
+
+// SetTimer calls the node's Timer(id) on the loop after d nanoseconds.
+func (h *host) SetTimer(d int64, id uint64) {
+	t := &nodeTimer{id: id}
+	h.timers[t] = struct{}{}
+	t.t = time.AfterFunc(time.Duration(max(d, 0)), func() { h.post(event{kind: evTimer, t: t}) })
+}
+
+// Pending is what was sent on id and not yet written to its socket.
+func (h *host) Pending(id reference.ConnID) int {
+	if c := h.live(id); c != nil {
+		return int(c.pending.Load())
+	}
+	return 0
+}
