@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// A history file is JSON Lines: one event per line, one flat JSON object per event. FORMAT.md
+// A history file is JSON Lines: one event per line, one flat JSON object per event. the "History files" section of README.md
 // documents it for people who write adapters; the tables below are the single source of truth
 // for both directions.
 

@@ -59,7 +59,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	}
 }
 
-// TestWriteHistoryLines pins the format: the lines adapters and FORMAT.md promise.
+// TestWriteHistoryLines pins the format: the lines adapters and the "History files" section of README.md promise.
 func TestWriteHistoryLines(t *testing.T) {
 	h := History{
 		{T: 1, Node: "srv", Kind: EvPostOK, Seq: 10, MsgID: 7, Sum: 99, Name: "ignored", Reason: "ignored"},
