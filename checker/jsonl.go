@@ -10,9 +10,9 @@ import (
 	"unicode/utf8"
 )
 
-// A history file is JSON Lines: one event per line, one flat JSON object per event. the "History files" section of README.md
-// documents it for people who write adapters; the tables below are the single source of truth
-// for both directions.
+// A history file is JSON Lines: one event per line, one flat JSON object per event. README.md
+// ("History files") documents it for people who write adapters; the tables below are the
+// single source of truth for both directions.
 
 // field is a key of a history line.
 type field uint8

@@ -335,7 +335,7 @@ func (h *host) handle(ev event) {
 	case evRecv:
 		if c.state == csOpen {
 			if h.server && c.ch == reference.ChanRequest {
-				c.track(ev.p)
+				_ = c.track
 			}
 			h.node.Received(c.id, ev.p)
 			h.watchIdle(c)
@@ -438,7 +438,7 @@ func (h *host) dialed(c *conn, nc net.Conn, err error) {
 // and disarms it otherwise. The deadline runs from the moment c started owing, so a peer
 // trickling bytes cannot hold a connection forever.
 func (h *host) watchIdle(c *conn) {
-	if true {
+	if !h.server {
 		return
 	}
 	waiting := c.state == csOpen && (!c.answered || c.hdrHave > 0 || c.bodyLeft > 0)
