@@ -105,7 +105,14 @@ type ClientConfig struct {
 	MaxFrameBytes int // largest frame body accepted; default 64 KiB - 16 as TLL's tcp buffer
 	Protocol      Protocol
 	Peer          string // client name sent in Hello and Request
-	Bugs          Bugs
+	// HandshakeTimeoutNs bounds the wait for HelloReply and for Reply (each, from the dial);
+	// past it the open fails loudly instead of hanging. Default 5 s.
+	HandshakeTimeoutNs int64
+	// Contiguous declares that the stream's seqs have no gaps, so the client can detect a
+	// lost message (possible only on an unreliable online link) and fail loudly rather than
+	// deliver past it.
+	Contiguous bool
+	Bugs       Bugs
 	// Failpoints carries the hook that decides whether a failpoint fires (see failpoints.go);
 	// nil: none ever does.
 	Failpoints context.Context
@@ -159,6 +166,9 @@ func NewClient(env Env, h Handler, cfg ClientConfig) *Client {
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 64<<10 - wire.HeaderSize
 	}
+	if cfg.HandshakeTimeoutNs <= 0 {
+		cfg.HandshakeTimeoutNs = 5_000_000_000
+	}
 	return &Client{env: env, h: h, cfg: cfg, last: -1, serverSeq: -1}
 }
 
@@ -204,6 +214,7 @@ func (c *Client) Open(mode Mode, seq int64) error {
 	c.request = link{}
 	c.online = c.dial(ChanOnline)
 	c.ph = phHello
+	c.env.SetTimer(c.cfg.HandshakeTimeoutNs, c.gen)
 	return nil
 }
 
@@ -287,7 +298,18 @@ func (c *Client) Closed(id ConnID, err error) {
 	}
 }
 
-func (c *Client) Timer(uint64) {}
+// Timer is the handshake timeout of the session numbered id: stale ones find gen moved on.
+func (c *Client) Timer(id uint64) {
+	if id != c.gen {
+		return
+	}
+	switch c.ph {
+	case phHello:
+		c.fail("no HelloReply within %d ms", c.cfg.HandshakeTimeoutNs/1_000_000)
+	case phRequest:
+		c.fail("no Reply within %d ms", c.cfg.HandshakeTimeoutNs/1_000_000)
+	}
+}
 
 func (c *Client) Received(id ConnID, p []byte) {
 	l := c.which(id)
@@ -343,6 +365,10 @@ func (c *Client) onOnline(f wire.Frame) {
 			c.fail("online seq %d not after %d", f.Seq, c.last)
 			return
 		}
+		if c.cfg.Contiguous && c.last >= 0 && f.Seq != c.last+1 {
+			c.fail("online seq %d after %d in a contiguous stream: %d messages lost", f.Seq, c.last, f.Seq-c.last-1)
+			return
+		}
 		c.draining = false
 		c.deliver(f.Seq, f.MsgID, f.Body)
 	}
@@ -382,6 +408,7 @@ func (c *Client) onHelloReply(f wire.Frame) {
 	// everything the server stores after handling the request reaches us online.
 	c.request = c.dial(ChanRequest)
 	c.ph = phRequest
+	c.env.SetTimer(c.cfg.HandshakeTimeoutNs, c.gen)
 }
 
 func (c *Client) sendRequest() {
@@ -531,6 +558,10 @@ func (c *Client) goLive() {
 				return
 			}
 			continue
+		}
+		if c.cfg.Contiguous && c.last >= 0 && e.seq != c.last+1 {
+			c.fail("buffered seq %d after %d in a contiguous stream: %d messages lost", e.seq, c.last, e.seq-c.last-1)
+			return
 		}
 		c.draining = false
 		c.deliver(e.seq, e.msgid, e.body)

@@ -16,6 +16,8 @@ const (
 	// BugSkipHistory: the nothing-to-fetch test compares with <= instead of ==, so a seq
 	// open with history to fetch goes Online at once, at the requested position.
 	BugSkipHistory
+	// BugAckBeforeSync: a durable server acknowledges a post as durable without syncing it.
+	BugAckBeforeSync
 )
 
 // Mutant documents one planted bug.
@@ -44,6 +46,12 @@ var mutants = []Mutant{
 		Bug:    BugSkipHistory,
 		Origin: "TLL E3's nothing-to-fetch test (server_seq + 1 == open_seq, spec 2.3) written as <=",
 		Doc:    "goes Online at the requested position without reading history: a stale Online and a gap",
+	},
+	{
+		Name:   "ack-before-sync",
+		Bug:    BugAckBeforeSync,
+		Origin: "issue 3: a store that acknowledges before it syncs (the classic lost-ack on power loss)",
+		Doc:    "a durable server acknowledges posts as durable without syncing them; a crash loses them",
 	},
 }
 

@@ -28,7 +28,11 @@ type ServerConfig struct {
 	// reports: TLL's pub last-seq placeholder, or a pub endpoint that published more than the
 	// store holds (TLL test_online_gap).
 	PubLastSeq int64
-	Bugs       Bugs
+	// Durable makes every post durable before it is acknowledged or published: the store
+	// (a storage.Syncer) is synced after each append. Clients then never see a message a
+	// crash could take back.
+	Durable bool
+	Bugs    Bugs
 	// Failpoints carries the hook that decides whether a failpoint fires (see failpoints.go);
 	// nil: none ever does.
 	Failpoints context.Context
@@ -59,6 +63,7 @@ type Server struct {
 	cfg     ServerConfig
 	last    int64
 	pubLast int64
+	durable int64 // last seq acknowledged as durable
 
 	conns map[ConnID]*srvConn // lookup only; never iterated
 	subs  []*srvConn          // online subscribers, in subscription order
@@ -80,7 +85,7 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 	if cfg.HistoryBatchMsgs <= 0 {
 		cfg.HistoryBatchMsgs = 64
 	}
-	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, conns: make(map[ConnID]*srvConn)}
+	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, durable: cfg.Store.Last(), conns: make(map[ConnID]*srvConn)}
 	if cfg.PubLastSeq > 0 {
 		s.pubLast = cfg.PubLastSeq
 	}
@@ -89,6 +94,10 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 
 // LastSeq is the last accepted seq, -1 when the store is empty.
 func (s *Server) LastSeq() int64 { return s.last }
+
+// DurableSeq is the last seq the server acknowledged as durable: with Durable, every accepted
+// post; otherwise what the store held when the server started.
+func (s *Server) DurableSeq() int64 { return s.durable }
 
 var (
 	ErrNotIncreasing = storage.ErrNotIncreasing
@@ -113,6 +122,12 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 		return 0, err
 	}
 	s.last = seq
+	if s.cfg.Durable {
+		if err := s.sync(); err != nil {
+			return 0, err
+		}
+		s.durable = seq
+	}
 	if hit(s.cfg.Failpoints, FPServerAfterStore) {
 		// As when publishing fails after the store took the message (P20): every
 		// subscriber is dropped and must recover it from history.
@@ -231,6 +246,18 @@ func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 	c.next = max(start, 0)
 	s.tails = append(s.tails, c)
 	s.pump(c)
+}
+
+// sync makes the store durable. A store that cannot sync cannot back a durable server.
+func (s *Server) sync() error {
+	if s.cfg.Bugs.has(BugAckBeforeSync) {
+		return nil // acknowledged as durable, still volatile
+	}
+	sy, ok := s.cfg.Store.(storage.Syncer)
+	if !ok {
+		return errors.New("durable server over a store that cannot sync")
+	}
+	return sy.Sync()
 }
 
 // translate turns a request into the first seq to serve.
