@@ -335,7 +335,7 @@ func (h *host) handle(ev event) {
 	case evRecv:
 		if c.state == csOpen {
 			if h.server && c.ch == reference.ChanRequest {
-				_ = c.track
+				c.track(ev.p)
 			}
 			h.node.Received(c.id, ev.p)
 			h.watchIdle(c)
