@@ -12,16 +12,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeEnv records what a node does, so a test can drive one node by hand.
 type fakeEnv struct {
-	now    int64
-	nextID ConnID
-	dialed []Channel
-	sent   map[ConnID][]byte
-	closed map[ConnID]bool
-	timers []uint64
+	now     int64
+	nextID  ConnID
+	dialed  []Channel
+	sent    map[ConnID][]byte
+	closed  map[ConnID]bool
+	timers  []uint64
+	pending map[ConnID]int // what Pending reports
 }
 
 func newFakeEnv() *fakeEnv {
-	return &fakeEnv{sent: map[ConnID][]byte{}, closed: map[ConnID]bool{}}
+	return &fakeEnv{sent: map[ConnID][]byte{}, closed: map[ConnID]bool{}, pending: map[ConnID]int{}}
 }
 
 func (e *fakeEnv) Now() int64 { return e.now }

@@ -24,6 +24,13 @@ type ServerConfig struct {
 	// interleaves with live posts, as a real server's reader does.
 	HistoryBatchMsgs  int
 	HistoryIntervalNs int64
+	// HistoryMaxPendingBytes pauses a history stream while that many bytes wait unsent on its
+	// channel (the reader is slower than the store); default 256 KiB.
+	HistoryMaxPendingBytes int
+	// SubscriberMaxLagBytes drops an online subscriber with that many bytes waiting unsent,
+	// as TLL's pub ring drops one whose next message was evicted (spec 4.2 point 6); the
+	// client fails loudly and recovers from history. Default 1 MiB, TLL's ring size.
+	SubscriberMaxLagBytes int
 	// PubLastSeq, when positive and above the stored last seq, is what the online handshake
 	// reports: TLL's pub last-seq placeholder, or a pub endpoint that published more than the
 	// store holds (TLL test_online_gap).
@@ -85,6 +92,12 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 	if cfg.HistoryBatchMsgs <= 0 {
 		cfg.HistoryBatchMsgs = 64
 	}
+	if cfg.HistoryMaxPendingBytes <= 0 {
+		cfg.HistoryMaxPendingBytes = 256 << 10
+	}
+	if cfg.SubscriberMaxLagBytes <= 0 {
+		cfg.SubscriberMaxLagBytes = 1 << 20
+	}
 	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, durable: cfg.Store.Last(), conns: make(map[ConnID]*srvConn)}
 	if cfg.PubLastSeq > 0 {
 		s.pubLast = cfg.PubLastSeq
@@ -137,8 +150,14 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	}
 	if len(s.subs) > 0 {
 		frame := wire.AppendFrame(nil, msgid, seq, body)
-		for _, c := range s.subs {
+		for i := 0; i < len(s.subs); {
+			c := s.subs[i]
+			if s.env.Pending(c.id) > s.cfg.SubscriberMaxLagBytes {
+				s.disconnect(c) // removes c from subs
+				continue
+			}
 			s.env.Send(c.id, frame)
+			i++
 		}
 	}
 	for _, c := range s.tails {
@@ -304,6 +323,12 @@ func (s *Server) translate(f wire.Frame) (int64, error) {
 // pump sends the next batch of history and arranges for the one after it. A channel that has
 // caught up with the store stays in tails and is pumped again by the next Post.
 func (s *Server) pump(c *srvConn) {
+	if s.env.Pending(c.id) > s.cfg.HistoryMaxPendingBytes {
+		// The reader is behind: wait instead of queueing the whole store on its channel.
+		c.paused = true
+		s.env.SetTimer(max(s.cfg.HistoryIntervalNs, historyPollNs), uint64(c.id))
+		return
+	}
 	var err error
 	s.recs, err = s.cfg.Store.Read(s.recs[:0], c.next, s.cfg.HistoryBatchMsgs)
 	if err != nil {
@@ -335,6 +360,10 @@ func (s *Server) pump(c *srvConn) {
 		s.env.SetTimer(s.cfg.HistoryIntervalNs, uint64(c.id))
 	}
 }
+
+// historyPollNs is how often a paused history stream looks at its channel again: the Env
+// reports queued bytes but has no event for a channel draining.
+const historyPollNs = 1_000_000
 
 // refuse answers a bad request with Error and closes the channel.
 func (s *Server) refuse(c *srvConn, reason string) {

@@ -155,3 +155,35 @@ func TestServerTailsHistoryUntilClientDone(t *testing.T) {
 		t.Fatal("history continued after ClientDone")
 	}
 }
+
+// A subscriber too far behind is dropped rather than buffered without bound, and a history
+// stream waits while its reader is behind.
+func TestServerBoundsWhatWaitsForSlowReaders(t *testing.T) {
+	s, env := serverWith(t, 1)
+	for id := ConnID(1); id <= 2; id++ {
+		s.Accepted(id, ChanOnline)
+		s.Received(id, wire.AppendHello(nil, ""))
+	}
+	env.pending[1] = 2 << 20
+	if _, err := s.Post(2, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !env.closed[1] || env.closed[2] {
+		t.Fatalf("closed %v: want the lagging subscriber 1 dropped and 2 kept", env.closed)
+	}
+	if fr := env.frames(t, 2); len(fr) != 2 || fr[1].Seq != 2 {
+		t.Fatalf("subscriber 2 got %+v", fr)
+	}
+
+	s.Accepted(3, ChanRequest)
+	env.pending[3] = 1 << 20
+	s.Received(3, wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqSeq, Seq: 1}))
+	if fr := env.frames(t, 3); len(fr) != 1 || fr[0].MsgID != wire.MsgReply {
+		t.Fatalf("history was sent to a reader %d bytes behind: %+v", env.pending[3], fr)
+	}
+	env.pending[3] = 0
+	s.Timer(3)
+	if fr := env.frames(t, 3); len(fr) != 3 || fr[1].Seq != 1 || fr[2].Seq != 2 {
+		t.Fatalf("history did not resume once the reader caught up: %+v", fr)
+	}
+}
