@@ -34,7 +34,7 @@ func (e *fakeEnv) Dial(ch Channel) ConnID {
 func (e *fakeEnv) Send(c ConnID, p []byte)     { e.sent[c] = append(e.sent[c], p...) }
 func (e *fakeEnv) Close(c ConnID)              { e.closed[c] = true }
 func (e *fakeEnv) SetTimer(_ int64, id uint64) { e.timers = append(e.timers, id) }
-func (e *fakeEnv) Pending(ConnID) int          { return 0 }
+func (e *fakeEnv) Pending(c ConnID) int        { return e.pending[c] }
 
 // frames decodes everything sent on c.
 func (e *fakeEnv) frames(t *testing.T, c ConnID) []wire.Frame {
