@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,6 +157,7 @@ type Client struct {
 
 	online, request link
 	buf             ring
+	helloReply      []byte // body of this session's HelloReply, to spot copies of it
 }
 
 // NewClient returns a closed client.
@@ -343,6 +345,11 @@ func (c *Client) chanName(l *link) string {
 }
 
 func (c *Client) onOnline(f wire.Frame) {
+	if c.cfg.Contiguous && c.ph != phHello && f.MsgID == wire.MsgHelloReply && f.Seq == 0 && bytes.Equal(f.Body, c.helloReply) {
+		// A datagram link that duplicates messages can duplicate the handshake too; only a
+		// client told its link is unreliable (Contiguous) pays for this check.
+		return
+	}
 	switch c.ph {
 	case phHello:
 		c.onHelloReply(f)
@@ -398,6 +405,7 @@ func (c *Client) onHelloReply(f wire.Frame) {
 		c.fail("online channel: %v", err)
 		return
 	}
+	c.helloReply = append(c.helloReply[:0], f.Body...)
 	if c.mode == ModeOnline {
 		c.ph = phLive
 		c.h.State(StateActive, "")
