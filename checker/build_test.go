@@ -9,21 +9,30 @@ import (
 
 // script is a history written as text, one command per line or ';'-separated:
 //
-//	ok 10 20 30          post_ok events (post: post events)
-//	open c1 seq 20       open session 1 on node c1 (mode, then ReqSeq when the mode takes one)
+//	ok 10 20 30          post_ok events (post: post events; sync: post_ok events marked synced)
+//	open c1 seq 20       open session 1 on node c1 (mode, then ReqSeq when the mode takes one);
+//	                     a trailing "reopen" marks an automatic reopen
 //	d c1 20 30           correct deliveries; dsum / dmsg deliver a wrong checksum / msgid
 //	online c1 30         Online control; begin / end are BeginOfBlock / EndOfBlock
 //	state c1 Error       state change
+//	phase c1 reply 30    protocol phase
 //	close c1             close
+//	crash srv            a node crashes; restart srv 20 restarts it (Seq 20)
+//	fault c1 reset       an injected fault
 //	t 5                  the next event's time (otherwise time steps by 1)
 //
+// Sessions are named "c1" (node c1, session 1) or "c1.2" (node c1, session 2), so that one
+// node can have several sessions.
+//
 // A token may carry markers: "30!no-gap" says the event that token makes must be reported for
-// that property (several markers keep their order); "!err" says Check must fail at that event.
+// that property (several markers keep their order), "30!liveness@c2" that it must be reported
+// for session 2; "!err" says Check must fail at that event.
 // Markers keep expected indexes next to the events instead of in hand-counted numbers.
 type script struct {
 	h     History
 	want  []string // "property cN @index", in the order Check must report them
 	errAt int      // index of the expected HistoryError, -1 for none
+	nodes map[int64]string
 }
 
 const testMsgID = 10
@@ -32,7 +41,7 @@ func testSum(seq int64) uint32 { return Checksum([]byte("m" + strconv.FormatInt(
 
 func parseScript(t testing.TB, src string) script {
 	t.Helper()
-	s := script{errAt: -1}
+	s := script{errAt: -1, nodes: map[int64]string{0: "srv"}}
 	var now int64
 	add := func(e Event, marks []string) {
 		now++
@@ -42,7 +51,15 @@ func parseScript(t testing.TB, src string) script {
 				s.errAt = len(s.h)
 				continue
 			}
-			s.want = append(s.want, fmt.Sprintf("%s c%d @%d", m, e.Session, len(s.h)))
+			session := e.Session
+			if p, who, ok := strings.Cut(m, "@c"); ok {
+				n, err := strconv.ParseInt(who, 10, 64)
+				if err != nil {
+					t.Fatalf("marker %q: %v", m, err)
+				}
+				m, session = p, n
+			}
+			s.want = append(s.want, fmt.Sprintf("%s c%d @%d", m, session, len(s.h)))
 		}
 		s.h = append(s.h, e)
 	}
@@ -77,26 +94,34 @@ func parseScript(t testing.TB, src string) script {
 			if len(words) < 2 || !strings.HasPrefix(words[1], "c") {
 				t.Fatalf("%q: want a session like c1", cmd)
 			}
-			id, err := strconv.ParseInt(words[1][1:], 10, 64)
+			node, idText, ok := strings.Cut(words[1], ".")
+			if !ok {
+				idText = node[1:]
+			}
+			id, err := strconv.ParseInt(idText, 10, 64)
 			if err != nil {
 				t.Fatalf("%q: %v", cmd, err)
 			}
-			return words[1], id
+			s.nodes[id] = node
+			return node, id
 		}
 		switch verb := words[0]; verb {
 		case "t":
 			now = num(1) - 1
-		case "ok", "post":
+		case "ok", "post", "sync":
 			if len(all(0)) != len(all(1)) {
 				t.Fatalf("%q: markers go on the seqs", cmd)
 			}
-			kind := EvPostOK
-			if verb == "post" {
+			kind, name := EvPostOK, ""
+			switch verb {
+			case "post":
 				kind = EvPost
+			case "sync":
+				name = PostSynced
 			}
 			for k := 1; k < len(words); k++ {
 				seq := num(k)
-				add(Event{Node: "srv", Kind: kind, Seq: seq, MsgID: testMsgID, Sum: testSum(seq)}, marks[k])
+				add(Event{Node: "srv", Kind: kind, Seq: seq, MsgID: testMsgID, Sum: testSum(seq), Name: name}, marks[k])
 			}
 		case "d", "dsum", "dmsg":
 			if len(all(0)) != len(all(2)) {
@@ -117,6 +142,10 @@ func parseScript(t testing.TB, src string) script {
 		case "open":
 			node, id := sess()
 			e := Event{Node: node, Session: id, Kind: EvOpen, Mode: words[2]}
+			if words[len(words)-1] == OpenReopen {
+				e.Name = OpenReopen
+				words = words[:len(words)-1]
+			}
 			if len(words) > 3 {
 				e.ReqSeq = num(3)
 			}
@@ -131,6 +160,23 @@ func parseScript(t testing.TB, src string) script {
 		case "close":
 			node, id := sess()
 			add(Event{Node: node, Session: id, Kind: EvClose}, all(0))
+		case "phase":
+			node, id := sess()
+			add(Event{Node: node, Session: id, Kind: EvPhase, Name: words[2], Seq: num(3)}, all(0))
+		case "crash", "restart", "fault":
+			if len(words) < 2 {
+				t.Fatalf("%q: want a node", cmd)
+			}
+			e := Event{Node: words[1]}
+			switch verb {
+			case "crash":
+				e.Kind = EvCrash
+			case "restart":
+				e.Kind, e.Seq = EvRestart, num(2)
+			case "fault":
+				e.Kind, e.Name = EvFault, words[2]
+			}
+			add(e, all(0))
 		default:
 			t.Fatalf("%q: unknown command %q", cmd, verb)
 		}

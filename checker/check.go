@@ -1,8 +1,12 @@
 package checker
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
-// Violation is one broken property in one client session.
+// Violation is one broken property in one client session, or, for durable, of the server
+// (Session 0).
 type Violation struct {
 	Property string // one of the Prop* constants
 	Session  int64
@@ -13,12 +17,13 @@ type Violation struct {
 }
 
 // Result is the verdict on a history. Violations are in history order, at most one per
-// (session, property): the first, since later ones are usually its echoes.
+// (session, property): the first, since later ones are usually its echoes. Durable violations
+// belong to the server (Session 0), one per restart that lost synced posts.
 type Result struct {
 	Violations []Violation
 	Sessions   int   // sessions opened
 	Delivered  int64 // deliver events
-	Posts      int64 // acknowledged posts: the stored log's length
+	Posts      int64 // acknowledged posts: post_ok events, over every epoch
 }
 
 // HistoryError reports a history that cannot be judged, as opposed to one that shows a bug.
@@ -35,26 +40,29 @@ func (e *HistoryError) Error() string {
 // contextSide is how many session events a violation's context keeps on each side.
 const contextSide = 3
 
-// Check runs the linear validators over h. The stored log is built from the whole history
+// Check runs the linear validators over h. The stored logs are built from the whole history
 // first, because real systems record post acknowledgements late, after deliveries of the same
-// message; the sessions are judged in a second pass. The error, always a *HistoryError, is for
-// a malformed history only.
+// message; the sessions are judged in a second pass, each against the log of the epoch it
+// opened in (see epoch). The error, always a *HistoryError, is for a malformed history only.
 func Check(h History) (Result, error) {
-	log, bad := buildLog(h)
+	st := buildLog(h)
 	limit := len(h)
-	if bad != nil {
-		limit = bad.Index
+	if st.bad != nil {
+		limit = st.bad.Index
 	}
-	c := checker{h: h[:limit], log: log, byID: make(map[int64]int), lastSess: -1}
+	c := checker{
+		h: h[:limit], epochs: st.epochs, server: st.server,
+		byID: make(map[int64]int), nodeByName: make(map[string]int), lastSess: -1,
+	}
 	// Judging the prefix before a log error still finds session errors that come earlier, so
 	// the error reported is always the first one in the history.
 	if err := c.run(); err != nil {
 		return Result{}, err
 	}
-	if bad != nil {
-		return Result{}, bad
+	if st.bad != nil {
+		return Result{}, st.bad
 	}
-	c.res.Posts = int64(len(log))
+	c.res.Posts = st.posts
 	return c.res, nil
 }
 
@@ -65,23 +73,102 @@ type entry struct {
 	sum   uint32
 }
 
-// buildLog is the first pass: the stored log, and the first time or post_ok order error.
-func buildLog(h History) ([]entry, *HistoryError) {
-	var log []entry
+// epoch is a stretch of the history between two restarts of the server. Its log is what the
+// storage recovered at the restart that began it (the previous epoch's entries up to the
+// restart's seq) followed by the posts acknowledged since. Every session is judged against the
+// log of one epoch, the server life it talked to: a server crash resets every connection, so a
+// session sees one life. That is the epoch in which it became Active (its Reply, or HelloReply
+// in online mode), not always the one it opened in: a session opened while the server was down,
+// or whose connection attempt outlived a crash, reached the restarted server.
+type epoch struct {
+	log   []entry
+	kept  int   // entries recovered at the restart: the log an open right after it sees
+	crash int   // history index of the server's last crash before that restart, -1 if none
+	lost  []int // history indices of the synced post_oks the restart lost, in seq order
+}
+
+// stored is the first pass's result.
+type stored struct {
+	epochs []epoch
+	server string
+	posts  int64
+	bad    *HistoryError // the first time or post_ok order error
+}
+
+// serverOf is the node that posts. A history has one server; its restarts begin epochs, and
+// they may come before its first post, hence a name from anywhere in the history.
+func serverOf(h History) string {
+	for i := range h {
+		switch h[i].Kind {
+		case EvPost, EvPostOK, EvPostErr:
+			return h[i].Node
+		}
+	}
+	return ""
+}
+
+// buildLog is the first pass: the epochs with their logs.
+func buildLog(h History) stored {
+	st := stored{server: serverOf(h)}
+	cur := epoch{crash: -1}
+	crash := -1
+	// synced holds the history indices of the synced post_oks in cur.log, in seq order, so a
+	// restart finds the ones it lost at the end.
+	var synced []int
+	// Every post_ok must be above floor, set by the latest post_ok or server restart.
+	floorAt := -1
+	var floor int64
+events:
 	for i := range h {
 		e := &h[i]
 		if i > 0 && e.T < h[i-1].T {
-			return log, &HistoryError{i, fmt.Sprintf("time goes back from %d to %d", h[i-1].T, e.T)}
+			st.bad = &HistoryError{i, fmt.Sprintf("time goes back from %d to %d", h[i-1].T, e.T)}
+			break events
 		}
-		if e.Kind != EvPostOK {
-			continue
+		switch {
+		case e.Kind == EvPostOK:
+			if floorAt >= 0 && e.Seq <= floor {
+				st.bad = &HistoryError{i, notAbove(h, e.Seq, floorAt)}
+				break events
+			}
+			cur.log = append(cur.log, entry{e.Seq, e.MsgID, e.Sum})
+			floor, floorAt = e.Seq, i
+			st.posts++
+			if e.Name == PostSynced {
+				synced = append(synced, i)
+			}
+		case e.Node != st.server:
+		case e.Kind == EvCrash:
+			crash = i
+		case e.Kind == EvRestart:
+			st.epochs = append(st.epochs, cur)
+			cut := above(cur.log, e.Seq)
+			next := epoch{log: cur.log[:cut], kept: cut, crash: crash}
+			if cut < len(cur.log) {
+				// The next append must copy rather than overwrite the entries the previous epoch
+				// still holds; when nothing was lost it writes past them and may share the array.
+				next.log = slices.Clip(next.log)
+			}
+			k := len(synced)
+			for k > 0 && h[synced[k-1]].Seq > e.Seq {
+				k--
+			}
+			next.lost = slices.Clone(synced[k:])
+			synced = synced[:k]
+			cur, crash = next, -1
+			floor, floorAt = e.Seq, i
 		}
-		if n := len(log); n > 0 && e.Seq <= log[n-1].seq {
-			return log, &HistoryError{i, fmt.Sprintf("post_ok seq %d does not increase on the previous post_ok seq %d", e.Seq, log[n-1].seq)}
-		}
-		log = append(log, entry{e.Seq, e.MsgID, e.Sum})
 	}
-	return log, nil
+	st.epochs = append(st.epochs, cur)
+	return st
+}
+
+// notAbove explains a post_ok seq that is not above the one the event at floorAt set.
+func notAbove(h History, seq int64, floorAt int) string {
+	if f := &h[floorAt]; f.Kind == EvRestart {
+		return fmt.Sprintf("post_ok seq %d is not above seq %d, the last the server recovered at its restart (event %d)", seq, f.Seq, floorAt)
+	}
+	return fmt.Sprintf("post_ok seq %d does not increase on the previous post_ok seq %d", seq, h[floorAt].Seq)
 }
 
 // atOrAbove is the index of the first stored seq >= seq, len(log) if there is none.
@@ -113,14 +200,24 @@ func above(log []entry, seq int64) int {
 }
 
 type checker struct {
-	h        History
-	log      []entry
-	res      Result
-	byID     map[int64]int // session id → index in ss
-	ss       []session
-	posted   int // post_ok events so far in the second pass: the log prefix an open sees
-	lastID   int64
-	lastSess int // index in ss of lastID, or -1; saves the map lookup on runs of one session
+	h          History
+	epochs     []epoch
+	server     string
+	ep         int // the current epoch
+	posted     int // entries of the current epoch's log an open sees now
+	res        Result
+	byID       map[int64]int // session id → index in ss
+	ss         []session
+	nodeByName map[string]int // client node → index in nodes
+	nodes      []clientNode
+	lastID     int64
+	lastSess   int // index in ss of lastID, or -1; saves the map lookup on runs of one session
+}
+
+// clientNode is what the resume property needs of a client node across its sessions.
+type clientNode struct {
+	delivered bool
+	last      int64 // the seq of the node's latest delivery, in any session
 }
 
 // run is the second pass: every session event, in history order.
@@ -130,6 +227,10 @@ func (c *checker) run() error {
 		switch e.Kind {
 		case EvPostOK:
 			c.posted++
+		case EvRestart:
+			if e.Node == c.server {
+				c.restart(i)
+			}
 		case EvOpen:
 			if err := c.open(i, e); err != nil {
 				return err
@@ -143,6 +244,29 @@ func (c *checker) run() error {
 		}
 	}
 	return nil
+}
+
+// restart moves to the next epoch, which the first pass built in step with this one, and
+// reports the synced posts it lost.
+func (c *checker) restart(i int) {
+	c.ep++
+	ep := &c.epochs[c.ep]
+	c.posted = ep.kept
+	if len(ep.lost) == 0 {
+		return
+	}
+	first := &c.h[ep.lost[0]]
+	msg := fmt.Sprintf("synced post_ok of seq %d (event %d) lost: the server restarted with seq %d as its last", first.Seq, ep.lost[0], c.h[i].Seq)
+	if n := len(ep.lost); n > 1 {
+		msg += fmt.Sprintf("; %d synced posts lost, up to seq %d", n, c.h[ep.lost[n-1]].Seq)
+	}
+	ctx := []Event{*first}
+	if ep.crash >= 0 {
+		ctx = append(ctx, c.h[ep.crash])
+	}
+	c.res.Violations = append(c.res.Violations, Violation{
+		Property: PropDurable, Node: c.server, Index: i, Message: msg, Context: append(ctx, c.h[i]),
+	})
 }
 
 func (c *checker) lookup(id int64) *session {
@@ -165,12 +289,21 @@ func (c *checker) open(i int, e *Event) error {
 	if !ok {
 		return &HistoryError{i, fmt.Sprintf("session %d opened in unknown mode %q", e.Session, e.Mode)}
 	}
+	n, known := c.nodeByName[e.Node]
+	if !known {
+		n = len(c.nodes)
+		c.nodeByName[e.Node] = n
+		c.nodes = append(c.nodes, clientNode{})
+	}
 	s := session{
-		id: e.Session, node: e.Node, openAt: i, mode: m, reqSeq: e.ReqSeq,
-		lastAtOpen: -1, lo: -1,
+		id: e.Session, node: e.Node, nodeAt: n, openAt: i, mode: m, reqSeq: e.ReqSeq,
+		ep: c.ep, log: c.epochs[c.ep].log, lastAtOpen: -1, lo: -1,
 	}
 	if c.posted > 0 {
-		s.lastAtOpen = c.log[c.posted-1].seq
+		s.lastAtOpen = s.log[c.posted-1].seq
+	}
+	if e.Name == OpenReopen && c.nodes[n].delivered {
+		s.resume, s.resumeFrom = true, c.nodes[n].last
 	}
 	s.remember(i)
 	c.byID[e.Session] = len(c.ss)
@@ -181,6 +314,17 @@ func (c *checker) open(i int, e *Event) error {
 
 // event judges one deliver, control, state or close of session s.
 func (c *checker) event(i int, e *Event, s *session) {
+	if s.ep < c.ep && s.count == 0 && !s.online && (e.Kind == EvDeliver || e.Kind == EvControl || (e.Kind == EvState && e.State == StActive)) {
+		// Active (or, in a history without states, delivering) in a later server life than
+		// the one it opened in: judge it there. What that life held when it came up is the
+		// least the session may expect.
+		s.ep, s.log = c.ep, c.epochs[c.ep].log
+		if kept := c.epochs[c.ep].kept; kept > 0 {
+			s.lastAtOpen = s.log[kept-1].seq
+		} else {
+			s.lastAtOpen = -1
+		}
+	}
 	c.fillContext(s, e)
 	if e.Kind == EvDeliver {
 		c.res.Delivered++
@@ -203,16 +347,19 @@ func (c *checker) event(i int, e *Event, s *session) {
 }
 
 func (c *checker) deliver(i int, e *Event, s *session) {
-	b := e.Seq
-	j, stored := c.find(s, b)
+	b, log := e.Seq, s.log
+	j, stored := s.find(b)
 	switch {
 	case !stored:
 		c.flag(s, i, e, pNoPhantom, "seq %d (msgid %d, sum %08x) delivered, but no such seq was stored", b, e.MsgID, e.Sum)
-	case c.log[j].msgID != e.MsgID || c.log[j].sum != e.Sum:
-		c.flag(s, i, e, pNoPhantom, "seq %d delivered as msgid %d sum %08x, stored as msgid %d sum %08x", b, e.MsgID, e.Sum, c.log[j].msgID, c.log[j].sum)
+	case log[j].msgID != e.MsgID || log[j].sum != e.Sum:
+		c.flag(s, i, e, pNoPhantom, "seq %d delivered as msgid %d sum %08x, stored as msgid %d sum %08x", b, e.MsgID, e.Sum, log[j].msgID, log[j].sum)
 	}
 	if s.count == 0 {
 		c.checkStart(i, e, s, stored)
+		if s.resume {
+			c.checkResume(i, e, s)
+		}
 	}
 	if s.online && b <= s.onlineSeq {
 		c.flag(s, i, e, pHandover, "seq %d delivered after Online(%d); expected only seqs above it", b, s.onlineSeq)
@@ -226,11 +373,11 @@ func (c *checker) deliver(i int, e *Event, s *session) {
 			c.flag(s, i, e, pInOrder, "seq %d delivered after seq %d; expected seqs in increasing order", b, s.top)
 		}
 	} else {
-		if (s.count > 0 || s.online) && s.next < len(c.log) && c.log[s.next].seq < b {
+		if (s.count > 0 || s.online) && s.next < len(log) && log[s.next].seq < b {
 			if s.count > 0 {
-				c.flag(s, i, e, pNoGap, "seq %d delivered after seq %d; expected stored seq %d first", b, s.top, c.log[s.next].seq)
+				c.flag(s, i, e, pNoGap, "seq %d delivered after seq %d; expected stored seq %d first", b, s.top, log[s.next].seq)
 			} else {
-				c.flag(s, i, e, pNoGap, "seq %d delivered first after Online(%d); expected stored seq %d first", b, s.onlineSeq, c.log[s.next].seq)
+				c.flag(s, i, e, pNoGap, "seq %d delivered first after Online(%d); expected stored seq %d first", b, s.onlineSeq, log[s.next].seq)
 			}
 		}
 		s.top = b
@@ -241,7 +388,7 @@ func (c *checker) deliver(i int, e *Event, s *session) {
 		}
 	}
 	if stored {
-		s.mark(j, len(c.log))
+		s.mark(j)
 	} else {
 		if s.phantoms == nil {
 			s.phantoms = make(map[int64]struct{})
@@ -250,16 +397,18 @@ func (c *checker) deliver(i int, e *Event, s *session) {
 	}
 	s.last = b
 	s.count++
+	node := &c.nodes[s.nodeAt]
+	node.delivered, node.last = true, b
 }
 
-// find maps seq to its log index. The session's next index is checked first, which is the
-// answer for every delivery of a healthy stream.
-func (c *checker) find(s *session, seq int64) (int, bool) {
-	if j := s.next; j < len(c.log) && c.log[j].seq == seq {
+// find maps seq to its index in the session's log. The session's next index is checked first,
+// which is the answer for every delivery of a healthy stream.
+func (s *session) find(seq int64) (int, bool) {
+	if j := s.next; j < len(s.log) && s.log[j].seq == seq {
 		return j, true
 	}
-	j := atOrAbove(c.log, seq)
-	return j, j < len(c.log) && c.log[j].seq == seq
+	j := atOrAbove(s.log, seq)
+	return j, j < len(s.log) && s.log[j].seq == seq
 }
 
 func (c *checker) checkStart(i int, e *Event, s *session, stored bool) {
@@ -278,17 +427,33 @@ func (c *checker) checkStart(i int, e *Event, s *session, stored bool) {
 		}
 		return
 	case mSeq:
-		k, want = atOrAbove(c.log, s.reqSeq), fmt.Sprintf(">= %d", s.reqSeq)
+		k, want = atOrAbove(s.log, s.reqSeq), fmt.Sprintf(">= %d", s.reqSeq)
 	case mSeqData:
-		k, want = above(c.log, s.reqSeq), fmt.Sprintf("> %d", s.reqSeq)
+		k, want = above(s.log, s.reqSeq), fmt.Sprintf("> %d", s.reqSeq)
 	case mInitial:
 		k, want = 0, "at all"
 	}
 	switch {
-	case k == len(c.log):
+	case k == len(s.log):
 		c.flag(s, i, e, pStart, "first delivery seq %d in %s mode; expected nothing, no stored seq %s", b, s.mode, want)
-	case c.log[k].seq != b:
-		c.flag(s, i, e, pStart, "first delivery seq %d in %s mode; expected %d, the first stored seq %s", b, s.mode, c.log[k].seq, want)
+	case s.log[k].seq != b:
+		c.flag(s, i, e, pStart, "first delivery seq %d in %s mode; expected %d, the first stored seq %s", b, s.mode, s.log[k].seq, want)
+	}
+}
+
+// checkResume judges the first delivery of a reopen: it must be the stored successor, in the
+// reopen's epoch, of the last seq the node's earlier sessions delivered.
+func (c *checker) checkResume(i int, e *Event, s *session) {
+	b, from := e.Seq, s.resumeFrom
+	k := above(s.log, from)
+	switch {
+	case k == len(s.log):
+		c.flag(s, i, e, pResume, "reopen delivered seq %d first; expected nothing, no stored seq above %d, the last seq %s delivered before", b, from, s.node)
+	case s.log[k].seq == b:
+	case b == from:
+		c.flag(s, i, e, pResume, "reopen delivered seq %d first again, the last seq %s delivered before; expected %d", b, s.node, s.log[k].seq)
+	default:
+		c.flag(s, i, e, pResume, "reopen delivered seq %d first; expected %d, the first stored seq above %d, the last seq %s delivered before", b, s.log[k].seq, from, s.node)
 	}
 }
 
@@ -316,7 +481,7 @@ func (c *checker) onlineCtl(i int, e *Event, s *session) {
 	s.online, s.onlineSeq = true, x
 	if s.count == 0 {
 		// Online.seq is where live data resumes, so it anchors the gap check of the next delivery.
-		s.next = above(c.log, x)
+		s.next = above(s.log, x)
 	}
 	switch {
 	case s.blockBegun && !s.blockEnded:
@@ -331,12 +496,12 @@ func (c *checker) onlineCtl(i int, e *Event, s *session) {
 		var k int
 		switch s.mode {
 		case mSeq:
-			k = atOrAbove(c.log, s.reqSeq)
+			k = atOrAbove(s.log, s.reqSeq)
 		case mSeqData:
-			k = above(c.log, s.reqSeq)
+			k = above(s.log, s.reqSeq)
 		}
-		if k < len(c.log) && c.log[k].seq <= x {
-			c.flag(s, i, e, pHandover, "Online(%d) with nothing delivered; expected stored seq %d first (%s mode, seq %d)", x, c.log[k].seq, s.mode, s.reqSeq)
+		if k < len(s.log) && s.log[k].seq <= x {
+			c.flag(s, i, e, pHandover, "Online(%d) with nothing delivered; expected stored seq %d first (%s mode, seq %d)", x, s.log[k].seq, s.mode, s.reqSeq)
 		}
 	}
 }

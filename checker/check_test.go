@@ -32,8 +32,8 @@ func runScript(t *testing.T, src string) {
 	var got []string
 	for _, v := range res.Violations {
 		got = append(got, fmt.Sprintf("%s c%d @%d", v.Property, v.Session, v.Index))
-		if v.Node != fmt.Sprintf("c%d", v.Session) {
-			t.Errorf("violation %s: node %q for session %d", v.Property, v.Node, v.Session)
+		if v.Node != s.nodes[v.Session] {
+			t.Errorf("violation %s: node %q for session %d on node %q", v.Property, v.Node, v.Session, s.nodes[v.Session])
 		}
 		if v.Message == "" || strings.Contains(v.Message, "\n") {
 			t.Errorf("violation %s: message %q is not one line", v.Property, v.Message)
@@ -187,7 +187,7 @@ func TestProperties(t *testing.T) {
 		}
 		names = append(names, p.Name)
 	}
-	want := []string{PropNoGap, PropNoDup, PropInOrder, PropNoPhantom, PropStart, PropHandover, PropAfterEnd, PropFresh}
+	want := []string{PropNoGap, PropNoDup, PropInOrder, PropNoPhantom, PropStart, PropHandover, PropAfterEnd, PropResume, PropDurable, PropFresh, PropLiveness}
 	if !slices.Equal(names, want) {
 		t.Errorf("Properties() = %q, want %q", names, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +31,12 @@ import (
 // because porcupine's verbose search backtracks across such an operation in time quadratic in
 // the operations it spans (0.24 s for 16,000 deliveries, four times that for twice as many).
 //
-// Partitions: one client session with the posts it can observe, cut further into windows at
-// instants no kept operation spans. At such an instant every earlier operation precedes every
-// later one in any linearization, so the register there is known, the posts before it collapse
-// into one initial write, and the session is linearizable if and only if each window is.
+// Partitions: one client session with the posts it can observe, those of the epoch Check
+// judges it in (after a server restart the register starts again from the last seq the storage
+// recovered), cut further into windows at instants no kept operation spans. At such an instant
+// every earlier operation precedes every later one in any linearization, so the register there
+// is known, the posts before it collapse into one initial write, and the session is
+// linearizable if and only if each window is.
 
 // Verdicts of CheckFresh.
 const (
@@ -164,7 +167,7 @@ type freshPost struct {
 	bound int
 }
 
-// postLog is the accepted posts, sorted by seq, with the bounds that let a session find the
+// postLog is the posts of one epoch, sorted by seq, with the bounds that let a session find the
 // posts it can observe without scanning them all.
 type postLog struct {
 	ps          []freshPost
@@ -172,17 +175,30 @@ type postLog struct {
 	minCallFrom []int64 // minCallFrom[j]: the earliest call of ps[j:]
 }
 
-// collectPosts pairs each post_ok and post_err with the oldest unanswered post of its node, since
-// a server application answers its posts in order. A post_ok with no post is instantaneous; a
-// post never answered is left out, as Check leaves it out of the stored log.
-func collectPosts(h History) postLog {
+// collectPosts builds the posts each epoch's sessions can observe (see epoch): the posts the
+// previous epoch's storage recovered, then the ones accepted since. Each post_ok and post_err
+// answers the oldest unanswered post of its node, since a server application answers its posts
+// in order; a post_ok with no post is instantaneous; a post never answered is left out, as Check
+// leaves it out of the stored log, and so is a post under way when its node crashed.
+func collectPosts(h History, server string, ss []freshSession, byID map[int64]int) []postLog {
 	pending := make(map[string][]int)
+	var epochs [][]freshPost
 	var ps []freshPost
 	for i := range h {
 		e := &h[i]
 		switch e.Kind {
 		case EvPost:
 			pending[e.Node] = append(pending[e.Node], i)
+		case EvCrash:
+			delete(pending, e.Node)
+		case EvRestart:
+			if e.Node != server {
+				continue
+			}
+			sortBySeq(ps)
+			epochs = append(epochs, ps)
+			// Recovered posts took effect before the crash, so they keep their intervals.
+			ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
 		case EvPostOK, EvPostErr:
 			call := e.T
 			if q := pending[e.Node]; len(q) > 0 {
@@ -194,10 +210,12 @@ func collectPosts(h History) postLog {
 			}
 		}
 	}
-	// Check rejects a history whose post_ok seqs do not increase; sorting keeps the model
-	// well-defined on such a history anyway.
-	slices.SortStableFunc(ps, func(a, b freshPost) int { return cmp.Compare(a.seq, b.seq) })
-	l := postLog{ps: ps}
+	sortBySeq(ps)
+	epochs = append(epochs, ps)
+	logs := make([]postLog, len(epochs))
+	for k := range epochs {
+		logs[k].ps = epochs[k]
+	}
 
 	// A delivery observes its post: the post took effect by then. Tightening the post's
 	// interval brings that knowledge to every session's partition, so an Online elsewhere that
@@ -207,10 +225,30 @@ func collectPosts(h History) postLog {
 		if e.Kind != EvDeliver {
 			continue
 		}
-		if j, ok := l.find(e.Seq); ok && e.T >= ps[j].call && e.T < ps[j].ret {
-			ps[j].ret, ps[j].bound = e.T, i
+		k, opened := byID[e.Session]
+		if !opened {
+			continue
+		}
+		l := &logs[ss[k].epoch]
+		if j, ok := l.find(e.Seq); ok && e.T >= l.ps[j].call && e.T < l.ps[j].ret {
+			l.ps[j].ret, l.ps[j].bound = e.T, i
 		}
 	}
+	for k := range logs {
+		logs[k].settle()
+	}
+	return logs
+}
+
+// sortBySeq orders posts by seq. Check rejects a history whose post_ok seqs do not increase
+// within an epoch; sorting keeps the model well-defined on such a history anyway.
+func sortBySeq(ps []freshPost) {
+	slices.SortStableFunc(ps, func(a, b freshPost) int { return cmp.Compare(a.seq, b.seq) })
+}
+
+// settle orders the posts' effects by seq and computes the bounds.
+func (l *postLog) settle() {
+	ps := l.ps
 	// Posts take effect in seq order, so each one does before any higher one does. A post
 	// called after a higher one took effect keeps a point interval at its call, which no
 	// linearization can place: the history is illegal, and the search says so.
@@ -232,7 +270,6 @@ func collectPosts(h History) postLog {
 			l.minCallFrom[k] = min(l.minCallFrom[k], l.minCallFrom[k+1])
 		}
 	}
-	return l
 }
 
 // find is the index of the post of seq.
@@ -273,28 +310,39 @@ type freshSession struct {
 	node  string
 	open  int // history index
 	tOpen int64
+	epoch int // the epoch whose posts it observes: the server life it talked to (see epoch)
 	ops   []clientOp
 }
 
-// collectSessions gathers each session's deliveries and Online controls; events of sessions
-// never opened are Check's to report.
-func collectSessions(h History) []freshSession {
-	var ss []freshSession
-	byID := make(map[int64]int)
+// collectSessions gathers each session's deliveries and Online controls, and byID, which maps a
+// session id to its index in them; events of sessions never opened are Check's to report.
+func collectSessions(h History, server string) (ss []freshSession, byID map[int64]int) {
+	byID = make(map[int64]int)
+	epoch, restartT := 0, int64(0)
 	for i := range h {
 		e := &h[i]
 		switch {
+		case e.Kind == EvRestart && e.Node == server:
+			epoch, restartT = epoch+1, e.T
 		case e.Kind == EvOpen:
 			if _, dup := byID[e.Session]; !dup {
 				byID[e.Session] = len(ss)
-				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T})
+				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: epoch})
 			}
-		case e.Kind == EvDeliver, e.Kind == EvControl && e.Name == CtlOnline:
+		case e.Kind == EvDeliver, e.Kind == EvControl && e.Name == CtlOnline, e.Kind == EvState && e.State == StActive:
 			k, ok := byID[e.Session]
 			if !ok {
 				continue
 			}
 			s := &ss[k]
+			if s.epoch < epoch && len(s.ops) == 0 {
+				// Active or delivering in a later server life than the one it opened in, as
+				// Check judges it: it observes that life, which began at the restart.
+				s.epoch, s.tOpen = epoch, restartT
+			}
+			if e.Kind == EvState {
+				continue
+			}
 			if e.Kind == EvDeliver {
 				s.ops = append(s.ops, clientOp{opDeliver, e.T, e.Seq, i})
 			} else {
@@ -306,7 +354,7 @@ func collectSessions(h History) []freshSession {
 		// Only the open-time halves of Online are out of place.
 		slices.SortStableFunc(ss[k].ops, func(a, b clientOp) int { return cmp.Compare(a.t, b.t) })
 	}
-	return ss
+	return ss, byID
 }
 
 // minWindow is the fewest operations a window gets before it may be cut: fewer means more
@@ -405,15 +453,16 @@ func checkFresh(h History, timeout time.Duration, window int) LinResult {
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	posts := collectPosts(h)
-	ss := collectSessions(h)
+	server := serverOf(h)
+	ss, byID := collectSessions(h, server)
+	posts := collectPosts(h, server, ss, byID)
 	res := LinResult{timeout: timeout}
 	for k := range ss {
 		if len(ss[k].ops) == 0 {
 			continue
 		}
 		res.Sessions++
-		res.parts = append(res.parts, windows(&ss[k], k, &posts, window)...)
+		res.parts = append(res.parts, windows(&ss[k], k, &posts[ss[k].epoch], window)...)
 	}
 	res.Partitions = len(res.parts)
 	for k := range res.parts {
@@ -436,7 +485,7 @@ func checkFresh(h History, timeout time.Duration, window int) LinResult {
 		switch state[k] {
 		case porcupine.Illegal:
 			res.Illegal = append(res.Illegal, ss[k].id)
-			res.blames = append(res.blames, blame(h, &posts, &ss[k], blamed[k]))
+			res.blames = append(res.blames, blame(h, &posts[ss[k].epoch], &ss[k], blamed[k]))
 		case porcupine.Unknown:
 			res.Unknown = append(res.Unknown, ss[k].id)
 		}
@@ -587,19 +636,22 @@ func (r LinResult) Violations(h History) []Violation {
 	for _, b := range r.blames {
 		vs = append(vs, Violation{
 			Property: PropFresh, Session: b.session, Node: b.node, Index: b.event, Message: b.msg,
-			Context: sessionContext(h, b.session, b.event),
+			Context: sessionContext(h, b.session, b.event, false),
 		})
 	}
 	return vs
 }
 
 // sessionContext is up to contextSide events of the session before event i, it, and up to
-// contextSide after, counting the events Check keeps in contexts.
-func sessionContext(h History, session int64, i int) []Event {
+// contextSide after, counting the events Check keeps in contexts, and phases if asked: they
+// tell where a session waits.
+func sessionContext(h History, session int64, i int, phases bool) []Event {
 	of := func(e *Event) bool {
 		switch e.Kind {
 		case EvOpen, EvDeliver, EvControl, EvState, EvClose:
 			return e.Session == session
+		case EvPhase:
+			return phases && e.Session == session
 		}
 		return false
 	}

@@ -8,7 +8,7 @@ type Kind uint8
 
 const (
 	EvPost    Kind = iota + 1 // server application starts a post (Seq as asked, MsgID, Sum)
-	EvPostOK                  // the post was accepted; Seq is the seq actually stored
+	EvPostOK                  // the post was accepted; Seq is the seq actually stored, Name PostSynced if durable
 	EvPostErr                 // the post was rejected (Reason)
 	EvOpen                    // client application opens a session (Mode, ReqSeq)
 	EvDeliver                 // a data message reached the client application (Seq, MsgID, Sum)
@@ -17,7 +17,7 @@ const (
 	EvClose                   // client application closes its session
 	EvFault                   // a fault was injected (Name, Reason says where)
 	EvCrash                   // a node crashed
-	EvRestart                 // a node restarted
+	EvRestart                 // a node restarted; for the server, Seq is the last seq its storage recovered, -1 if none
 	EvPhase                   // a client reached a protocol phase (Name, Seq); informational
 )
 
@@ -72,6 +72,10 @@ const (
 // resumes where its previous session stopped, which the resume property checks.
 const OpenReopen = "reopen"
 
+// PostSynced in a post_ok event's Name marks a post the server acknowledged only once its
+// storage made it durable: it must survive a crash, which the durable property checks.
+const PostSynced = "synced"
+
 // Open modes.
 const (
 	ModeOnline  = "online"
@@ -91,7 +95,7 @@ type Event struct {
 	Seq     int64
 	MsgID   int32
 	Sum     uint32 // checksum of the message body (Checksum)
-	Name    string // control name, or fault kind
+	Name    string // control name, fault kind, OpenReopen on an open, PostSynced on a post_ok
 	Mode    string // open mode
 	ReqSeq  int64  // open: the seq argument of the open (meaningful for seq and seq-data)
 	State   string

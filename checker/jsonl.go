@@ -53,7 +53,7 @@ type kindSpec struct {
 
 var kindSpecs = [...]kindSpec{
 	EvPost:    {fields: []field{fSeq, fMsgID, fSum}},
-	EvPostOK:  {fields: []field{fSeq, fMsgID, fSum}},
+	EvPostOK:  {fields: []field{fSeq, fMsgID, fSum, fName}, optional: 1 << fName},
 	EvPostErr: {fields: []field{fSeq, fMsgID, fReason}, optional: 1 << fReason},
 	EvOpen:    {fields: []field{fMode, fReqSeq, fName}, optional: 1 << fName},
 	EvDeliver: {fields: []field{fSeq, fMsgID, fSum}},
@@ -62,7 +62,9 @@ var kindSpecs = [...]kindSpec{
 	EvClose:   {},
 	EvFault:   {fields: []field{fName, fReason}, optional: 1 << fReason},
 	EvCrash:   {},
-	EvRestart: {},
+	// A line cannot say whether its node is the server, so every restart carries the seq the
+	// server's restart needs; a client's is ignored.
+	EvRestart: {fields: []field{fSeq}},
 	EvPhase:   {fields: []field{fName, fSeq}},
 }
 

@@ -15,6 +15,7 @@ func everyKind() History {
 	return History{
 		{T: 0, Node: "srv", Kind: EvPost, Seq: 10, MsgID: 7, Sum: math.MaxUint32},
 		{T: 1, Node: "srv", Kind: EvPostOK, Seq: 10, MsgID: math.MinInt32, Sum: 0},
+		{T: 1, Node: "srv", Kind: EvPostOK, Seq: 11, MsgID: 1, Sum: 2, Name: PostSynced},
 		{T: 2, Node: "srv", Kind: EvPostErr, Seq: 5, MsgID: math.MaxInt32, Reason: "seq 5 not after 10"},
 		{T: 2, Node: "srv", Kind: EvPostErr, Seq: 6, MsgID: 1},
 		{T: 3, Node: "c1", Session: 1, Kind: EvOpen, Mode: ModeSeq, ReqSeq: -1},
@@ -27,7 +28,8 @@ func everyKind() History {
 		{T: 9, Node: "c2", Kind: EvFault, Name: "reset", Reason: "online"},
 		{T: 9, Node: "c2", Kind: EvFault, Name: "stall"},
 		{T: 10, Node: "srv", Kind: EvCrash},
-		{T: 11, Node: "srv", Kind: EvRestart},
+		{T: 11, Node: "srv", Kind: EvRestart, Seq: -1},
+		{T: 11, Node: "c1", Kind: EvRestart},
 		{T: math.MaxInt64, Node: "", Session: math.MaxInt64, Kind: EvPhase, Name: PhReply, Seq: 0},
 	}
 }
@@ -62,19 +64,25 @@ func TestHistoryRoundTrip(t *testing.T) {
 // TestWriteHistoryLines pins the format: the lines adapters and the "History files" section of README.md promise.
 func TestWriteHistoryLines(t *testing.T) {
 	h := History{
-		{T: 1, Node: "srv", Kind: EvPostOK, Seq: 10, MsgID: 7, Sum: 99, Name: "ignored", Reason: "ignored"},
+		{T: 1, Node: "srv", Kind: EvPostOK, Seq: 10, MsgID: 7, Sum: 99, Name: PostSynced, Reason: "ignored"},
 		{T: 2, Node: "c1", Session: 3, Kind: EvOpen, Mode: ModeSeq, ReqSeq: 10},
 		{T: 3, Node: "c1", Session: 3, Kind: EvDeliver, Seq: 10, MsgID: 7, Sum: 99},
 		{T: 4, Node: "c1", Session: 3, Kind: EvControl, Name: CtlOnline, Seq: 10},
 		{T: 5, Node: "c1", Session: 3, Kind: EvState, State: StActive},
 		{T: 6, Node: "c\"1", Session: 3, Kind: EvClose, Seq: 4},
+		{T: 7, Node: "srv", Kind: EvPostOK, Seq: 11, MsgID: 8, Sum: 98},
+		{T: 8, Node: "srv", Kind: EvCrash, Seq: 11},
+		{T: 9, Node: "srv", Kind: EvRestart, Seq: 10, Name: "ignored"},
 	}
-	want := `{"t":1,"node":"srv","session":0,"ev":"post_ok","seq":10,"msgid":7,"sum":99}
+	want := `{"t":1,"node":"srv","session":0,"ev":"post_ok","seq":10,"msgid":7,"sum":99,"name":"synced"}
 {"t":2,"node":"c1","session":3,"ev":"open","mode":"seq","req_seq":10}
 {"t":3,"node":"c1","session":3,"ev":"deliver","seq":10,"msgid":7,"sum":99}
 {"t":4,"node":"c1","session":3,"ev":"control","name":"Online","seq":10}
 {"t":5,"node":"c1","session":3,"ev":"state","state":"Active"}
 {"t":6,"node":"c\"1","session":3,"ev":"close"}
+{"t":7,"node":"srv","session":0,"ev":"post_ok","seq":11,"msgid":8,"sum":98}
+{"t":8,"node":"srv","session":0,"ev":"crash"}
+{"t":9,"node":"srv","session":0,"ev":"restart","seq":10}
 `
 	var buf bytes.Buffer
 	if err := WriteHistory(&buf, h); err != nil {
@@ -161,6 +169,7 @@ func TestReadHistoryMalformed(t *testing.T) {
 		{"deliver without sum", `{"t":1,"node":"c","session":1,"ev":"deliver","seq":1,"msgid":1}`, `deliver needs field "sum"`},
 		{"deliver without seq", `{"t":1,"node":"c","session":1,"ev":"deliver","msgid":1,"sum":1}`, `deliver needs field "seq"`},
 		{"open without req_seq", `{"t":1,"node":"c","session":1,"ev":"open","mode":"seq"}`, `open needs field "req_seq"`},
+		{"restart without seq", `{"t":1,"node":"srv","session":0,"ev":"restart"}`, `restart needs field "seq"`},
 		{"control without name", `{"t":1,"node":"c","session":1,"ev":"control","seq":1}`, `control needs field "name"`},
 		{"state without state", `{"t":1,"node":"c","session":1,"ev":"state","reason":"x"}`, `state needs field "state"`},
 		{"string seq", `{"t":1,"node":"c","session":1,"ev":"deliver","seq":"1","msgid":1,"sum":1}`, `field "seq": want an integer, got a string`},

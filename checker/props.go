@@ -9,7 +9,10 @@ const (
 	PropStart     = "start"
 	PropHandover  = "handover"
 	PropAfterEnd  = "after-end"
-	PropFresh     = "fresh" // judged by CheckFresh, not Check
+	PropResume    = "resume"
+	PropDurable   = "durable"  // a property of the server: its violations have Session 0
+	PropFresh     = "fresh"    // judged by CheckFresh, not Check
+	PropLiveness  = "liveness" // judged by CheckLiveness, not Check
 )
 
 // Property names and explains one verdict of the checker.
@@ -19,7 +22,7 @@ type Property struct {
 }
 
 // Properties lists the properties the checker judges, one line of explanation each: Check's,
-// then fresh, which CheckFresh judges. The slice is new on every call, so callers may keep or
+// then fresh, which CheckFresh judges, and liveness, which CheckLiveness judges. The slice is new on every call, so callers may keep or
 // modify it.
 func Properties() []Property {
 	ps := make([]Property, 0, numProps)
@@ -30,7 +33,7 @@ func Properties() []Property {
 }
 
 // prop is a property as a small number, so a session can remember what it already reported in
-// one byte.
+// one word.
 type prop uint8
 
 const (
@@ -41,7 +44,10 @@ const (
 	pStart
 	pHandover
 	pAfterEnd
+	pResume
+	pDurable
 	pFresh
+	pLiveness
 	numProps
 )
 
@@ -61,8 +67,14 @@ func (p prop) String() string {
 		return PropHandover
 	case pAfterEnd:
 		return PropAfterEnd
+	case pResume:
+		return PropResume
+	case pDurable:
+		return PropDurable
 	case pFresh:
 		return PropFresh
+	case pLiveness:
+		return PropLiveness
 	}
 	return "unknown"
 }
@@ -83,8 +95,14 @@ func (p prop) doc() string {
 		return "one Online per history-mode session (none in online mode), at the last delivered seq, after EndOfBlock, with no older data after it"
 	case pAfterEnd:
 		return "nothing reaches a session after its close, Error or Closed"
+	case pResume:
+		return "a reopen's first delivery is the stored seq right after the last one the node's earlier sessions delivered"
+	case pDurable:
+		return "every post acknowledged as synced survives the server's crashes"
 	case pFresh:
 		return "Online.seq lies between the server's last seq at the open and at the Online, and every delivery follows its post's start (porcupine)"
+	case pLiveness:
+		return "once faults stop, every history-mode session reaches Online or ends within a bound, and every live session gets every post within it"
 	}
 	return ""
 }

@@ -47,12 +47,18 @@ func (m mode) String() string {
 type session struct {
 	id         int64
 	node       string
+	nodeAt     int // index of node in checker.nodes
 	openAt     int // history index of the open
 	mode       mode
 	reqSeq     int64
-	lastAtOpen int64 // seq of the last post_ok before the open, -1 if none
+	ep         int     // the epoch the session is judged in (see epoch)
+	log        []entry // that epoch's log
+	lastAtOpen int64   // seq of the last entry of log at the open, -1 if none
 	ended      bool
-	reported   uint8 // bit p set once property p was reported
+	reported   uint16 // bit p set once property p was reported
+
+	resume     bool  // a reopen after deliveries: its first delivery must follow resumeFrom
+	resumeFrom int64 // the node's last delivered seq when the reopen began
 
 	count int64 // deliveries so far
 	last  int64 // seq of the latest delivery
@@ -102,8 +108,8 @@ func (s *session) seen(seq int64, j int, stored bool) bool {
 	return s.lo >= 0 && s.lo <= j && j <= s.hi
 }
 
-// mark records the delivery of log index j; logLen sizes the bitset if one is needed.
-func (s *session) mark(j, logLen int) {
+// mark records the delivery of log index j.
+func (s *session) mark(j int) {
 	switch {
 	case s.bits != nil:
 	case s.lo < 0:
@@ -115,7 +121,7 @@ func (s *session) mark(j, logLen int) {
 	case s.lo <= j && j <= s.hi:
 		return
 	default:
-		s.bits = make([]uint64, (logLen+63)/64)
+		s.bits = make([]uint64, (len(s.log)+63)/64)
 		for k := s.lo; k <= s.hi; k++ {
 			s.bits[k>>6] |= 1 << (k & 63)
 		}

@@ -1,0 +1,152 @@
+package checker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// runLive checks a script's history with CheckLiveness: its "!liveness" markers are the
+// violations expected. A post that a session misses carries the session: "20!liveness@c1".
+func runLive(t *testing.T, src string, opt LivenessOptions) []Violation {
+	t.Helper()
+	s := parseScript(t, src)
+	if _, err := Check(s.h); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	vs := CheckLiveness(s.h, opt)
+	var got []string
+	for _, v := range vs {
+		got = append(got, fmt.Sprintf("%s c%d @%d", v.Property, v.Session, v.Index))
+		if v.Node != s.nodes[v.Session] {
+			t.Errorf("violation for session %d on node %q, want %q", v.Session, v.Node, s.nodes[v.Session])
+		}
+		if v.Message == "" || strings.Contains(v.Message, "\n") {
+			t.Errorf("message %q is not one line", v.Message)
+		}
+		if !slices.ContainsFunc(v.Context, func(e Event) bool { return e == s.h[v.Index] }) {
+			t.Errorf("context %+v lacks the offending event %+v", v.Context, s.h[v.Index])
+		}
+	}
+	if !slices.Equal(got, s.want) {
+		var msgs []string
+		for _, v := range vs {
+			msgs = append(msgs, v.Message)
+		}
+		t.Fatalf("violations\n got %q\nwant %q\nmessages:\n  %s", got, s.want, strings.Join(msgs, "\n  "))
+	}
+	return vs
+}
+
+type liveCase struct {
+	name, src string
+	end       int64 // LivenessOptions.EndNs
+}
+
+func TestLiveness(t *testing.T) {
+	const opened = "ok 10 20; open c1 seq 10; phase c1 request 10; phase c1 reply 20; "
+	const live = "ok 10; open c1 seq 10; d c1 10; online c1 10; "
+	// Scripts that end with "t 100; open c9 online" make the run last until t=100 with an event
+	// that nothing is due to.
+	for _, tc := range []liveCase{
+		{name: "stuck after reply", src: opened + "d c1 10!liveness; t 100; ok 30"},
+		{name: "stuck with nothing delivered", src: "ok 10 20; open c1 seq 10; phase c1 request 10; phase c1 reply!liveness 20; t 100; state c1 Active"},
+		{name: "stuck until after the bound, then an error", src: opened + "d c1 10!liveness; t 50; state c1 Error; t 100; open c9 online"},
+		{name: "error within the bound", src: opened + "t 8; state c1 Error; t 100; ok 30"},
+		{name: "close within the bound", src: opened + "t 8; close c1; t 100; open c9 online"},
+		{name: "Online within the bound", src: opened + "d c1 10 20; online c1 20; t 100; ok 30; d c1 30"},
+		{name: "Online at the bound", src: opened + "d c1 10 20; t 13; online c1 20; t 100; open c9 online"},
+		{name: "Online after the bound", src: opened + "d c1 10 20!liveness; t 14; online c1 20; t 100; open c9 online"},
+		{name: "bound after the end of the run", src: opened + "d c1 10"},
+		{name: "EndNs extends the run", src: opened + "d c1 10!liveness", end: 100},
+		{name: "online mode needs no Online", src: "open c1 online; state c1 Active; t 100; ok 10; d c1 10"},
+
+		{name: "post delivered in time", src: live + "ok 20; t 12; d c1 20; t 100; ok 30"},
+		{name: "post not delivered", src: live + "ok 20!liveness@c1; t 100; ok 30"},
+		{name: "post delivered late", src: live + "ok 20!liveness@c1; t 50; d c1 20; t 100; open c9 online"},
+		{name: "first of several misses", src: live + "ok 20; d c1 20; ok 30!liveness@c1 40; d c1 40; t 100; open c9 online"},
+		{name: "posts out of order within the bound", src: live + "ok 20 30; d c1 30 20; t 100; open c9 online"},
+		{name: "post out of order after the bound", src: live + "ok 20!liveness@c1 30; d c1 30; t 50; d c1 20; t 100; open c9 online"},
+		{name: "post acknowledged after its delivery", src: "ok 10; open c1 seq 10; d c1 10; post 20; d c1 20; online c1 20; ok 20; t 100; open c9 online"},
+		{name: "post before the session went live", src: "ok 10; open c1 seq 10; d c1 10; ok 20; online c1 10; t 100; open c9 online"},
+		{name: "session ending before the bound", src: live + "ok 20; t 12; state c1 Error; t 100; open c9 online"},
+		{name: "session ending after the bound", src: live + "ok 20!liveness@c1; t 50; state c1 Error; t 100; open c9 online"},
+		{name: "post whose bound is after the end", src: live + "t 95; ok 20; t 100; open c9 online"},
+		{name: "live in online mode once Active", src: "open c1 online; state c1 Active; ok 10!liveness@c1; t 100; open c9 online"},
+		{name: "not live in online mode before Active", src: "open c1 online; ok 10; t 100; open c9 online"},
+		{name: "a history-mode session is not live at Active", src: "ok 10; open c1 seq 10; state c1 Active; ok 20; d c1 10; t 12; online c1 10; t 100; open c9 online"},
+		{name: "violations in history order", src: "ok 10; open c1 seq 10; d c1 10; online c1 10; open c2 seq 10; d c2 10!liveness; t 20; ok 20!liveness@c1; t 100; open c9 online"},
+
+		{name: "a late fault moves the Online deadline past the end", src: opened + "d c1 10; t 95; fault c1 stall; t 100; open c9 online"},
+		{name: "a late fault moves the Online deadline", src: opened + "d c1 10; t 50; fault c1 stall; t 60; phase c1 overlap!liveness 10; t 100; open c9 online"},
+		{name: "a late crash moves the Online deadline", src: opened + "d c1 10; t 50; crash c1; t 55; restart c1 0; t 64; phase c1 overlap!liveness 10; t 100; open c9 online"},
+		{name: "posts before the last fault are not due", src: live + "ok 20; t 50; fault c1 stall; t 100; open c9 online"},
+		{name: "posts after the last fault are due", src: live + "ok 20; t 50; fault c1 stall; ok 30!liveness@c1; t 100; open c9 online"},
+		{name: "a server restart is a fault too", src: live + "ok 20; t 50; crash srv; restart srv 20; ok 30!liveness@c1; t 100; open c9 online"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runLive(t, tc.src, LivenessOptions{BoundNs: 10, EndNs: tc.end}) })
+	}
+}
+
+func TestLivenessMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"stall", "ok 10 20 30; open c1 seq 10; phase c1 request 10; phase c1 reply 30; d c1 10 20!liveness; t 100; open c9 online",
+			[]string{"stalled", "by t=14", "phase reply (seq 30)", "delivered 2", "last seq 20", "open at t=4"}},
+		{"stall after a fault", "ok 10; open c1 seq 10!liveness; t 40; fault c1 reset; t 100; open c9 online",
+			[]string{"stalled", "t=50", "last fault at t=40", "reported no phase", "delivered nothing"}},
+		{"missed post", "ok 10; open c1 seq 10; d c1 10; online c1 10; ok 20!liveness@c1; t 100; open c9 online",
+			[]string{"seq 20", "acknowledged at t=5", "not delivered by t=15"}},
+		{"late post", "ok 10; open c1 seq 10; d c1 10; online c1 10; ok 20!liveness@c1; t 40; d c1 20; t 100; open c9 online",
+			[]string{"seq 20", "delivered only at t=40", "after t=15"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := runLive(t, tc.src, LivenessOptions{BoundNs: 10})
+			for _, w := range tc.want {
+				if !strings.Contains(vs[0].Message, w) {
+					t.Errorf("message %q lacks %q", vs[0].Message, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLivenessStallContextShowsPhases(t *testing.T) {
+	vs := runLive(t, "ok 10 20; open c1 seq 10; phase c1 request 10; phase c1 reply!liveness 20; t 100; open c9 online", LivenessOptions{BoundNs: 10})
+	var kinds []string
+	for _, e := range vs[0].Context {
+		kinds = append(kinds, e.Kind.String()+":"+e.Name)
+	}
+	if got, want := strings.Join(kinds, " "), "open: phase:request phase:reply"; got != want {
+		t.Errorf("context %q, want %q", got, want)
+	}
+}
+
+func TestLivenessGeneratedHistory(t *testing.T) {
+	h := genHistory(4, 100, 3000)
+	opt := LivenessOptions{BoundNs: 1000}
+	if vs := CheckLiveness(h, opt); len(vs) != 0 {
+		t.Fatalf("violations in a healthy history: %+v", vs[0])
+	}
+	// Session 3 misses seq 4000, posted live.
+	missed := slices.IndexFunc(h, func(e Event) bool { return e.Kind == EvPostOK && e.Seq == 4000 })
+	h = slices.DeleteFunc(slices.Clone(h), func(e Event) bool { return e.Kind == EvDeliver && e.Session == 3 && e.Seq == 4000 })
+	vs := CheckLiveness(h, opt)
+	if len(vs) != 1 || vs[0].Session != 3 || vs[0].Index != missed {
+		t.Fatalf("want one violation for session 3 at event %d: %+v", missed, vs)
+	}
+}
+
+// BenchmarkCheckLiveness judges BenchmarkCheck's history: 10,000,000 deliveries.
+func BenchmarkCheckLiveness(b *testing.B) {
+	h := genHistory(8, 1000, 1_250_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if vs := CheckLiveness(h, LivenessOptions{BoundNs: 100_000}); len(vs) != 0 {
+			b.Fatalf("%d violations in a healthy history", len(vs))
+		}
+	}
+}
