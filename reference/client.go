@@ -491,9 +491,11 @@ func (c *Client) onReply(f wire.Frame) {
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
 	case c.openSeq > c.serverSeq+1:
 		c.fail("requested seq %d is beyond the server's last seq %d", c.openSeq, c.serverSeq)
-	case c.buf.evicted > 0:
-		// Online data was lost from the buffer before the Reply came; only history
-		// can supply it, so the shortcuts below that drop the request channel are off.
+	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq:
+		// Online data this session needs was lost from the buffer before the Reply came;
+		// only history can supply it, so the shortcuts below that drop the request channel
+		// are off. (Evicted messages below the start are not needed: waiting for history
+		// then would stall until the next post, which liveness caught in chaos seed 193.)
 	case c.serverSeq == -1:
 		c.drop(&c.request)
 		if c.buf.len() > 0 {
