@@ -89,6 +89,7 @@ type liveness struct {
 	byID      map[int64]int
 	lastID    int64
 	lastSess  int
+	waiting   []int // sessions in ss whose Reply found the server empty, until the next post
 }
 
 // liveSession is what liveness knows about one session.
@@ -99,6 +100,10 @@ type liveSession struct {
 	online  bool  // opened in online mode, so Active makes it live
 	opened  int64 // time of the open
 	due     int64 // history modes: when Online, or an end, is due
+	// waiting: the Reply said the server was empty, so there is nothing to hand over until
+	// the next post (TLL's WaitOnline); Online is due a bound after that post instead.
+	waiting bool
+	dueOpen int64 // the due set at the open, kept while waiting
 
 	// By due: whether the session reported Online or ended, and else where it was.
 	settled  bool
@@ -138,6 +143,14 @@ func (l *liveness) lookup(id int64) *liveSession {
 }
 
 func (l *liveness) event(i int, e *Event) {
+	if e.Kind == EvPostOK && len(l.waiting) > 0 {
+		for _, k := range l.waiting {
+			s := &l.ss[k]
+			s.waiting, s.due = false, max(s.dueOpen, addSat(e.T, l.bound))
+		}
+		l.waiting = l.waiting[:0]
+		return
+	}
 	if e.Kind == EvOpen {
 		if _, dup := l.byID[e.Session]; !dup {
 			l.byID[e.Session] = len(l.ss)
@@ -164,6 +177,10 @@ func (l *liveness) event(i int, e *Event) {
 			s.settled = true
 		case e.Kind == EvPhase:
 			s.phase, s.phaseSeq = e.Name, e.Seq
+			if e.Name == PhReply && e.Seq == -1 && s.count == 0 && !s.waiting {
+				s.waiting, s.dueOpen, s.due = true, s.due, math.MaxInt64
+				l.waiting = append(l.waiting, l.byID[e.Session])
+			}
 		case e.Kind == EvDeliver:
 			s.count++
 			s.last = e.Seq

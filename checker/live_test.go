@@ -150,3 +150,32 @@ func BenchmarkCheckLiveness(b *testing.B) {
 		}
 	}
 }
+
+// A session whose Reply found the server empty waits for the first post (TLL's WaitOnline):
+// it owes nothing until a post arrives, and Online a bound after that post.
+func TestLivenessWaitsForTheFirstPostOnAnEmptyServer(t *testing.T) {
+	ev := func(t int64, k Kind, f func(*Event)) Event {
+		e := Event{T: t, Node: "c1", Session: 1, Kind: k}
+		if f != nil {
+			f(&e)
+		}
+		return e
+	}
+	base := History{
+		ev(0, EvOpen, func(e *Event) { e.Mode = ModeInitial }),
+		ev(10, EvPhase, func(e *Event) { e.Name, e.Seq = PhReply, -1 }),
+		ev(10, EvState, func(e *Event) { e.State = StActive }),
+	}
+	opt := LivenessOptions{BoundNs: 100, EndNs: 1000}
+	if vs := CheckLiveness(base, opt); len(vs) != 0 {
+		t.Fatalf("waiting on a server that never gets a post: %v", vs)
+	}
+	posted := append(append(History{}, base...), Event{T: 500, Node: "srv", Kind: EvPost, Seq: 1}, Event{T: 500, Node: "srv", Kind: EvPostOK, Seq: 1})
+	if vs := CheckLiveness(posted, opt); len(vs) != 1 || vs[0].Property != PropLiveness {
+		t.Fatalf("no Online within the bound after the first post: got %v, want one liveness violation", vs)
+	}
+	online := append(append(History{}, posted...), ev(550, EvDeliver, func(e *Event) { e.Seq = 1 }), ev(550, EvControl, func(e *Event) { e.Name, e.Seq = CtlOnline, 1 }))
+	if vs := CheckLiveness(online, opt); len(vs) != 0 {
+		t.Fatalf("Online 50ns after the first post: %v", vs)
+	}
+}
