@@ -18,6 +18,10 @@ const (
 	BugSkipHistory
 	// BugAckBeforeSync: a durable server acknowledges a post as durable without syncing it.
 	BugAckBeforeSync
+	// BugReopenInclusive: the application reopens with seq = the last delivered seq instead
+	// of seq-data, so the last message comes again (the reopen policy is the application's;
+	// the simulator's client application honours this bit).
+	BugReopenInclusive
 )
 
 // Mutant documents one planted bug.
@@ -52,6 +56,12 @@ var mutants = []Mutant{
 		Bug:    BugAckBeforeSync,
 		Origin: "issue 3: a store that acknowledges before it syncs (the classic lost-ack on power loss)",
 		Doc:    "a durable server acknowledges posts as durable without syncing them; a crash loses them",
+	},
+	{
+		Name:   "reopen-inclusive",
+		Bug:    BugReopenInclusive,
+		Origin: "TLL P14: info.reopen is inclusive (mode=seq), so a reopen repeats the last message",
+		Doc:    "the application reopens with seq = last delivered, repeating that message",
 	},
 }
 

@@ -12,6 +12,9 @@ type Scenario struct {
 	Name  string
 	Doc   string
 	Build func(seed uint64) Plan
+	// Generated scenarios draw their whole plan from the seed; the others are hand-made
+	// and have expected stories in testdata/catalogue.txt.
+	Generated bool
 }
 
 // Default links: 100 µs each way, with writes split at random points often enough that every
@@ -43,6 +46,15 @@ func span(from, to, step int64) []int64 {
 	var out []int64
 	for s := from; s <= to; s += step {
 		out = append(out, s)
+	}
+	return out
+}
+
+// steady posts n consecutive seqs from first, one every everyUs, starting at everyUs.
+func steady(first int64, n int, everyUs int64) []Post {
+	out := make([]Post, n)
+	for i := range out {
+		out[i] = Post{AtUs: int64(i+1) * everyUs, Seq: first + int64(i), SizeBytes: 32}
 	}
 	return out
 }
@@ -248,7 +260,91 @@ func catalogue() []Scenario {
 				Posts:      posts, Clients: cs, Failpoints: fps,
 			}
 		}),
-		{Name: "random", Doc: "drawn from the seed: sparse or contiguous seqs, random post times and sizes, several clients in random modes and buffer sizes, random latency, jitter, segmentation and resets", Build: Random},
+		fixed("server_crash_restart", "a durable server crashes mid-stream and restarts on what its disk kept; the client reopens from its last delivered seq and continues with no gap or repeat", func() Plan {
+			c := one("c1", "seq", 0, 500)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 500, MaxBackoffUs: 2000}
+			return Plan{
+				DurationUs: 20000, Server: ServerPlan{Durable: true},
+				Posts:   steady(0, 60, 150),
+				Clients: c,
+				Faults:  []Fault{{AtUs: 3000, Kind: FaultCrash, Client: ServerName, DurationUs: 2000}},
+			}
+		}),
+		fixed("client_crash_restart", "the client crashes during history and restarts; its application resumes from the last seq it delivered", func() Plan {
+			c := one("c1", "seq", 0, 500)
+			return Plan{
+				DurationUs: 15000,
+				Server:     ServerPlan{HistoryBatchMsgs: 2, HistoryIntervalUs: 200},
+				Posts:      join(at(0, span(0, 29, 1)...), steady(30, 40, 200)),
+				Clients:    c,
+				Faults:     []Fault{{AtUs: 1500, Kind: FaultCrash, Client: "c1", DurationUs: 1000}},
+			}
+		}),
+		fixed("blackhole_online", "live data to the client vanishes; the connection resets at the idle timeout and the client reopens", func() Plan {
+			c := one("c1", "seq", 0, 500)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 500}
+			p := Plan{
+				DurationUs: 20000,
+				Posts:      steady(0, 60, 150),
+				Clients:    c,
+				Faults:     []Fault{{AtUs: 2500, Kind: FaultBlackhole, Client: "c1", Channel: "online", DurationUs: 10000}},
+			}
+			p.Net = catalogueNet
+			p.Net.IdleTimeoutUs = 3000
+			return p
+		}),
+		fixed("partition_handover", "a one-way partition to the client strikes as its handover begins; the connections time out, the client reopens and the stream continues", func() Plan {
+			c := one("c1", "seq", 0, 500)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 500}
+			c[0].HandshakeTimeoutUs = 3000
+			p := Plan{
+				DurationUs: 30000,
+				Posts:      steady(0, 80, 150),
+				Clients:    c,
+				Faults:     []Fault{{Trigger: "reply", Kind: FaultPartition, Client: "c1", Direction: "to_client", DurationUs: 5000}},
+			}
+			p.Net = catalogueNet
+			p.Net.IdleTimeoutUs = 2000
+			return p
+		}),
+		fixed("slow_receiver", "a client reads live data slower than it is posted; the server drops it once 1 MiB waits unsent, and the client recovers through history", func() Plan {
+			c := one("c1", "seq", 0, 200)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 1000}
+			var posts []Post
+			for i := int64(0); i < 600; i++ {
+				posts = append(posts, Post{AtUs: 1000 + i*10, Seq: i, SizeBytes: 4000})
+			}
+			p := Plan{DurationUs: 400000, Posts: posts, Clients: c}
+			p.Net = catalogueNet
+			p.Net.Online.RecvBytesPerSec = 20_000_000
+			return p
+		}),
+		fixed("unreliable_contiguous", "the online link loses, duplicates and reorders messages; a client that knows its stream is contiguous fails loudly at the first gap and reopens, delivering nothing wrong", func() Plan {
+			c := one("c1", "seq", 0, 200)
+			c[0].Contiguous = true
+			c[0].HandshakeTimeoutUs = 2000
+			c[0].Reopen = &ReopenPlan{BackoffUs: 300, MaxBackoffUs: 2000}
+			p := Plan{DurationUs: 40000, Posts: steady(0, 100, 100), Clients: c}
+			p.Net = catalogueNet
+			p.Net.Online = Link{LatencyUs: 100, Unreliable: true, LossProb: 0.05, DupProb: 0.05, ReorderProb: 0.05, ReorderMaxUs: 300}
+			return p
+		}),
+		fixed("lossy_links", "TCP segments are lost on both channels: retransmission delays with head-of-line blocking, no missing bytes, no violation", func() Plan {
+			p := Plan{DurationUs: 30000, Posts: steady(0, 150, 80), Clients: one("c1", "seq", 0, 2000)}
+			p.Net = catalogueNet
+			p.Net.Online.LossProb, p.Net.Online.RetransmitUs = 0.2, 300
+			p.Net.Request.LossProb, p.Net.Request.RetransmitUs = 0.2, 300
+			return p
+		}),
+		{Name: "chaos", Generated: true, Doc: "every fault at uniform times: link faults from the whole catalogue, resets, stalls, blackholes, slow closes, partitions, server and client crashes with restarts; durable server, reopening clients", Build: func(seed uint64) Plan {
+			p, _ := ChaosGen(false)(params(seed)).Retrieve()
+			return p.(Plan)
+		}},
+		{Name: "chaos_targeted", Generated: true, Doc: "chaos with every fault aimed at a protocol phase of its client (reply, overlap, client_done, online): faults at the handover", Build: func(seed uint64) Plan {
+			p, _ := ChaosGen(true)(params(seed)).Retrieve()
+			return p.(Plan)
+		}},
+		{Name: "random", Generated: true, Doc: "drawn from the seed: sparse or contiguous seqs, random post times and sizes, several clients in random modes and buffer sizes, random latency, jitter, segmentation and resets", Build: Random},
 	}
 }
 

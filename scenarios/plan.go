@@ -5,11 +5,13 @@
 package scenarios
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 
+	"github.com/streamsim/streamsim/netsim"
 	"github.com/streamsim/streamsim/reference"
 )
 
@@ -29,6 +31,10 @@ type Plan struct {
 	Posts      []Post       `json:"posts"`
 	Clients    []ClientPlan `json:"clients"`
 	Faults     []Fault      `json:"faults,omitempty"`
+	// LivenessBoundUs: after the last fault, every history session must reach Online or end,
+	// and every post must reach every live session, within this bound (checked where the run
+	// lasts that long). Default 100 ms.
+	LivenessBoundUs int64 `json:"liveness_bound_us,omitempty"`
 	// Failpoints arm named protocol points (simrun list failpoints); they fire only in
 	// binaries built with failpoint-toolexec (make build, make test).
 	Failpoints []FailpointPlan `json:"failpoints,omitempty"`
@@ -44,6 +50,10 @@ type FailpointPlan struct {
 
 // ServerPlan configures the reference server.
 type ServerPlan struct {
+	// Durable syncs every post before acknowledging and publishing it; the store is then a
+	// simulated disk that loses its unsynced tail at a crash. A plan that crashes the
+	// server always runs on the simulated disk.
+	Durable           bool  `json:"durable,omitempty"`
 	Autoseq           bool  `json:"autoseq,omitempty"`
 	HistoryBatchMsgs  int   `json:"history_batch_msgs,omitempty"`
 	HistoryIntervalUs int64 `json:"history_interval_us,omitempty"`
@@ -73,6 +83,11 @@ type ClientPlan struct {
 	CloseOnSeq *int64 `json:"close_on_seq,omitempty"`
 	// Reopen, when set, reopens the client after its session ends in Error.
 	Reopen *ReopenPlan `json:"reopen,omitempty"`
+	// Contiguous tells the client the stream has no seq gaps, so it can detect a message
+	// lost on an unreliable online link and fail loudly.
+	Contiguous bool `json:"contiguous,omitempty"`
+	// HandshakeTimeoutUs bounds the wait for HelloReply and Reply; default 5 s.
+	HandshakeTimeoutUs int64 `json:"handshake_timeout_us,omitempty"`
 }
 
 // ReopenPlan is a client application's recovery policy: after an error it waits, then opens
@@ -88,29 +103,80 @@ type ReopenPlan struct {
 type NetPlan struct {
 	Online  Link `json:"online"`
 	Request Link `json:"request"`
+	// IdleTimeoutUs is how long a connection may get nothing through (blackhole, partition,
+	// endless loss) before it resets, as TCP's timeouts would; default 2 s.
+	IdleTimeoutUs int64 `json:"idle_timeout_us,omitempty"`
 }
 
-// Link is a channel's latency and segmentation.
+// Link is how a channel's connections behave, both directions alike (simrun list faults).
 type Link struct {
 	LatencyUs   int64   `json:"latency_us"`
-	JitterUs    int64   `json:"jitter_us,omitempty"`
+	LatencyDist string  `json:"latency_dist,omitempty"` // uniform (default), fixed or exponential
+	JitterUs    int64   `json:"jitter_us,omitempty"`    // uniform spread, or exponential mean
 	SegmentProb float64 `json:"segment_prob,omitempty"`
 	SegmentMax  int     `json:"segment_max,omitempty"`
+	// BandwidthBytesPerSec serialises writes; 0 is unlimited.
+	BandwidthBytesPerSec int64 `json:"bandwidth_bytes_per_sec,omitempty"`
+	// LossProb loses TCP segments, seen as RetransmitUs delays with head-of-line blocking.
+	LossProb     float64 `json:"loss_prob,omitempty"`
+	RetransmitUs int64   `json:"retransmit_us,omitempty"`
+	// RecvBytesPerSec is a slow receiver; SendBufferBytes the sender's buffer it fills.
+	RecvBytesPerSec int64 `json:"recv_bytes_per_sec,omitempty"`
+	SendBufferBytes int   `json:"send_buffer_bytes,omitempty"`
+	// Unreliable makes the channel datagram-like: each write is a message that may be lost
+	// (LossProb), duplicated or reordered. Stream+ needs a reliable online channel; only
+	// contiguous streams can detect what this breaks.
+	Unreliable   bool    `json:"unreliable,omitempty"`
+	DupProb      float64 `json:"dup_prob,omitempty"`
+	ReorderProb  float64 `json:"reorder_prob,omitempty"`
+	ReorderMaxUs int64   `json:"reorder_max_us,omitempty"`
 }
 
 // Fault kinds.
 const (
-	FaultReset = "reset" // reset one client's connection on a channel; both ends see it
-	FaultStall = "stall" // hold server→client data on a channel for DurationUs
+	FaultReset     = "reset"      // reset the client's connection on Channel; both ends see it
+	FaultStall     = "stall"      // hold server→client data on Channel for DurationUs
+	FaultBlackhole = "blackhole"  // drop server→client data on Channel; past the idle timeout it resets
+	FaultSlowClose = "slow_close" // the connection on Channel delivers its close DurationUs late
+	FaultPartition = "partition"  // hold traffic one way (Direction) between server and client
+	FaultCrash     = "crash"      // crash Client (a client's name or "server"); restart after DurationUs
 )
 
-// Fault is one injected failure.
+var faultKinds = []string{FaultReset, FaultStall, FaultBlackhole, FaultSlowClose, FaultPartition, FaultCrash}
+
+// Fault is one injected failure, at AtUs, or, with Trigger, DelayUs after Client first
+// reaches that protocol phase (request, reply, overlap, client_done, evict, online) in a
+// session: faults aimed at the handover.
 type Fault struct {
 	AtUs       int64  `json:"at_us"`
 	Kind       string `json:"kind"`
 	Client     string `json:"client"`
-	Channel    string `json:"channel"` // "online" or "request"
+	Channel    string `json:"channel,omitempty"`   // "online" or "request"
+	Direction  string `json:"direction,omitempty"` // partition: "to_client" or "to_server"
 	DurationUs int64  `json:"duration_us,omitempty"`
+	Trigger    string `json:"trigger,omitempty"`
+	DelayUs    int64  `json:"delay_us,omitempty"`
+}
+
+// config translates a link for netsim and checks it. netsim panics on a bad configuration,
+// which is right for its callers' bugs but wrong for a plan read from a file.
+func (l Link) config() (netsim.LinkConfig, error) {
+	dist, err := netsim.ParseLatencyDist(cmp.Or(l.LatencyDist, "uniform"))
+	if err != nil {
+		return netsim.LinkConfig{}, err
+	}
+	c := netsim.LinkConfig{
+		LatencyDist: dist, LatencyNs: l.LatencyUs * 1000, JitterNs: l.JitterUs * 1000,
+		SegmentProb: l.SegmentProb, SegmentMax: l.SegmentMax,
+		BandwidthBytesPerSec: l.BandwidthBytesPerSec,
+		LossProb:             l.LossProb, RetransmitNs: l.RetransmitUs * 1000,
+		RecvBytesPerSec: l.RecvBytesPerSec, SendBufferBytes: l.SendBufferBytes,
+		Unreliable: l.Unreliable, DupProb: l.DupProb, ReorderProb: l.ReorderProb, ReorderMaxNs: l.ReorderMaxUs * 1000,
+	}
+	if err := c.Validate(); err != nil {
+		return netsim.LinkConfig{}, fmt.Errorf("link %+v: %w", l, err)
+	}
+	return c, nil
 }
 
 func parseChannel(s string) (reference.Channel, error) {
@@ -145,13 +211,7 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for i, f := range p.Faults {
-		if f.Kind != FaultReset && f.Kind != FaultStall {
-			return fmt.Errorf("plan %s: fault %d: unknown kind %q", p.Name, i, f.Kind)
-		}
-		if !names[f.Client] {
-			return fmt.Errorf("plan %s: fault %d: unknown client %q", p.Name, i, f.Client)
-		}
-		if _, err := parseChannel(f.Channel); err != nil {
+		if err := f.validate(names); err != nil {
 			return fmt.Errorf("plan %s: fault %d: %w", p.Name, i, err)
 		}
 	}
@@ -161,12 +221,44 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for _, l := range []Link{p.Net.Online, p.Net.Request} {
-		if l.LatencyUs < 0 || l.JitterUs < 0 || l.SegmentProb < 0 || l.SegmentProb > 1 {
-			return fmt.Errorf("plan %s: link values out of range: %+v", p.Name, l)
+		if _, err := l.config(); err != nil {
+			return fmt.Errorf("plan %s: %w", p.Name, err)
 		}
+	}
+	if p.Net.Request.Unreliable {
+		return fmt.Errorf("plan %s: the request channel carries history and must stay reliable", p.Name)
 	}
 	return nil
 }
+
+func (f Fault) validate(clients map[string]bool) error {
+	if !slices.Contains(faultKinds, f.Kind) {
+		return fmt.Errorf("unknown kind %q (want one of %v)", f.Kind, faultKinds)
+	}
+	if !clients[f.Client] && !(f.Kind == FaultCrash && f.Client == ServerName) {
+		return fmt.Errorf("%s: unknown client %q", f.Kind, f.Client)
+	}
+	switch f.Kind {
+	case FaultReset, FaultStall, FaultBlackhole, FaultSlowClose:
+		if _, err := parseChannel(f.Channel); err != nil {
+			return err
+		}
+	case FaultPartition:
+		if f.Direction != "to_client" && f.Direction != "to_server" {
+			return fmt.Errorf("partition direction %q (want to_client or to_server)", f.Direction)
+		}
+	}
+	if f.AtUs < 0 || f.DurationUs < 0 || f.DelayUs < 0 {
+		return fmt.Errorf("%s: negative time", f.Kind)
+	}
+	if f.Trigger != "" && !slices.Contains(triggers, f.Trigger) {
+		return fmt.Errorf("unknown trigger %q (want one of %v)", f.Trigger, triggers)
+	}
+	return nil
+}
+
+// triggers are the phases a fault can be aimed at.
+var triggers = []string{"request", "reply", "overlap", "client_done", "evict", "online"}
 
 // Load reads a plan file written by Save.
 func Load(path string) (Plan, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/netsim"
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/sim"
 )
 
@@ -41,35 +42,46 @@ type Outcome struct {
 	Delivered int64
 }
 
+// defaultLivenessBoundUs is the liveness bound of plans that set none.
+const defaultLivenessBoundUs = 100_000
+
 // ServerName is the server's node name in every history.
 const ServerName = "server"
 
 // runner is one run in progress: the applications on top of the reference nodes, and the
 // recorder of their history.
 type runner struct {
-	fired   []int // per plan failpoint: times fired
+	p       Plan
+	opt     Options
 	k       *sim.Kernel
 	net     *netsim.Network
-	server  *reference.Server
+	server  *reference.Server // nil while crashed
+	host    *netsim.Host      // the server's
+	disk    *storage.Disk     // the server's store when it can crash
 	clients []*clientApp
 	hist    checker.History
 	session int64
+	fired   []int // per plan failpoint: times fired
 }
 
-// clientApp is a client application: it opens and closes as planned and records what its
-// client delivers.
+// clientApp is a client application: it opens and closes as planned, records what its client
+// delivers, and keeps the last delivered seq as an application would persist it, to resume
+// from after an error, a crash or a restart.
 type clientApp struct {
-	r       *runner
-	plan    ClientPlan
-	c       *reference.Client
-	session int64
-	closed  bool
-	// delivered is whether any session of this client got data, and last the seq it got
-	// last: what a reopen resumes from.
+	r         *runner
+	plan      ClientPlan
+	host      *netsim.Host
+	c         *reference.Client
+	session   int64
+	opened    bool // a session exists (it may have ended)
+	live      bool // the current session has not ended
+	closed    bool // the application closed for good
+	crashed   bool
 	delivered bool
 	last      int64
 	reopens   int
 	backoffUs int64
+	triggers  []Fault // faults waiting for a phase of this client
 }
 
 func (r *runner) record(e checker.Event) {
@@ -91,44 +103,31 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		opt.MaxEvents = 50_000_000
 	}
 	k.SetMaxEvents(opt.MaxEvents)
-	r := &runner{k: k, net: netsim.New(k), fired: make([]int, len(p.Failpoints))}
+	r := &runner{p: p, opt: opt, k: k, net: netsim.New(k), fired: make([]int, len(p.Failpoints))}
 	if len(p.Failpoints) > 0 {
 		armFailpoints.Do(func() { armErr = reference.EnableFailpoints() })
 		if armErr != nil {
 			return Outcome{}, armErr
 		}
 	}
-	for _, ch := range []reference.Channel{reference.ChanOnline, reference.ChanRequest} {
-		l := p.Net.Online
-		if ch == reference.ChanRequest {
-			l = p.Net.Request
-		}
-		cfg := netsim.LinkConfig{LatencyNs: l.LatencyUs * 1000, JitterNs: l.JitterUs * 1000, SegmentProb: l.SegmentProb, SegmentMax: l.SegmentMax}
-		r.net.SetLink(ch, netsim.ClientToServer, cfg)
-		r.net.SetLink(ch, netsim.ServerToClient, cfg)
+	for ch, l := range []Link{reference.ChanOnline: p.Net.Online, reference.ChanRequest: p.Net.Request} {
+		cfg, _ := l.config() // Validate checked it
+		r.net.SetLink(reference.Channel(ch), netsim.ClientToServer, cfg)
+		r.net.SetLink(reference.Channel(ch), netsim.ServerToClient, cfg)
 	}
-	sh := r.net.AddServer(ServerName)
-	r.server = reference.NewServer(sh, reference.ServerConfig{
-		Autoseq:           p.Server.Autoseq,
-		HistoryBatchMsgs:  p.Server.HistoryBatchMsgs,
-		HistoryIntervalNs: p.Server.HistoryIntervalUs * 1000,
-		PubLastSeq:        p.Server.PubLastSeq,
-		Bugs:              opt.Bugs,
-		Failpoints:        r.failpoints(p, ServerName),
-	})
-	sh.Attach(r.server)
+	if p.Net.IdleTimeoutUs > 0 {
+		r.net.SetIdleTimeout(p.Net.IdleTimeoutUs * 1000)
+	}
+	if p.Server.Durable || p.crashes(ServerName) {
+		r.disk = storage.NewDisk()
+	}
+	r.host = r.net.AddServer(ServerName)
+	r.server = r.newServer()
+	r.host.Attach(r.server)
 	for _, cp := range p.Clients {
-		a := &clientApp{r: r, plan: cp}
-		h := r.net.AddClient(cp.Name)
-		proto := reference.ProtoNew
-		if cp.Protocol == "old" {
-			proto = reference.ProtoOld
-		}
-		a.c = reference.NewClient(h, a, reference.ClientConfig{
-			BufferBytes: cp.BufferBytes, Protocol: proto, Peer: cp.Name, Bugs: opt.Bugs,
-			Failpoints: r.failpoints(p, cp.Name),
-		})
-		h.Attach(a.c)
+		a := &clientApp{r: r, plan: cp, host: r.net.AddClient(cp.Name)}
+		a.c = r.newClient(a)
+		a.host.Attach(a.c)
 		r.clients = append(r.clients, a)
 		k.Schedule(cp.OpenAtUs*1000, sim.Func(a.open))
 		if cp.CloseAtUs > 0 {
@@ -139,7 +138,12 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		k.Schedule(post.AtUs*1000, sim.Func(func() { r.post(post) }))
 	}
 	for _, f := range p.Faults {
-		r.schedule(f)
+		if f.Trigger != "" {
+			a := r.app(f.Client)
+			a.triggers = append(a.triggers, f)
+			continue
+		}
+		k.Schedule(f.AtUs*1000, sim.Func(func() { r.inject(f) }))
 	}
 	k.Run(p.DurationUs * 1000)
 	if k.Exhausted() {
@@ -149,6 +153,11 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
 	}
+	bound := p.LivenessBoundUs
+	if bound == 0 {
+		bound = defaultLivenessBoundUs
+	}
+	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: bound * 1000, EndNs: k.Now()})...)
 	if !opt.NoFresh {
 		// The linear validators go first; porcupine adds what they cannot see: whether
 		// Online and deliveries fit the server's state at the time.
@@ -164,6 +173,53 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}, nil
 }
 
+// crashes reports whether the plan crashes node.
+func (p *Plan) crashes(node string) bool {
+	for _, f := range p.Faults {
+		if f.Kind == FaultCrash && f.Client == node {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) newServer() *reference.Server {
+	cfg := reference.ServerConfig{
+		Autoseq:           r.p.Server.Autoseq,
+		HistoryBatchMsgs:  r.p.Server.HistoryBatchMsgs,
+		HistoryIntervalNs: r.p.Server.HistoryIntervalUs * 1000,
+		PubLastSeq:        r.p.Server.PubLastSeq,
+		Durable:           r.p.Server.Durable,
+		Bugs:              r.opt.Bugs,
+		Failpoints:        r.failpoints(ServerName),
+	}
+	if r.disk != nil {
+		cfg.Store = r.disk
+	}
+	return reference.NewServer(r.host, cfg)
+}
+
+func (r *runner) newClient(a *clientApp) *reference.Client {
+	proto := reference.ProtoNew
+	if a.plan.Protocol == "old" {
+		proto = reference.ProtoOld
+	}
+	return reference.NewClient(a.host, a, reference.ClientConfig{
+		BufferBytes: a.plan.BufferBytes, Protocol: proto, Peer: a.plan.Name, Bugs: r.opt.Bugs,
+		Contiguous: a.plan.Contiguous, HandshakeTimeoutNs: a.plan.HandshakeTimeoutUs * 1000,
+		Failpoints: r.failpoints(a.plan.Name),
+	})
+}
+
+func (r *runner) app(name string) *clientApp {
+	for _, a := range r.clients {
+		if a.plan.Name == name {
+			return a
+		}
+	}
+	panic("no client " + name) // Validate checked every name
+}
+
 var (
 	armFailpoints sync.Once
 	armErr        error
@@ -172,12 +228,12 @@ var (
 // failpoints returns the context a node consults at its failpoints, or nil when the plan arms
 // none. Its hook decides from the run's seeded source, so a run stays deterministic and
 // parallel runs, each with their own hooks, never interfere.
-func (r *runner) failpoints(p Plan, node string) context.Context {
-	if len(p.Failpoints) == 0 {
+func (r *runner) failpoints(node string) context.Context {
+	if len(r.p.Failpoints) == 0 {
 		return nil
 	}
 	return failpoint.WithHook(context.Background(), func(_ context.Context, path string) bool {
-		for i, f := range p.Failpoints {
+		for i, f := range r.p.Failpoints {
 			if reference.FailpointPath(f.Name) != path || (f.Max > 0 && r.fired[i] >= f.Max) {
 				continue
 			}
@@ -196,40 +252,107 @@ func (r *runner) post(p Post) {
 	b := body(p.Seq, p.SizeBytes)
 	sum := checker.Checksum(b)
 	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
+	if r.server == nil {
+		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: "server down"})
+		return
+	}
 	seq, err := r.server.Post(p.Seq, p.MsgID, b)
 	if err != nil {
 		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: err.Error()})
 		return
 	}
-	r.record(checker.Event{Node: ServerName, Kind: checker.EvPostOK, Seq: seq, MsgID: p.MsgID, Sum: sum})
+	e := checker.Event{Node: ServerName, Kind: checker.EvPostOK, Seq: seq, MsgID: p.MsgID, Sum: sum}
+	if r.server.DurableSeq() >= seq {
+		e.Name = checker.PostSynced
+	}
+	r.record(e)
 }
 
-func (r *runner) schedule(f Fault) {
-	ch, _ := parseChannel(f.Channel) // Validate checked it
-	at := f.AtUs * 1000
-	r.k.Schedule(at, sim.Func(func() {
-		r.record(checker.Event{Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel})
-		switch f.Kind {
-		case FaultReset:
-			r.net.Reset(f.Client, ch)
-		case FaultStall:
-			r.net.Stall(f.Client, ch, netsim.ServerToClient, at+f.DurationUs*1000)
+// inject applies one fault now.
+func (r *runner) inject(f Fault) {
+	ch, _ := parseChannel(f.Channel) // Validate checked it where it matters
+	untilNs := r.k.Now() + f.DurationUs*1000
+	if f.Kind == FaultCrash {
+		r.crash(f.Client, f.DurationUs*1000)
+		return
+	}
+	r.record(checker.Event{Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel + f.Direction})
+	switch f.Kind {
+	case FaultReset:
+		r.net.Reset(f.Client, ch)
+	case FaultStall:
+		r.net.Stall(f.Client, ch, netsim.ServerToClient, untilNs)
+	case FaultBlackhole:
+		r.net.Blackhole(f.Client, ch, netsim.ServerToClient, untilNs)
+	case FaultSlowClose:
+		r.net.SlowClose(f.Client, ch, f.DurationUs*1000)
+	case FaultPartition:
+		from, to := []string{ServerName}, []string{f.Client}
+		if f.Direction == "to_server" {
+			from, to = to, from
+		}
+		r.net.Partition(from, to, untilNs)
+	}
+}
+
+// crash takes node down for downNs, then restarts it. The server recovers what its disk kept;
+// a client comes back as its application would, resuming from its last delivered seq.
+func (r *runner) crash(node string, downNs int64) {
+	if node == ServerName {
+		if r.server == nil {
+			return
+		}
+		r.net.Crash(ServerName)
+		r.record(checker.Event{Node: ServerName, Kind: checker.EvCrash})
+		r.server = nil
+		// Writes reach the disk in order; how many unsynced ones made it is chance.
+		r.disk.Crash(r.k.Rand().IntN(r.disk.Unsynced() + 1))
+		r.k.After(downNs, sim.Func(func() {
+			r.server = r.newServer()
+			r.net.Restart(ServerName, r.server)
+			r.record(checker.Event{Node: ServerName, Kind: checker.EvRestart, Seq: r.disk.Last()})
+		}))
+		return
+	}
+	a := r.app(node)
+	if a.crashed {
+		return
+	}
+	r.net.Crash(node)
+	a.crashed = true
+	r.record(checker.Event{Node: node, Kind: checker.EvCrash})
+	if a.live {
+		a.end(checker.StError, "crashed")
+	}
+	r.k.After(downNs, sim.Func(func() {
+		a.crashed = false
+		a.c = r.newClient(a)
+		r.net.Restart(node, a.c)
+		r.record(checker.Event{Node: node, Kind: checker.EvRestart})
+		if a.opened && !a.closed {
+			a.reopen()
 		}
 	}))
 }
 
 func (a *clientApp) open() {
+	if a.crashed {
+		return
+	}
 	mode, _ := reference.ParseMode(a.plan.Mode) // Validate checked it
 	a.start(mode, a.plan.Seq, "")
 }
 
-// reopen resumes after an error: seq-data from the last delivered seq, so the sessions
-// concatenate without a gap or a repeat (the checker's resume property).
+// reopen resumes: seq-data from the last delivered seq, so the sessions concatenate without
+// a gap or a repeat (the checker's resume property).
 func (a *clientApp) reopen() {
-	if a.closed {
-		return
+	if a.closed || a.crashed || a.live {
+		return // closed for good, down, or already reopened by a restart
 	}
 	mode, seq := reference.ModeSeqData, a.last
+	if a.r.opt.Bugs&reference.BugReopenInclusive != 0 {
+		mode = reference.ModeSeq
+	}
 	if !a.delivered {
 		mode, _ = reference.ParseMode(a.plan.Mode)
 		seq = a.plan.Seq
@@ -238,26 +361,54 @@ func (a *clientApp) reopen() {
 }
 
 func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
+	if a.live {
+		// The reference closes a live session on Open; record that under its own id.
+		a.record(checker.Event{Kind: checker.EvClose})
+		a.c.Close()
+	}
 	a.r.session++
-	a.session = a.r.session
+	a.session, a.opened, a.live = a.r.session, true, true
 	a.record(checker.Event{Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why})
 	if err := a.c.Open(mode, seq); err != nil {
-		a.record(checker.Event{Kind: checker.EvState, State: checker.StError, Reason: err.Error()})
+		a.end(checker.StError, err.Error())
 	}
 }
 
 func (a *clientApp) close() {
-	if a.session == 0 || a.closed {
+	if !a.opened || a.closed {
 		return
 	}
 	a.closed = true
+	if a.crashed || !a.live {
+		return
+	}
 	a.record(checker.Event{Kind: checker.EvClose})
 	a.c.Close()
+}
+
+// end records that the current session ended without its client saying so (an open refused,
+// a crash).
+func (a *clientApp) end(state, reason string) {
+	a.live = false
+	a.record(checker.Event{Kind: checker.EvState, State: state, Reason: reason})
 }
 
 func (a *clientApp) record(e checker.Event) {
 	e.Node, e.Session = a.plan.Name, a.session
 	a.r.record(e)
+}
+
+// fire injects the faults aimed at phase, once each.
+func (a *clientApp) fire(phase string) {
+	kept := a.triggers[:0]
+	for _, f := range a.triggers {
+		if f.Trigger != phase {
+			kept = append(kept, f)
+			continue
+		}
+		a.r.k.After(f.DelayUs*1000, sim.Func(func() { a.r.inject(f) }))
+	}
+	a.triggers = kept
 }
 
 func (a *clientApp) Data(seq int64, msgid int32, body []byte) {
@@ -272,16 +423,21 @@ func (a *clientApp) Control(c reference.Control, seq int64) {
 	a.record(checker.Event{Kind: checker.EvControl, Name: c.String(), Seq: seq})
 	if c == reference.CtlOnline {
 		a.backoffUs = 0
+		a.fire("online")
 	}
 }
 
 func (a *clientApp) Phase(p reference.Phase, seq int64) {
 	a.record(checker.Event{Kind: checker.EvPhase, Name: p.String(), Seq: seq})
+	a.fire(p.String())
 }
 
 func (a *clientApp) State(s reference.State, reason string) {
 	if s == reference.StateOpening {
 		return
+	}
+	if s != reference.StateActive {
+		a.live = false
 	}
 	a.record(checker.Event{Kind: checker.EvState, State: s.String(), Reason: reason})
 	switch r := a.plan.Reopen; {
