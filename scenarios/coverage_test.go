@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +53,26 @@ func TestCoverNamesTheCatalogueCases(t *testing.T) {
 		}
 		if Cover(out.History)[situationIndex(want)] == 0 {
 			t.Errorf("%s does not reach %s", name, want)
+		}
+	}
+}
+
+// Every fault kind and every link field a plan accepts is documented in the catalogue that
+// simrun list faults prints.
+func TestFaultCatalogueIsComplete(t *testing.T) {
+	var text string
+	for _, f := range FaultCatalogue() {
+		text += f.Name + " " + f.Params + "\n"
+	}
+	for _, k := range faultKinds {
+		if !strings.Contains(text, k) {
+			t.Errorf("fault kind %s is not in FaultCatalogue", k)
+		}
+	}
+	for _, field := range reflect.VisibleFields(reflect.TypeOf(Link{})) {
+		tag := strings.Split(field.Tag.Get("json"), ",")[0]
+		if !strings.Contains(text, tag) {
+			t.Errorf("link field %s (%s) is not in FaultCatalogue", field.Name, tag)
 		}
 	}
 }

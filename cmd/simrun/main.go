@@ -581,10 +581,10 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 			fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Doc)
 		}
 	case "faults":
-		fmt.Fprintf(tw, "%s\t%s\n", scenarios.FaultReset, "reset one client's connection on a channel (online|request); in-flight bytes are lost and both ends see the reset")
-		fmt.Fprintf(tw, "%s\t%s\n", scenarios.FaultStall, "hold server-to-client data on a channel for duration_us, then release it in order")
-		fmt.Fprintf(tw, "%s\t%s\n", "latency", "per channel: latency_us plus uniform jitter_us, never reordering a stream")
-		fmt.Fprintf(tw, "%s\t%s\n", "segmentation", "per channel: with segment_prob a write arrives cut into up to segment_max pieces")
+		fmt.Fprintf(tw, "fault\tin the plan\tparameters\twhat it does\n")
+		for _, f := range scenarios.FaultCatalogue() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Name, f.Where, f.Params, f.Doc)
+		}
 	default:
 		return 2, usagef("unknown list %q (want scenarios, mutants, properties, faults, failpoints or situations)", args[0])
 	}
