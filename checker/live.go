@@ -16,6 +16,10 @@ type LivenessOptions struct {
 	// EndNs is when the run stopped; 0 means the time of the history's last event. Nothing is
 	// due after it: the run did not wait to see.
 	EndNs int64
+	// SessionsOnly drops the duty to deliver every later post, keeping the duty to reach
+	// Online or fail. For runs whose online link loses messages for the whole run: without
+	// heartbeats, which stream+ does not have, a lost last message cannot be detected.
+	SessionsOnly bool
 }
 
 // CheckLiveness judges liveness, which needs a bound and so is not part of Check. Let F be the
@@ -47,7 +51,7 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 			posts++
 		}
 	}
-	l := liveness{h: h, bound: max(opt.BoundNs, 0), byID: make(map[int64]int), lastSess: -1}
+	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, byID: make(map[int64]int), lastSess: -1}
 	if lastFault >= 0 {
 		l.faultsEnd, l.faulted = h[lastFault].T, true
 	}
@@ -80,16 +84,17 @@ type livePost struct {
 }
 
 type liveness struct {
-	h         History
-	bound     int64
-	faultsEnd int64 // F
-	faulted   bool  // false: no fault at all, F is minus infinity
-	posts     []livePost
-	ss        []liveSession
-	byID      map[int64]int
-	lastID    int64
-	lastSess  int
-	waiting   []int // sessions in ss whose Reply found the server empty, until the next post
+	h            History
+	bound        int64
+	sessionsOnly bool
+	faultsEnd    int64 // F
+	faulted      bool  // false: no fault at all, F is minus infinity
+	posts        []livePost
+	ss           []liveSession
+	byID         map[int64]int
+	lastID       int64
+	lastSess     int
+	waiting      []int // sessions in ss whose Reply found the server empty, until the next post
 }
 
 // liveSession is what liveness knows about one session.
@@ -270,7 +275,7 @@ func (l *liveness) verdict(s *liveSession, end int64) (Violation, bool) {
 		v.Context = sessionContext(l.h, s.id, s.atDue, true)
 		return v, true
 	}
-	if !s.live {
+	if !s.live || l.sessionsOnly {
 		return v, false
 	}
 	// Posts are due to the session only if it stayed open until their bound had passed.

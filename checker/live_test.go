@@ -179,3 +179,18 @@ func TestLivenessWaitsForTheFirstPostOnAnEmptyServer(t *testing.T) {
 		t.Fatalf("Online 50ns after the first post: %v", vs)
 	}
 }
+
+func TestLivenessSessionsOnly(t *testing.T) {
+	h := History{
+		{T: 0, Node: "c1", Session: 1, Kind: EvOpen, Mode: ModeOnline},
+		{T: 1, Node: "c1", Session: 1, Kind: EvState, State: StActive},
+		{T: 5, Node: "srv", Kind: EvPost, Seq: 1},
+		{T: 5, Node: "srv", Kind: EvPostOK, Seq: 1},
+	}
+	if vs := CheckLiveness(h, LivenessOptions{BoundNs: 10, EndNs: 100}); len(vs) != 1 {
+		t.Fatalf("an undelivered post to a live session: %v, want one violation", vs)
+	}
+	if vs := CheckLiveness(h, LivenessOptions{BoundNs: 10, EndNs: 100, SessionsOnly: true}); len(vs) != 0 {
+		t.Fatalf("SessionsOnly still judged post delivery: %v", vs)
+	}
+}
