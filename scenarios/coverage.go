@@ -29,6 +29,7 @@ var situations = []Situation{
 	{"request-error-before-reply", "a session fails after sending its Request, before the Reply"},
 	{"disconnect-during-history", "a connection fault hits a session between Reply and Online"},
 	{"disconnect-after-online", "a connection fault hits a session after Online"},
+	{"server-restart-during-history", "the server crashes and restarts while a session is between Reply and Online"},
 	{"seq-data", "a seq-data open goes Online"},
 	{"last", "a last open goes Online"},
 	{"online-reconnect-stale-seq", "a reopen resumes from a seq the server has moved past"},
@@ -80,6 +81,7 @@ func Cover(h checker.History) Coverage {
 	}
 	all := map[int64]*sess{}
 	current := map[string]*sess{} // by node: the session faults hit
+	var nodes []string            // the keys of current, in order of appearance
 	for _, e := range h {
 		if e.Kind == checker.EvPostOK {
 			log = append(log, e.Seq)
@@ -89,9 +91,21 @@ func Cover(h checker.History) Coverage {
 		if e.Kind == checker.EvOpen {
 			s = &sess{mode: e.Mode, why: e.Name, req: e.ReqSeq}
 			all[e.Session] = s
+			if current[e.Node] == nil {
+				nodes = append(nodes, e.Node)
+			}
 			current[e.Node] = s
 			if e.Name == checker.OpenReopen && len(log) > 0 && e.ReqSeq < log[len(log)-1] {
 				hit("online-reconnect-stale-seq")
+			}
+			continue
+		}
+		if e.Kind == checker.EvCrash && e.Node == ServerName {
+			for _, n := range nodes {
+				if s := current[n]; s.replied && !s.online && !s.failed {
+					hit("server-restart-during-history")
+					break
+				}
 			}
 			continue
 		}

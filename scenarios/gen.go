@@ -41,8 +41,8 @@ func PlanGen() gopter.Gen {
 	}
 }
 
-// LinkGen, ServerGen and PostsGen generate one part each, for property tests that vary one
-// part and fix the rest.
+// LinkGen, ServerGen, PostsGen, ClientsGen and FaultsGen generate one part each, for property
+// tests that vary one part and fix the rest.
 func LinkGen() gopter.Gen {
 	return partGen(func(r *rand.Rand) any { return drawLink(r) }, shrinkLinkValue)
 }
@@ -53,6 +53,16 @@ func ServerGen() gopter.Gen {
 
 func PostsGen() gopter.Gen {
 	return partGen(func(r *rand.Rand) any { return drawPosts(r, 5_000+r.Int63n(45_000)) }, shrinkPostsValue)
+}
+
+// ClientsGen draws clients and their opens against posts.
+func ClientsGen(posts []Post) gopter.Gen {
+	return partGen(func(r *rand.Rand) any { return drawClients(r, posts, 50_000) }, shrinkClientsValue)
+}
+
+// FaultsGen draws a fault schedule for clients.
+func FaultsGen(clients []ClientPlan) gopter.Gen {
+	return partGen(func(r *rand.Rand) any { return drawFaults(r, clients) }, shrinkFaultsValue)
 }
 
 func partGen(draw func(*rand.Rand) any, shrink gopter.Shrinker) gopter.Gen {
@@ -265,6 +275,33 @@ func shrinkPosts(ps []Post) [][]Post {
 }
 
 func shrinkPostsValue(v any) gopter.Shrink { return sliceShrink(shrinkPosts(v.([]Post))) }
+
+// shrinkClientsValue drops one client at a time, then simplifies one at a time.
+func shrinkClientsValue(v any) gopter.Shrink {
+	cs := v.([]ClientPlan)
+	var out [][]ClientPlan
+	for i := range cs {
+		if len(cs) > 1 {
+			out = append(out, append(append([]ClientPlan(nil), cs[:i]...), cs[i+1:]...))
+		}
+		for _, c := range shrinkClient(cs[i]) {
+			d := append([]ClientPlan(nil), cs...)
+			d[i] = c
+			out = append(out, d)
+		}
+	}
+	return sliceShrink(out)
+}
+
+// shrinkFaultsValue drops one fault at a time.
+func shrinkFaultsValue(v any) gopter.Shrink {
+	fs := v.([]Fault)
+	var out [][]Fault
+	for i := range fs {
+		out = append(out, append(append([]Fault(nil), fs[:i]...), fs[i+1:]...))
+	}
+	return sliceShrink(out)
+}
 
 func shrinkClient(c ClientPlan) []ClientPlan {
 	var out []ClientPlan

@@ -85,5 +85,15 @@ func TestPartGeneratorsKeepTheReferenceCorrect(t *testing.T) {
 		p.Posts = posts
 		return clean(p)
 	}, PostsGen()))
+	props.Property("any clients", prop.ForAll(func(cs []ClientPlan) bool {
+		p := base.clone()
+		p.Clients, p.Faults = cs, nil
+		return clean(p)
+	}, ClientsGen(base.Posts)))
+	props.Property("any fault schedule", prop.ForAll(func(fs []Fault) bool {
+		p := base.clone()
+		p.Faults = fs
+		return clean(p)
+	}, FaultsGen(base.Clients)))
 	props.TestingRun(t)
 }

@@ -26,6 +26,7 @@ Usage:
                 [--shard I/N] [--no-shrink] [--out DIR]
   simrun run    --corpus DIR [--impl IMPL]
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
+                [--history FILE]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
   simrun check  HISTORY.jsonl
   simrun merge  DIR|results.json ... [--out DIR]
@@ -48,6 +49,7 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         (a regression corpus); a plan naming mutants in "kills" must also fail against them.
 replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
         a final line with its hash; the same arguments always print the same output.
+        --history FILE also writes the run's history as JSON Lines (simrun check reads it).
 shrink  minimises a failing plan, keeping the property it violates: fewer posts, clients and
         faults, shorter delays, smaller seqs. Prints the size (posts + opens + faults) before
         and after and the violation that remains, and writes the minimal plan to FILE
@@ -381,6 +383,7 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	fs := flags("replay")
 	name := fs.String("scenario", "", "scenario to replay")
 	planFile := fs.String("plan", "", "plan file to replay")
+	histFile := fs.String("history", "", "write the run's history (JSON Lines) here")
 	seed := fs.Int64("seed", -1, "seed to replay")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	if err := parse(fs, args); err != nil {
@@ -413,6 +416,11 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	out, err := scenarios.Run(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
 	if err != nil {
 		return 1, err
+	}
+	if *histFile != "" {
+		if err := writeHistory(*histFile, out.History); err != nil {
+			return 1, err
+		}
 	}
 	for _, v := range out.Result.Violations {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
@@ -469,6 +477,18 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 	}
 	fmt.Fprintln(stdout, ")")
 	return 1, nil
+}
+
+func writeHistory(path string, h checker.History) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := checker.WriteHistory(f, h); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func cmdCheck(args []string, stdout io.Writer) (int, error) {

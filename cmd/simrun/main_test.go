@@ -212,6 +212,18 @@ func TestShardsMergeToTheWholeCampaign(t *testing.T) {
 	}
 }
 
+// replay --history writes the run's history, and check judges it the same way the run did.
+func TestReplayWritesHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	if code, out, _ := simrun("replay", "--scenario", "test_overlapped", "--seed", "1", "--impl", "mutant:no-drain", "--history", path); code != 1 {
+		t.Fatalf("replay: exit %d\n%s", code, out)
+	}
+	code, out, _ := simrun("check", path)
+	if code != 1 || !strings.Contains(out, "violation no-dup on c1") {
+		t.Fatalf("check of the written history: exit %d\n%s", code, out)
+	}
+}
+
 // simrun check judges a history file: clean, corrupted and malformed.
 func TestCheckCommand(t *testing.T) {
 	dir := t.TempDir()
