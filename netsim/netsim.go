@@ -113,7 +113,8 @@ type LinkConfig struct {
 	ReorderMaxNs         int64
 }
 
-func (c LinkConfig) validate() {
+// Validate reports what makes c unusable, or nil.
+func (c LinkConfig) Validate() error {
 	prob := func(p float64) bool { return p >= 0 && p <= 1 }
 	var why string
 	switch {
@@ -135,9 +136,16 @@ func (c LinkConfig) validate() {
 	case c.ReorderProb > 0 && c.ReorderMaxNs == 0:
 		why = "reordering needs ReorderMaxNs"
 	default:
-		return
+		return nil
 	}
-	panic(fmt.Sprintf("netsim: invalid LinkConfig %+v: %s", c, why))
+	return fmt.Errorf("invalid link: %s", why)
+}
+
+// validate panics on a bad configuration: a caller of SetLink passing one has a bug.
+func (c LinkConfig) validate() {
+	if err := c.Validate(); err != nil {
+		panic(fmt.Sprintf("netsim: %+v: %v", c, err))
+	}
 }
 
 // delayNs draws the propagation delay of one segment. It draws nothing when JitterNs is 0.
