@@ -20,6 +20,11 @@ type LivenessOptions struct {
 	// Online or fail. For runs whose online link loses messages for the whole run: without
 	// heartbeats, which stream+ does not have, a lost last message cannot be detected.
 	SessionsOnly bool
+	// Calm says the run's links never end a connection on their own: no datagram links,
+	// bandwidth or receiver limits, or segment loss. A session that was live and then ended in
+	// Error with no fault, crash or restart event before it then failed for nothing, and that
+	// end does not release it from the posts after it.
+	Calm bool
 }
 
 // CheckLiveness judges liveness, which needs a bound and so is not part of Check. Let F be the
@@ -42,16 +47,26 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 	if end == 0 {
 		end = h[len(h)-1].T
 	}
-	lastFault, posts := -1, 0
+	firstFault, lastFault, posts := -1, -1, 0
 	for i := range h {
 		switch h[i].Kind {
 		case EvFault, EvCrash, EvRestart:
+			if firstFault < 0 {
+				firstFault = i
+			}
 			lastFault, posts = i, 0
 		case EvPostOK:
 			posts++
 		}
 	}
 	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, byID: make(map[int64]int), lastSess: -1}
+	if opt.Calm {
+		// Without a fault event, an Error has no cause the history can show.
+		l.causeFrom = len(h)
+		if firstFault >= 0 {
+			l.causeFrom = firstFault
+		}
+	}
 	if lastFault >= 0 {
 		l.faultsEnd, l.faulted = h[lastFault].T, true
 	}
@@ -95,6 +110,9 @@ type liveness struct {
 	lastID       int64
 	lastSess     int
 	waiting      []int // sessions in ss whose Reply found the server empty, until the next post
+	// causeFrom is the history index of the first fault, crash or restart in a calm run: an
+	// Error before it ended a live session for nothing. 0 when the run is not calm.
+	causeFrom int
 }
 
 // liveSession is what liveness knows about one session.
@@ -120,6 +138,9 @@ type liveSession struct {
 
 	ended bool
 	endT  int64
+	// groundless: it ended in Error while live, in a calm run, before any fault; it still owes
+	// the posts after its end.
+	groundless bool
 
 	// Before it is live: the highest seq delivered, which covers posts acknowledged late.
 	delivered bool
@@ -195,6 +216,7 @@ func (l *liveness) event(i int, e *Event) {
 	case ends:
 		if !s.ended {
 			s.ended, s.endT = true, e.T
+			s.groundless = s.live && e.Kind == EvState && e.State == StError && i < l.causeFrom
 		}
 	case goesLive && !s.live:
 		l.goLive(s, e.T)
@@ -280,7 +302,7 @@ func (l *liveness) verdict(s *liveSession, end int64) (Violation, bool) {
 	}
 	// Posts are due to the session only if it stayed open until their bound had passed.
 	limit := end
-	if s.ended {
+	if s.ended && !s.groundless {
 		limit = min(limit, s.endT-1)
 	}
 	due := sort.Search(len(l.posts), func(k int) bool { return addSat(l.posts[k].t, l.bound) > limit })
@@ -292,10 +314,14 @@ func (l *liveness) verdict(s *liveSession, end int64) (Violation, bool) {
 		return v, false
 	}
 	p := &l.posts[first]
-	if first == s.late {
+	switch {
+	case s.groundless && first != s.late && p.t >= s.endT:
+		v.Message = fmt.Sprintf("seq %d, acknowledged at t=%d, was not delivered by t=%d (bound %dns): the session ended in Error at t=%d, live, with no fault, crash or restart before it on calm links",
+			p.seq, p.t, addSat(p.t, l.bound), l.bound, s.endT)
+	case first == s.late:
 		v.Message = fmt.Sprintf("seq %d, acknowledged at t=%d while the session was live, was delivered only at t=%d, after t=%d (bound %dns)",
 			p.seq, p.t, s.lateT, addSat(p.t, l.bound), l.bound)
-	} else {
+	default:
 		v.Message = fmt.Sprintf("seq %d, acknowledged at t=%d while the session was live, was not delivered by t=%d (bound %dns)",
 			p.seq, p.t, addSat(p.t, l.bound), l.bound)
 	}

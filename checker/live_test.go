@@ -194,3 +194,24 @@ func TestLivenessSessionsOnly(t *testing.T) {
 		t.Fatalf("SessionsOnly still judged post delivery: %v", vs)
 	}
 }
+
+// On calm links an Error while live, with no fault before it, has no cause: the session still
+// owes the posts after it.
+func TestLivenessCalm(t *testing.T) {
+	const live = "ok 10; open c1 seq 10; d c1 10; online c1 10; "
+	for _, tc := range []liveCase{
+		{name: "an error for nothing keeps the posts due", src: live + "t 12; state c1 Error; ok 20!liveness@c1; t 100; open c9 online"},
+		{name: "an error after a fault ends the duty", src: live + "fault c1 reset; t 12; state c1 Error; ok 20; t 100; open c9 online"},
+		{name: "an error before going live ends the duty", src: "ok 10; open c1 seq 10; t 12; state c1 Error; ok 20; t 100; open c9 online"},
+		{name: "a close ends the duty", src: live + "t 12; close c1; ok 20; t 100; open c9 online"},
+		{name: "an error for nothing with no post after it", src: live + "t 12; state c1 Error; t 100; open c9 online"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runLive(t, tc.src, LivenessOptions{BoundNs: 10, Calm: true}) })
+	}
+	vs := runLive(t, live+"t 12; state c1 Error; ok 20!liveness@c1; t 100; open c9 online", LivenessOptions{BoundNs: 10, Calm: true})
+	for _, w := range []string{"seq 20", "ended in Error at t=12", "no fault"} {
+		if !strings.Contains(vs[0].Message, w) {
+			t.Errorf("message %q lacks %q", vs[0].Message, w)
+		}
+	}
+}

@@ -154,6 +154,9 @@ type Client struct {
 	last      int64  // last seq delivered, -1 before any
 	serverSeq int64  // the seq history must reach: max(handshake seq, Reply.last_seq)
 	draining  bool   // live, but online copies of already delivered messages may still come
+	// helloPending: BugRequestBeforeSubscribe sent the request before the HelloReply, which
+	// is still to come and will be dropped.
+	helloPending bool
 
 	online, request link
 	buf             ring
@@ -211,7 +214,10 @@ func (c *Client) Open(mode Mode, seq int64) error {
 			c.openSeq = seq
 		}
 	}
-	c.last, c.serverSeq, c.draining = -1, -1, false
+	if c.cfg.Bugs.has(BugSeq32) {
+		c.openSeq = int64(int32(c.openSeq))
+	}
+	c.last, c.serverSeq, c.draining, c.helloPending = -1, -1, false, false
 	c.buf.reset(c.cfg.BufferBytes)
 	c.request = link{}
 	c.online = c.dial(ChanOnline)
@@ -275,6 +281,10 @@ func (c *Client) Connected(id ConnID) {
 	switch l := c.which(id); {
 	case l == &c.online && c.ph == phHello:
 		c.env.Send(id, wire.AppendHello(nil, c.cfg.Peer))
+		if c.cfg.Bugs.has(BugRequestBeforeSubscribe) && c.mode != ModeOnline {
+			c.request = c.dial(ChanRequest)
+			c.ph, c.helloPending = phRequest, true
+		}
 	case l == &c.request && c.ph == phRequest:
 		c.sendRequest()
 	}
@@ -293,6 +303,8 @@ func (c *Client) Closed(id ConnID, err error) {
 	switch {
 	case l == &c.online:
 		c.fail("online channel: %s", reason)
+	case c.ph == phRequest && c.cfg.Bugs.has(BugHangOnRequestFailure):
+		// The open now waits for a Reply that cannot come (P7).
 	case c.ph == phRequest || c.ph == phHistory:
 		// The open cannot complete without the request channel; TLL would hang here
 		// when this happens before Reply (P7). Fail loudly instead.
@@ -345,6 +357,10 @@ func (c *Client) chanName(l *link) string {
 }
 
 func (c *Client) onOnline(f wire.Frame) {
+	if c.helloPending && f.MsgID == wire.MsgHelloReply {
+		c.helloPending = false
+		return
+	}
 	if c.cfg.Contiguous && c.ph != phHello && f.MsgID == wire.MsgHelloReply && f.Seq == 0 && bytes.Equal(f.Body, c.helloReply) {
 		// A datagram link that duplicates messages can duplicate the handshake too; only a
 		// client told its link is unreliable (Contiguous) pays for this check.
@@ -363,7 +379,7 @@ func (c *Client) onOnline(f wire.Frame) {
 		}
 	case phLive:
 		if f.Seq <= c.last && !c.cfg.Bugs.has(BugNoDrain) {
-			if c.draining {
+			if c.draining && !c.cfg.Bugs.has(BugFailOnPast) {
 				if hit(c.cfg.Failpoints, FPClientDuringDrain) {
 					c.fail("failpoint %s", FPClientDuringDrain)
 				}
@@ -468,6 +484,9 @@ func (c *Client) onReply(f wire.Frame) {
 		return
 	}
 	c.serverSeq = max(c.serverSeq, r.LastSeq)
+	if c.cfg.Bugs.has(BugReplySeqOnly) {
+		c.serverSeq = r.LastSeq
+	}
 	c.h.Phase(PhaseReply, c.serverSeq)
 	switch c.mode {
 	case ModeInitial:
@@ -491,7 +510,7 @@ func (c *Client) onReply(f wire.Frame) {
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
 	case c.openSeq > c.serverSeq+1:
 		c.fail("requested seq %d is beyond the server's last seq %d", c.openSeq, c.serverSeq)
-	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq:
+	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction):
 		// Online data this session needs was lost from the buffer before the Reply came;
 		// only history can supply it, so the shortcuts below that drop the request channel
 		// are off. (Evicted messages below the start are not needed: waiting for history
@@ -508,6 +527,9 @@ func (c *Client) onReply(f wire.Frame) {
 		// and goes out before Online.
 		c.last = c.serverSeq
 		c.drop(&c.request)
+		if c.cfg.Bugs.has(BugReplyRaceDrop) {
+			c.buf.reset(c.cfg.BufferBytes)
+		}
 		c.goLive()
 	case c.cfg.Bugs.has(BugSkipHistory) && (c.mode == ModeSeq || c.mode == ModeSeqData):
 		c.last = c.openSeq - 1
@@ -531,7 +553,7 @@ func (c *Client) onHistory(f wire.Frame) {
 		return
 	}
 	switch {
-	case c.buf.len() > 0 && c.buf.front().seq <= h:
+	case c.buf.len() > 0 && (c.buf.front().seq <= h || c.cfg.Bugs.has(BugOverlapOffByOne) && c.buf.front().seq <= h+2):
 		// History has reached the buffered online data, and the buffer holds everything
 		// after it: the overlap is decided on a seq that exists, never on h+1 (P2).
 		c.h.Phase(PhaseOverlap, c.buf.front().seq)
@@ -560,6 +582,12 @@ func (c *Client) goLive() {
 	g := c.gen
 	c.ph = phLive
 	c.draining = true
+	switch {
+	case c.cfg.Bugs.has(BugAdvanceBeforeDeliver) && c.buf.len() > 0:
+		c.last = c.buf.back().seq
+	case c.cfg.Bugs.has(BugStaleLivePosition):
+		c.last = c.serverSeq
+	}
 	for c.gen == g && c.buf.len() > 0 {
 		e := c.buf.pop()
 		if e.seq <= c.last && !c.cfg.Bugs.has(BugNoDrain) {

@@ -33,6 +33,8 @@ func (r *ring) len() int { return len(r.entries) - r.head }
 
 func (r *ring) front() *ringEntry { return &r.entries[r.head] }
 
+func (r *ring) back() *ringEntry { return &r.entries[len(r.entries)-1] }
+
 // push copies body into the ring. It reports false when one message alone exceeds the limit:
 // such a message can never be buffered, and the caller must fail loudly.
 func (r *ring) push(seq int64, msgid int32, body []byte) bool {

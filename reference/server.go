@@ -76,6 +76,8 @@ type Server struct {
 	subs  []*srvConn          // online subscribers, in subscription order
 	tails []*srvConn          // request channels streaming history, in request order
 	recs  []storage.Record
+
+	unstored []storage.Record // BugPublishBeforeStore: published, not yet stored
 }
 
 // NewServer returns a server over cfg.Store, continuing after the last stored seq.
@@ -122,6 +124,9 @@ var (
 func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	if len(body) > s.cfg.MaxMsgBytes {
 		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), s.cfg.MaxMsgBytes)
+	}
+	if s.cfg.Bugs.has(BugPublishBeforeStore) {
+		return s.publishBeforeStore(seq, msgid, body)
 	}
 	if s.cfg.Autoseq {
 		seq = s.last + 1
@@ -186,6 +191,10 @@ func (s *Server) Closed(id ConnID, _ error) {
 }
 
 func (s *Server) Timer(id uint64) {
+	if s.cfg.Bugs.has(BugPublishBeforeStore) && id == storeTimer {
+		s.storeLate()
+		return
+	}
 	c := s.conns[ConnID(id)]
 	if c == nil || c.ph != spHistory {
 		return
@@ -252,6 +261,9 @@ func (s *Server) onRequestBytes(c *srvConn, p []byte) {
 func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 	start, err := s.translate(f)
 	if err != nil {
+		if s.cfg.Bugs.has(BugSilentMalformed) && malformed(f) {
+			return
+		}
 		// TLL drops malformed requests silently and the client waits forever (P9).
 		s.refuse(c, err.Error())
 		return
@@ -260,7 +272,11 @@ func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 		s.disconnect(c)
 		return
 	}
-	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.last, RequestedSeq: start, BlockSeq: -1}))
+	reported := start
+	if s.cfg.Bugs.has(BugTranslatedSeq) {
+		reported++
+	}
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.last, RequestedSeq: reported, BlockSeq: -1}))
 	c.ph = spHistory
 	c.next = max(start, 0)
 	s.tails = append(s.tails, c)

@@ -336,6 +336,65 @@ func catalogue() []Scenario {
 			p.Net.Request.LossProb, p.Net.Request.RetransmitUs = 0.2, 300
 			return p
 		}),
+		fixed("seq_large", "TLL test_open_initial_seq_large: seqs past 2^32 keep their high bits: seq=4294967296 gives 4294967296, 4294967297, Online, live 4294967298, and a reopen after a reset resumes at 4294967299", func() Plan {
+			c := one("c1", "seq", 1<<32, 1000)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 500}
+			return Plan{
+				DurationUs: 10000,
+				Posts:      join(at(0, 1<<32-1, 1<<32, 1<<32+1), at(3000, 1<<32+2), at(6000, 1<<32+3)),
+				Clients:    c,
+				Faults:     []Fault{{AtUs: 4000, Kind: FaultReset, Client: "c1", Channel: "online"}},
+			}
+		}),
+		fixed("online_gap_stall", "TLL test_online_gap with the online link stalled: the handshake reports 10 while the store ends at 4, so the client keeps reading history and gets 10 from it in time, although its live copy is held up", func() Plan {
+			return Plan{
+				DurationUs:      15000,
+				LivenessBoundUs: 4000,
+				Server:          ServerPlan{PubLastSeq: 10},
+				Posts:           join(at(0, span(0, 4, 1)...), at(5000, 10)),
+				Clients:         one("c1", "seq", 0, 1000),
+				Faults:          []Fault{{AtUs: 1500, Kind: FaultStall, Client: "c1", Channel: "online", DurationUs: 8000}},
+			}
+		}),
+		fixed("reply_race_overflow", "seq=last+1 while a burst of live posts overtakes the slow Reply and overflows a 1 KiB buffer: the evicted messages must come from history, so the client reads it instead of going Online at once", func() Plan {
+			c := one("c1", "seq", 10, 1000)
+			c[0].BufferBytes = 1024
+			burst := at(4500, span(10, 29, 1)...)
+			for i := range burst {
+				burst[i].SizeBytes = 100
+			}
+			return slowRequest(Plan{DurationUs: 14000, Posts: join(at(0, span(0, 9, 1)...), burst, at(12000, 30)), Clients: c})
+		}),
+		fixed("request_refused", "the request channel's dial is refused while the online subscription is up: the open fails loudly at once, and the reopen goes Online", func() Plan {
+			c := one("c1", "seq", 0, 1000)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 1000}
+			return slowRequest(Plan{
+				DurationUs:      30000,
+				LivenessBoundUs: 10000,
+				Posts:           join(at(0, span(0, 4, 1)...), at(15000, 5)),
+				Clients:         c,
+				Faults:          []Fault{{AtUs: 2000, Kind: FaultReset, Client: "c1", Channel: "request"}},
+			})
+		}),
+		fixed("post_before_subscribe", "a post lands just before the client subscribes: it never comes online, so the Reply counts it and history delivers it: 0..5, Online(5), then live 6..9", func() Plan {
+			return Plan{DurationUs: 12000, Posts: steady(0, 10, 1000), Clients: one("c1", "seq", 0, 5750)}
+		}),
+		fixed("malformed_request", "a client sends a Request with version 2, as an incompatible peer would: the server answers with an Error and a disconnect, and the client fails loudly instead of waiting (TLL P9)", func() Plan {
+			c := one("c1", "seq", 20, 1000)
+			c[0].RequestVersion = 2
+			return Plan{DurationUs: 30000, LivenessBoundUs: 10000, Posts: at(0, 10, 20, 30), Clients: c}
+		}),
+		fixed("online_lags_history", "the online link is twenty times slower than the request link: history delivers 5..7 before their live copies arrive, and those copies are drained silently: 0..7, Online(7), then live 8, 9", func() Plan {
+			p := Plan{
+				DurationUs:      30000,
+				LivenessBoundUs: 10000,
+				Posts:           join(at(0, span(0, 4, 1)...), at(8000, 5), at(8500, 6), at(9000, 7), at(14000, 8), at(15000, 9)),
+				Clients:         one("c1", "seq", 0, 1000),
+			}
+			p.Net = catalogueNet
+			p.Net.Online.LatencyUs = 2000
+			return p
+		}),
 		{Name: "chaos", Generated: true, Doc: "every fault at uniform times: link faults from the whole catalogue, resets, stalls, blackholes, slow closes, partitions, server and client crashes with restarts; durable server, reopening clients", Build: func(seed uint64) Plan {
 			p, _ := ChaosGen(false)(params(seed)).Retrieve()
 			return p.(Plan)

@@ -325,6 +325,9 @@ func shrinkClient(c ClientPlan) []ClientPlan {
 	if c.OpenAtUs > 0 {
 		with(func(d *ClientPlan) { d.OpenAtUs /= 2 })
 	}
+	if c.RequestVersion != 0 {
+		with(func(d *ClientPlan) { d.RequestVersion = 0 })
+	}
 	return out
 }
 

@@ -88,6 +88,11 @@ type ClientPlan struct {
 	Contiguous bool `json:"contiguous,omitempty"`
 	// HandshakeTimeoutUs bounds the wait for HelloReply and Reply; default 5 s.
 	HandshakeTimeoutUs int64 `json:"handshake_timeout_us,omitempty"`
+	// RequestVersion, when set, is the version the client writes into its requests instead of
+	// 1, the only valid one: a malformed request, as from an incompatible peer, which the
+	// server must answer with an Error (TLL answers nothing, P9). The reference client never
+	// sends one on its own.
+	RequestVersion int16 `json:"request_version,omitempty"`
 }
 
 // ReopenPlan is a client application's recovery policy: after an error it waits, then opens
@@ -156,6 +161,12 @@ type Fault struct {
 	DurationUs int64  `json:"duration_us,omitempty"`
 	Trigger    string `json:"trigger,omitempty"`
 	DelayUs    int64  `json:"delay_us,omitempty"`
+}
+
+// calm reports whether the link never ends a connection on its own: no datagram semantics,
+// and nothing that queues bytes until the server drops a lagging subscriber.
+func (l Link) calm() bool {
+	return !l.Unreliable && l.BandwidthBytesPerSec == 0 && l.RecvBytesPerSec == 0 && l.LossProb == 0
 }
 
 // config translates a link for netsim and checks it. netsim panics on a bad configuration,

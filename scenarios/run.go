@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/streamsim/streamsim/netsim"
 	"github.com/streamsim/streamsim/reference"
 	"github.com/streamsim/streamsim/reference/storage"
+	"github.com/streamsim/streamsim/reference/wire"
 	"github.com/streamsim/streamsim/sim"
 )
 
@@ -159,7 +162,10 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
-	live := checker.LivenessOptions{BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable}
+	live := checker.LivenessOptions{
+		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable,
+		Calm: p.Net.Online.calm() && p.Net.Request.calm(),
+	}
 	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
 	if !opt.NoFresh {
 		// The linear validators go first; porcupine adds what they cannot see: whether
@@ -207,11 +213,41 @@ func (r *runner) newClient(a *clientApp) *reference.Client {
 	if a.plan.Protocol == "old" {
 		proto = reference.ProtoOld
 	}
-	return reference.NewClient(a.host, a, reference.ClientConfig{
+	var env reference.Env = a.host
+	if a.plan.RequestVersion != 0 {
+		env = &versionEnv{Host: a.host, version: a.plan.RequestVersion}
+	}
+	return reference.NewClient(env, a, reference.ClientConfig{
 		BufferBytes: a.plan.BufferBytes, Protocol: proto, Peer: a.plan.Name, Bugs: r.opt.Bugs,
 		Contiguous: a.plan.Contiguous, HandshakeTimeoutNs: a.plan.HandshakeTimeoutUs * 1000,
 		Failpoints: r.failpoints(a.plan.Name),
 	})
+}
+
+// versionEnv is the environment of a client that sends a malformed request
+// (ClientPlan.RequestVersion): it rewrites the version field of the first write on each
+// request channel, which is the request.
+type versionEnv struct {
+	*netsim.Host
+	version int16
+	request reference.ConnID // the request channel whose request has not gone out yet
+}
+
+func (e *versionEnv) Dial(ch reference.Channel) reference.ConnID {
+	id := e.Host.Dial(ch)
+	if ch == reference.ChanRequest {
+		e.request = id
+	}
+	return id
+}
+
+func (e *versionEnv) Send(id reference.ConnID, p []byte) {
+	if id == e.request && len(p) >= wire.HeaderSize+2 {
+		e.request = 0
+		p = bytes.Clone(p)
+		binary.LittleEndian.PutUint16(p[wire.HeaderSize:], uint16(e.version))
+	}
+	e.Host.Send(id, p)
 }
 
 func (r *runner) app(name string) *clientApp {
