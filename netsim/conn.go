@@ -194,6 +194,9 @@ func (c *conn) abortAt(atNs int64) {
 // supersedes stays queued and is ignored when it fires, because watchNs no longer matches;
 // the earlier one re-arms for whatever deadline is still standing.
 func (c *conn) armWatch(atNs int64) {
+	// A deadline can already have passed: a short partition extended past the idle timeout
+	// owes a reset from when it began. Overdue means now.
+	atNs = max(atNs, c.n.k.Now())
 	if c.watchNs == 0 || atNs < c.watchNs {
 		c.watchNs = atNs
 		c.n.k.Schedule(atNs, &c.watch)

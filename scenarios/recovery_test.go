@@ -37,3 +37,16 @@ func TestRecoveryBugsAreCaught(t *testing.T) {
 		}
 	}
 }
+
+// chaos seed 6968 once panicked in netsim: a partition extended after its idle-timeout
+// deadline had passed scheduled the reset in the past. Overdue now means at once.
+func TestChaosSeed6968(t *testing.T) {
+	s, _ := Lookup("chaos")
+	out, err := Run(s.Build(6968), 6968, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Result.Violations) != 0 {
+		t.Fatalf("violations: %v", out.Result.Violations)
+	}
+}
