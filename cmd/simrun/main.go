@@ -31,6 +31,13 @@ Usage:
   simrun check  HISTORY.jsonl
   simrun merge  DIR|results.json ... [--out DIR]
   simrun list   scenarios | mutants | properties | faults | failpoints | situations
+  simrun mutants [--seeds N] [--parallel P] [--no-shrink] [--out DIR]
+  simrun serve  --online ADDR --request ADDR [--storage DIR] [--feed N [--rate R] [--size B]]
+  simrun subscribe --online ADDR --request ADDR --mode MODE [--seq S] [--name N]
+                [--protocol new|old]
+  simrun driver client|server --online ADDR --request ADDR [--storage DIR] [--impl IMPL]
+  simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all) [--seeds N]
+                [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
   simrun help
 
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
@@ -62,6 +69,18 @@ merge   combines the results.json of several campaigns or shards into one summar
         results.json.
 list    names the catalogue scenarios, planted bugs (mutants), checked properties, faults,
         protocol failpoints plans may arm, or the boundary situations run counts.
+mutants runs the kill matrix: the catalogue, seed by seed (run i plays scenario i mod S of
+        the S in catalogue order, with seed 1 + i div S), against the reference and every
+        mutant, at most N runs each (default 10000), each mutant until its first kill. Prints
+        per mutant the property violated, the runs until the kill, the wall time and the
+        shrunk counterexample's size; --out DIR writes DIR/mutants.md and the
+        counterexamples in DIR/corpus. Exit 0 only if every mutant dies and the reference
+        passes every run.
+serve, subscribe: the reference server (posting "seq msgid payload" lines from standard
+        input, or a feed) and client (writing its history) on real sockets; ADDR is
+        HOST:PORT or a Unix socket path. driver: the reference behind the driver protocol.
+validate plays scenarios in real time against driver commands, every connection through
+        a fault proxy, and judges them as run does (README, "The driver protocol").
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
 Exit status: 0 no violation, 1 violations found, 2 bad usage.
@@ -96,6 +115,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdMerge(args[1:], stdout)
 	case "list":
 		code, err = cmdList(args[1:], stdout)
+	case "mutants":
+		code, err = cmdMutants(args[1:], stdout, stderr)
+	case "serve":
+		code, err = cmdServe(args[1:], os.Stdin, stdout, stderr)
+	case "subscribe":
+		code, err = cmdSubscribe(args[1:], stdout)
+	case "driver":
+		code, err = cmdDriver(args[1:], os.Stdin, stdout)
+	case "validate":
+		code, err = cmdValidate(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/storage"
+	"github.com/streamsim/streamsim/reference/tcp"
+	"github.com/streamsim/streamsim/validate"
+)
+
+// cmdDriver puts the reference behind the driver protocol (README, "The driver protocol").
+func cmdDriver(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
+	if len(args) == 0 || (args[0] != "client" && args[0] != "server") {
+		return 2, usagef("driver takes client or server: simrun driver client|server --online ADDR --request ADDR")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if args[0] == "client" {
+		o, err := clientFlags("driver client", args[1:])
+		if err != nil {
+			return 2, err
+		}
+		return 0, driveClient(ctx, o, stdin, stdout)
+	}
+	o, err := serverFlags("driver server", args[1:])
+	if err != nil {
+		return 2, err
+	}
+	return 0, driveServer(ctx, o, stdin, stdout)
+}
+
+// clientOpts configure a reference client on sockets, for subscribe and driver client.
+type clientOpts struct {
+	online, request string
+	cfg             reference.ClientConfig
+	// For subscribe.
+	mode reference.Mode
+	seq  int64
+}
+
+// clientFlags reads the flags of a reference client. Under simrun validate the addresses and
+// the plan's client settings come from the environment, and flags override them.
+func clientFlags(name string, args []string) (clientOpts, error) {
+	env, err := validate.ClientFromEnv()
+	if err != nil {
+		return clientOpts{}, usagef("%v", err)
+	}
+	fs := flags(name)
+	online := fs.String("online", os.Getenv(validate.EnvOnline), "the server's online address")
+	request := fs.String("request", os.Getenv(validate.EnvRequest), "the server's request address")
+	peer := fs.String("name", cmp.Or(env.Name, os.Getenv(validate.EnvName), "c1"), "client name")
+	proto := fs.String("protocol", cmp.Or(env.Protocol, "new"), "request protocol: new or old")
+	buffer := fs.Int("buffer", env.BufferBytes, "bytes of live data buffered during history (0: 128 KiB)")
+	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	var mode *string
+	var seq *int64
+	if name == "subscribe" {
+		mode = fs.String("mode", "", "open mode: online, seq, seq-data, initial or last")
+		seq = fs.Int64("seq", 0, "seq for modes seq and seq-data")
+	}
+	if err := parse(fs, args); err != nil {
+		return clientOpts{}, err
+	}
+	o := clientOpts{online: *online, request: *request}
+	if o.online == "" || o.request == "" {
+		return o, usagef("%s: --online and --request are required", name)
+	}
+	o.cfg = reference.ClientConfig{Peer: *peer, BufferBytes: *buffer, Contiguous: env.Contiguous, HandshakeTimeoutNs: env.HandshakeTimeoutUs * 1000}
+	switch *proto {
+	case "new":
+	case "old":
+		o.cfg.Protocol = reference.ProtoOld
+	default:
+		return o, usagef("%s: --protocol wants new or old, got %q", name, *proto)
+	}
+	if *buffer < 0 {
+		return o, usagef("%s: --buffer must not be negative", name)
+	}
+	if o.cfg.Bugs, err = parseImpl(*impl); err != nil {
+		return o, err
+	}
+	if mode != nil {
+		if o.mode, err = reference.ParseMode(*mode); err != nil {
+			return o, usagef("%s: --mode: %v", name, err)
+		}
+		o.seq = *seq
+	}
+	return o, nil
+}
+
+// serverOpts configure a reference server on sockets, for serve and driver server.
+type serverOpts struct {
+	online, request, storage string
+	cfg                      reference.ServerConfig
+	// For serve.
+	feed, size int
+	rate       float64
+	listening  func(online, request string, last int64)
+}
+
+func serverFlags(name string, args []string) (serverOpts, error) {
+	env, err := validate.ServerFromEnv()
+	if err != nil {
+		return serverOpts{}, usagef("%v", err)
+	}
+	fs := flags(name)
+	online := fs.String("online", os.Getenv(validate.EnvOnline), "online (pub) address to listen on")
+	request := fs.String("request", os.Getenv(validate.EnvRequest), "request address to listen on")
+	dir := fs.String("storage", "", "directory of the file store (default: in memory)")
+	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	var feed, size *int
+	var rate *float64
+	if name == "serve" {
+		feed = fs.Int("feed", 0, "post N generated messages instead of reading standard input")
+		rate = fs.Float64("rate", 1000, "generated messages per second (0: as fast as possible)")
+		size = fs.Int("size", 64, "bytes per generated message")
+	}
+	if err := parse(fs, args); err != nil {
+		return serverOpts{}, err
+	}
+	o := serverOpts{online: *online, request: *request, storage: *dir}
+	if o.online == "" || o.request == "" {
+		return o, usagef("%s: --online and --request are required", name)
+	}
+	o.cfg = reference.ServerConfig{
+		Autoseq: env.Autoseq, HistoryBatchMsgs: env.HistoryBatchMsgs, HistoryIntervalNs: env.HistoryIntervalUs * 1000,
+		PubLastSeq: env.PubLastSeq,
+	}
+	if o.cfg.Bugs, err = parseImpl(*impl); err != nil {
+		return o, err
+	}
+	if feed != nil {
+		o.feed, o.rate, o.size = *feed, *rate, *size
+		switch {
+		case o.feed < 0:
+			return o, usagef("%s: --feed must not be negative", name)
+		case !(o.rate >= 0):
+			return o, usagef("%s: --rate must not be negative", name)
+		case o.size < 0 || o.size > 64<<10-16:
+			return o, usagef("%s: --size must be between 0 and %d", name, 64<<10-16)
+		}
+	}
+	return o, nil
+}
+
+// listen starts the server: on the file store when o.storage is set, durable, so that nothing
+// acknowledged is lost when it stops or crashes; otherwise in memory. It returns the last seq
+// stored, and a function that stops the server and closes (syncs) the store.
+func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
+	cfg := o.cfg
+	var file *storage.File
+	last := int64(-1)
+	if o.storage != "" {
+		var err error
+		if file, err = storage.OpenFile(o.storage, storage.FileOptions{}); err != nil {
+			return nil, 0, nil, err
+		}
+		cfg.Store, cfg.Durable, last = file, true, file.Last()
+	}
+	srv, err := tcp.ListenServer(o.online, o.request, cfg)
+	if err != nil {
+		if file != nil {
+			file.Close()
+		}
+		return nil, 0, nil, err
+	}
+	stop := func() error {
+		srv.Close()
+		if file != nil {
+			return file.Close()
+		}
+		return nil
+	}
+	return srv, last, stop, nil
+}
+
+func driveServer(ctx context.Context, o serverOpts, stdin io.Reader, stdout io.Writer) (err error) {
+	srv, _, stop, err := listen(o)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stop()) }()
+	w := validate.NewWriter(stdout)
+	if err := w.Write(validate.Event{Ev: validate.EvReady, T: validate.Now()}); err != nil {
+		return err
+	}
+	lines, done := readLines(stdin)
+	defer close(done)
+	for {
+		var l inputLine
+		select {
+		case <-ctx.Done():
+			return nil
+		case l = <-lines:
+		}
+		if l.err != nil {
+			return l.err
+		}
+		if l.eof {
+			return nil
+		}
+		c, perr := validate.ParseCommand(l.b)
+		if perr == nil && c.Cmd != validate.CmdPost {
+			perr = fmt.Errorf("a server takes post, not %s", c.Cmd)
+		}
+		var ev validate.Event
+		start := validate.Now()
+		if perr != nil {
+			ev = validate.Refused(start, perr.Error())
+		} else if seq, err := srv.Post(*c.Seq, *c.MsgID, c.Payload); err != nil {
+			ev = validate.Refused(validate.Now(), err.Error())
+		} else {
+			ev = validate.Posted(start, validate.Now(), seq, o.storage != "")
+		}
+		if err := w.Write(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// driverApp is the application on a reference client behind the driver protocol: it reports
+// what the client delivers. Its callbacks run on the client host's loop, commands on the
+// driver's main goroutine; mu orders their lines.
+type driverApp struct {
+	w  *validate.Writer
+	mu sync.Mutex
+	// closing is set when the application closes: what the client delivers while the close
+	// is on its way to the host's loop belongs to no session and is dropped, as an
+	// application that has closed ignores it.
+	closing bool
+}
+
+func (a *driverApp) emit(ev func(t int64) validate.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.closing {
+		a.w.Write(ev(validate.Now()))
+	}
+}
+
+func (a *driverApp) Data(seq int64, msgid int32, body []byte) {
+	a.emit(func(t int64) validate.Event { return validate.Data(t, seq, msgid, body) })
+}
+
+func (a *driverApp) Control(c reference.Control, seq int64) {
+	a.emit(func(t int64) validate.Event { return validate.Control(t, c.String(), seq) })
+}
+
+func (a *driverApp) State(s reference.State, reason string) {
+	if s == reference.StateOpening {
+		return
+	}
+	a.emit(func(t int64) validate.Event { return validate.State(t, s.String(), reason) })
+}
+
+func (a *driverApp) Phase(p reference.Phase, seq int64) {
+	a.emit(func(t int64) validate.Event { return validate.Phase(t, p.String(), seq) })
+}
+
+// answer writes a command's answer, setting closing first, so that no callback's line can
+// fall between the two.
+func (a *driverApp) answer(ev validate.Event, closing bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closing = closing
+	return a.w.Write(ev)
+}
+
+// refuse answers a command that changed nothing.
+func (a *driverApp) refuse(reason string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.w.Write(validate.Refused(validate.Now(), reason))
+}
+
+// quiet drops callbacks from now on.
+func (a *driverApp) quiet() {
+	a.mu.Lock()
+	a.closing = true
+	a.mu.Unlock()
+}
+
+func driveClient(ctx context.Context, o clientOpts, stdin io.Reader, stdout io.Writer) error {
+	app := &driverApp{w: validate.NewWriter(stdout), closing: true}
+	host := tcp.DialClient(o.online, o.request, app, o.cfg)
+	defer host.Shutdown()
+	if err := app.w.Write(validate.Event{Ev: validate.EvReady, T: validate.Now()}); err != nil {
+		return err
+	}
+	lines, done := readLines(stdin)
+	defer close(done)
+	for {
+		var l inputLine
+		select {
+		case <-ctx.Done():
+			return nil
+		case l = <-lines:
+		}
+		if l.err != nil {
+			return l.err
+		}
+		if l.eof {
+			return nil
+		}
+		if err := driveCommand(app, host, l.b); err != nil {
+			return err
+		}
+	}
+}
+
+func driveCommand(app *driverApp, host *tcp.ClientHost, b []byte) error {
+	c, err := validate.ParseCommand(b)
+	var mode reference.Mode
+	switch {
+	case err != nil:
+	case c.Cmd == validate.CmdPost:
+		err = errors.New("a client takes open and close, not post")
+	case c.Cmd == validate.CmdOpen:
+		mode, err = reference.ParseMode(c.Mode)
+	}
+	if err != nil {
+		return app.refuse(err.Error())
+	}
+	if c.Cmd == validate.CmdClose {
+		// The answer's time is the close: nothing of the session is reported after it.
+		if err := app.answer(validate.OK(validate.Now()), true); err != nil {
+			return err
+		}
+		host.Close()
+		return nil
+	}
+	// A session still open is closed first, unreported: the harness closes before it opens,
+	// so only one that ended on its own can be left, and that one reported its end.
+	app.quiet()
+	host.Close()
+	if err := app.answer(validate.OK(validate.Now()), false); err != nil {
+		return err
+	}
+	var seq int64
+	if c.Seq != nil {
+		seq = *c.Seq
+	}
+	if err := host.Open(mode, seq); err != nil {
+		app.emit(func(t int64) validate.Event { return validate.State(t, reference.StateError.String(), err.Error()) })
+	}
+	return nil
+}
+
+// inputLine is one line of standard input, or its end.
+type inputLine struct {
+	b   []byte
+	eof bool
+	err error
+}
+
+// readLines reads r line by line on a goroutine of its own, so that a command can stop on a
+// signal while its input is quiet. The goroutine ends at the input's end or, once done is
+// closed, at the next line.
+func readLines(r io.Reader) (<-chan inputLine, chan<- struct{}) {
+	lines, done := make(chan inputLine), make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			select {
+			case lines <- inputLine{b: append([]byte(nil), sc.Bytes()...)}:
+			case <-done:
+				return
+			}
+		}
+		select {
+		case lines <- inputLine{eof: sc.Err() == nil, err: sc.Err()}:
+		case <-done:
+		}
+	}()
+	return lines, done
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/streamsim/streamsim/checker"
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/tcp"
+)
+
+// cmdSubscribe runs one reference client session on real sockets, writing its history.
+func cmdSubscribe(args []string, stdout io.Writer) (int, error) {
+	o, err := clientFlags("subscribe", args)
+	if err != nil {
+		return 2, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return subscribe(ctx, o, stdout)
+}
+
+// subscriber is the application of subscribe: it writes every event as a history line of
+// session 1, and reports the session's end.
+type subscriber struct {
+	node  string
+	mu    sync.Mutex
+	out   io.Writer
+	err   error         // the first write failure
+	ended chan struct{} // closed when the session ends (Error or Closed) or output fails
+	once  sync.Once
+}
+
+func (s *subscriber) write(e checker.Event) {
+	e.T, e.Node, e.Session = time.Now().UnixNano(), s.node, 1
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return
+	}
+	if s.err = checker.WriteHistory(s.out, checker.History{e}); s.err != nil {
+		s.end()
+	}
+}
+
+func (s *subscriber) end() { s.once.Do(func() { close(s.ended) }) }
+
+func (s *subscriber) Data(seq int64, msgid int32, body []byte) {
+	s.write(checker.Event{Kind: checker.EvDeliver, Seq: seq, MsgID: msgid, Sum: checker.Checksum(body)})
+}
+
+func (s *subscriber) Control(c reference.Control, seq int64) {
+	s.write(checker.Event{Kind: checker.EvControl, Name: c.String(), Seq: seq})
+}
+
+func (s *subscriber) State(st reference.State, reason string) {
+	if st == reference.StateOpening {
+		return
+	}
+	s.write(checker.Event{Kind: checker.EvState, State: st.String(), Reason: reason})
+	if st == reference.StateError || st == reference.StateClosed {
+		s.end()
+	}
+}
+
+func (s *subscriber) Phase(p reference.Phase, seq int64) {
+	s.write(checker.Event{Kind: checker.EvPhase, Name: p.String(), Seq: seq})
+}
+
+// subscribe opens one session and writes its history until ctx ends (exit 0: the session is
+// closed) or the session fails (exit 1).
+func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (int, error) {
+	s := &subscriber{node: o.cfg.Peer, out: stdout, ended: make(chan struct{})}
+	host := tcp.DialClient(o.online, o.request, s, o.cfg)
+	defer host.Shutdown()
+	s.write(checker.Event{Kind: checker.EvOpen, Mode: o.mode.String(), ReqSeq: o.seq})
+	if err := host.Open(o.mode, o.seq); err != nil {
+		s.write(checker.Event{Kind: checker.EvState, State: checker.StError, Reason: err.Error()})
+		return 2, usagef("subscribe: %v", err)
+	}
+	select {
+	case <-ctx.Done():
+		s.write(checker.Event{Kind: checker.EvClose})
+		host.Close()
+		return 0, s.err
+	case <-s.ended:
+		return 1, s.err
+	}
+}

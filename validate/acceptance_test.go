@@ -1,0 +1,70 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validateAll runs simrun validate on every catalogue scenario, the reference server and a
+// reference client (with extra flags) each in processes of their own, every connection through
+// a fault proxy.
+func validateAll(t *testing.T, clientFlags string) (code int, out string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := shellQuote(simrun)
+	cmd := exec.CommandContext(ctx, simrun, "validate",
+		"--server-cmd", bin+" driver server --online {online} --request {request} --storage {storage}",
+		"--client-cmd", bin+" driver client"+clientFlags,
+		"--all", "--parallel", "2")
+	// Killed on timeout, validate leaves its drivers to find their input closed and exit.
+	cmd.WaitDelay = 10 * time.Second
+	b, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("simrun validate: %v\n%s", err, b)
+	}
+	return code, string(b)
+}
+
+func TestAcceptanceReference(t *testing.T) {
+	t.Parallel()
+	code, out := validateAll(t, "")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	}
+	m := regexp.MustCompile(`(?m)^(\d+) runs, 0 violations, 0 failed runs`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no summary line with zero violations:\n%s", out)
+	}
+	// Rows whose last column is "-" ran every fault their plan asks for.
+	full := regexp.MustCompile(`(?m)^\S+\s+1\s+0\s+0\s+\d+\s+\S+\s+-$`).FindAllString(out, -1)
+	if runs, _ := strconv.Atoi(m[1]); runs < 20 || len(full) < 20 {
+		t.Fatalf("%s runs, %d of them with every fault of their plan; want at least 20:\n%s", m[1], len(full), out)
+	}
+}
+
+// A client with TLL's missing drain (P3) repeats messages history already delivered; the
+// same campaign must catch it.
+func TestAcceptanceMutantClientIsCaught(t *testing.T) {
+	t.Parallel()
+	code, out := validateAll(t, " --impl mutant:no-drain")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^FAIL \S+ seed 1: no-dup on c\d+ session \d+: seq \d+ delivered again`).MatchString(out) {
+		t.Fatalf("no no-dup violation reported:\n%s", out)
+	}
+	if strings.Contains(out, "driver ended") {
+		t.Fatalf("a driver failed instead of the mutant being judged:\n%s", out)
+	}
+}

@@ -1,0 +1,194 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/streamsim/streamsim/checker"
+	"github.com/streamsim/streamsim/scenarios"
+)
+
+func refDrivers() Options {
+	bin := shellQuote(simrun)
+	return Options{
+		ServerCmd: bin + " driver server --online {online} --request {request}",
+		ClientCmd: bin + " driver client --online {online} --request {request} --name {name}",
+	}
+}
+
+func scenario(t *testing.T, name string) scenarios.Plan {
+	t.Helper()
+	s, ok := scenarios.Lookup(name)
+	if !ok {
+		t.Fatalf("no scenario %s", name)
+	}
+	return s.Build(1)
+}
+
+// In process, on Unix sockets: a stall through the proxy, a planned close, and the history
+// the drivers report.
+func TestRunOnUnixSockets(t *testing.T) {
+	t.Parallel()
+	opt := refDrivers()
+	opt.Net, opt.Dir = "unix", t.TempDir()
+	p := scenario(t, "test_slow_online")
+	// A close well after the stall, which even a slow machine has recovered from by then.
+	p.DurationUs, p.Clients[0].CloseAtUs = 30000, 29000
+	out, err := Run(context.Background(), p, 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Result.Violations) > 0 || out.Fresh.Verdict != checker.VerdictOK {
+		t.Fatalf("violations %+v, fresh %s", out.Result.Violations, out.Fresh.Verdict)
+	}
+	var story []string
+	for _, e := range out.History {
+		switch e.Kind {
+		case checker.EvDeliver:
+			story = append(story, fmt.Sprint(e.Seq))
+		case checker.EvFault:
+			story = append(story, e.Name)
+		case checker.EvState:
+			story = append(story, e.State)
+		case checker.EvOpen, checker.EvClose:
+			story = append(story, e.Kind.String())
+		}
+	}
+	// What TLL's test_slow_online expects (spec 5.1), where real timing allows: 70 comes
+	// before or after the Online, and the stall starts wherever the handshake is by then.
+	if !slices.Contains(story, "stall") {
+		t.Fatalf("no stall fault recorded: %q", story)
+	}
+	got := strings.Join(slices.DeleteFunc(story, func(s string) bool { return s == "stall" }), " ")
+	if want := "open Active 20 30 40 50 60 70 close"; got != want {
+		t.Fatalf("history %q, want %q", got, want)
+	}
+	if out.Scale != maxScale || len(out.Notes) != 0 {
+		t.Fatalf("scale %v notes %q, want %d and none", out.Scale, out.Notes, maxScale)
+	}
+}
+
+// shell writes a driver script that becomes ready and then runs rest.
+func shell(rest string) string {
+	return `printf '{"ev":"ready","t":%s}\n' "$(date +%s%N)"; ` + rest
+}
+
+func TestDriverFailuresAreErrors(t *testing.T) {
+	t.Parallel()
+	ref := refDrivers()
+	for _, c := range []struct {
+		name, server, client, want string
+	}{
+		{"server exits", shell("echo boom >&2; exit 3"), ref.ClientCmd, "server driver ended"},
+		{"server never starts", "exec /no/such/driver", ref.ClientCmd, "server driver ended while the run started: exit status 127"},
+		{"bad line", ref.ServerCmd, shell(`printf '{"ev":"data","t":5}\n'; exec cat >/dev/null`), `c1 driver: data needs "seq"`},
+		{"not JSON", ref.ServerCmd, shell(`echo hello; exec cat >/dev/null`), "c1 driver: not a JSON object"},
+		{"answer to nothing", ref.ServerCmd, shell(`printf '{"ev":"ok","t":5}\n'; exec cat >/dev/null`), "c1 driver: an answer to no command"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: c.server, ClientCmd: c.client})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// A driver that ignores the end of its input and SIGTERM, and has started a process of its
+// own, is killed with everything it started.
+func TestStubbornDriverIsKilled(t *testing.T) {
+	t.Parallel()
+	pids := filepath.Join(t.TempDir(), "pids")
+	server := fmt.Sprintf(`trap '' TERM; sleep 60 & echo $! > %s; echo $$ >> %s; %s`, pids, pids, shell("wait; wait"))
+	start := time.Now()
+	if _, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: server, ClientCmd: refDrivers().ClientCmd}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*exitGrace+5*time.Second {
+		t.Errorf("the run took %v", d)
+	}
+	b, err := os.ReadFile(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		if alive(pid) {
+			t.Errorf("process %d is still running", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// alive reports whether pid runs: a zombie waiting for a parent that does not reap it does not.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || !strings.HasPrefix(string(stat[i+1:]), " Z")
+}
+
+func TestBadOptions(t *testing.T) {
+	p := scenario(t, "test_open_seq")
+	for _, o := range []Options{{}, {ServerCmd: "x"}, {ServerCmd: "x", ClientCmd: "y", Net: "ipx"}} {
+		if _, err := Run(context.Background(), p, 1, o); err == nil {
+			t.Errorf("Run with %+v: no error", o)
+		}
+	}
+	p.DurationUs = 0
+	if _, err := Run(context.Background(), p, 1, refDrivers()); err == nil {
+		t.Error("Run with an invalid plan: no error")
+	}
+}
+
+func TestCampaignReportsPerScenario(t *testing.T) {
+	t.Parallel()
+	c := Campaign{Scenarios: []scenarios.Scenario{mustLookup(t, "test_open_last"), mustLookup(t, "seq_on_empty")}, FirstSeed: 3, Seeds: 2, Parallel: 2, Options: refDrivers(), Keep: 1}
+	reps := c.Run(context.Background())
+	if len(reps) != 2 {
+		t.Fatalf("%d reports, want 2", len(reps))
+	}
+	for i, r := range reps {
+		if r.Scenario != c.Scenarios[i].Name || r.Runs != 2 || r.Violations != 0 || len(r.Failures) != 0 || r.Wall <= 0 {
+			t.Errorf("report %+v, want 2 clean runs of %s", r, c.Scenarios[i].Name)
+		}
+	}
+	if reps[0].Delivered < 2 {
+		t.Errorf("%s delivered %d, want at least the last message in each run", reps[0].Scenario, reps[0].Delivered)
+	}
+}
+
+func mustLookup(t *testing.T, name string) scenarios.Scenario {
+	s, ok := scenarios.Lookup(name)
+	if !ok {
+		t.Fatalf("no scenario %s", name)
+	}
+	return s
+}
+
+// A server that exits before it is ready, as one whose port was taken would, is started
+// again on new ports.
+func TestServerStartedAgain(t *testing.T) {
+	t.Parallel()
+	flag := filepath.Join(t.TempDir(), "tried")
+	opt := refDrivers()
+	opt.ServerCmd = fmt.Sprintf(`if [ -e %s ]; then exec %s; fi; touch %s; echo "address already in use" >&2; exit 1`, flag, opt.ServerCmd, flag)
+	out, err := Run(context.Background(), scenario(t, "test_open_last"), 1, opt)
+	if err != nil || len(out.Result.Violations) > 0 || out.Result.Delivered < 1 {
+		t.Fatalf("error %v, violations %+v, %d delivered", err, out.Result.Violations, out.Result.Delivered)
+	}
+}
