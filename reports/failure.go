@@ -39,6 +39,8 @@ type Failure struct {
 	// PorcupineVerdict its answer: "ok", "illegal" or "unknown".
 	Porcupine        []byte
 	PorcupineVerdict string
+	// Replay overrides the replay command shown, for runs simrun replay cannot redo.
+	Replay string
 	// Window is how many events to keep on each side of the first violation, and the cap
 	// on events kept from elsewhere; 0 means DefaultWindow. Beyond it the 5 MB budget of
 	// report.html no longer holds.

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"strconv"
@@ -57,7 +58,7 @@ func buildPage(f Failure, w window) page {
 	p := page{
 		Scenario: f.Scenario, Impl: f.Impl, Seed: f.Seed, Err: f.Err,
 		Hash:   fmt.Sprintf("%016x", f.Hash),
-		Replay: ReplayCommand(f.Scenario, f.Seed, f.Impl),
+		Replay: cmp.Or(f.Replay, ReplayCommand(f.Scenario, f.Seed, f.Impl)),
 		Stats: fmt.Sprintf("%d events, %d sessions, %d deliveries, %d posts stored",
 			len(f.History), f.Result.Sessions, f.Result.Delivered, f.Result.Posts),
 	}

@@ -157,6 +157,9 @@ type FailureResult struct {
 	Seed       uint64            `json:"seed"`
 	Error      string            `json:"error,omitempty"`
 	Violations []ViolationResult `json:"violations"`
+	// Replay is the command that reruns this seed when it is not simrun replay's (a
+	// validate run against real processes); empty means ReplayCommand's.
+	Replay string `json:"replay,omitempty"`
 }
 
 // ViolationResult is one broken property, as checker.Violation reports it.
@@ -445,7 +448,7 @@ func markdown(s Summary) []byte {
 		for _, v := range f.Violations {
 			fmt.Fprintf(&b, "  - %s on %s session %d (event %d): %s\n", mdText(v.Property), mdText(v.Node), v.Session, v.Index, mdText(v.Message))
 		}
-		fmt.Fprintf(&b, "  - replay: `%s`\n", ReplayCommand(f.Scenario, f.Seed, f.Impl))
+		fmt.Fprintf(&b, "  - replay: `%s`\n", cmp.Or(f.Replay, ReplayCommand(f.Scenario, f.Seed, f.Impl)))
 	}
 	return b.Bytes()
 }

@@ -52,8 +52,9 @@ run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S 
         with simrun merge), for the first failing seeds of each scenario a directory
         DIR/failures/<scenario>-<seed>/ with plan.json (replayable: simrun replay --plan),
         history.jsonl (a window around the violation) and report.html, and each shrunk
-        failure as DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus. With --corpus DIR it replays every saved plan in DIR with its own seed instead
-        (a regression corpus); a plan naming mutants in "kills" must also fail against them.
+        failure as DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus.
+        With --corpus DIR it replays every saved plan in DIR with its own seed instead;
+        a plan naming mutants in "kills" must also fail against them.
 replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
         a final line with its hash; the same arguments always print the same output.
         --history FILE also writes the run's history as JSON Lines (simrun check reads it).
@@ -129,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usagef("unknown command %q (want run, replay, list or help)", args[0])
+		err = usagef("unknown command %q (see 'simrun help')", args[0])
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simrun: %v\n", err)

@@ -34,6 +34,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
+	// A real-time run cannot be replayed bit for bit; its report names the command that
+	// runs the same scenario and seed again.
+	rerun := func(scenario string, seed uint64) string {
+		return fmt.Sprintf("simrun validate --server-cmd %q --client-cmd %q --scenario %s --seed %d (real time: not bit-exact)", *serverCmd, *clientCmd, scenario, seed)
+	}
 	switch {
 	case strings.TrimSpace(*serverCmd) == "" || strings.TrimSpace(*clientCmd) == "":
 		return 2, usagef("validate: --server-cmd and --client-cmd are required")
@@ -86,7 +91,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 		violations += rep.Violations
 		failed += len(rep.Failures)
 		runs += rep.Runs
-		row, fails := validateResults(rep, c, *impl)
+		row, fails := validateResults(rep, c, *impl, func(seed uint64) string { return rerun(rep.Scenario, seed) })
 		summary.Scenarios = append(summary.Scenarios, row)
 		summary.Failures = append(summary.Failures, fails...)
 	}
@@ -116,7 +121,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 				fmt.Fprintln(stdout)
 			}
 			if *outDir != "" && i < reportsPerScenario {
-				if path, err := writeValidateFailure(*outDir, rep.Scenario, f, *impl); err != nil {
+				if path, err := writeValidateFailure(*outDir, rep.Scenario, f, *impl, rerun(rep.Scenario, f.Seed)); err != nil {
 					fmt.Fprintf(stdout, "  report: %v\n", err)
 				} else {
 					fmt.Fprintf(stdout, "  report: %s/report.html\n", path)
@@ -138,14 +143,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 
 // validateResults converts a scenario's report for results.json. Real runs have no trace
 // hash: their timing is the machine's.
-func validateResults(rep validate.Report, c validate.Campaign, impl string) (reports.ScenarioResult, []reports.FailureResult) {
+func validateResults(rep validate.Report, c validate.Campaign, impl string, rerun func(uint64) string) (reports.ScenarioResult, []reports.FailureResult) {
 	row := reports.ScenarioResult{
 		Scenario: rep.Scenario, Impl: impl, Ranges: []reports.SeedRange{{FirstSeed: c.FirstSeed, Seeds: c.Seeds, Hash: "real-time"}},
 		Violations: rep.Violations, Delivered: rep.Delivered, WallNs: int64(rep.Wall),
 	}
 	var fails []reports.FailureResult
 	for _, f := range rep.Failures {
-		fr := reports.FailureResult{Scenario: rep.Scenario, Impl: impl, Seed: f.Seed}
+		fr := reports.FailureResult{Scenario: rep.Scenario, Impl: impl, Seed: f.Seed, Replay: rerun(f.Seed)}
 		if f.Err != nil {
 			fr.Error = f.Err.Error()
 		}
@@ -157,8 +162,8 @@ func validateResults(rep validate.Report, c validate.Campaign, impl string) (rep
 	return row, fails
 }
 
-func writeValidateFailure(dir, scenario string, f validate.Failure, impl string) (string, error) {
-	rf := reports.Failure{Scenario: scenario, Seed: f.Seed, Impl: impl, Plan: f.Plan, History: f.Outcome.History, Result: f.Outcome.Result}
+func writeValidateFailure(dir, scenario string, f validate.Failure, impl, replay string) (string, error) {
+	rf := reports.Failure{Scenario: scenario, Seed: f.Seed, Impl: impl, Plan: f.Plan, History: f.Outcome.History, Result: f.Outcome.Result, Replay: replay}
 	if f.Err != nil {
 		rf.Err = f.Err.Error()
 	}
