@@ -388,8 +388,7 @@ func (c *Client) onOnline(f wire.Frame) {
 			c.fail("online seq %d not after %d", f.Seq, c.last)
 			return
 		}
-		if c.cfg.Contiguous && c.last >= 0 && f.Seq != c.last+1 {
-			c.fail("online seq %d after %d in a contiguous stream: %d messages lost", f.Seq, c.last, f.Seq-c.last-1)
+		if c.lost("online", f.Seq) {
 			return
 		}
 		c.draining = false
@@ -597,8 +596,7 @@ func (c *Client) goLive() {
 			}
 			continue
 		}
-		if c.cfg.Contiguous && c.last >= 0 && e.seq != c.last+1 {
-			c.fail("buffered seq %d after %d in a contiguous stream: %d messages lost", e.seq, c.last, e.seq-c.last-1)
+		if c.lost("buffered", e.seq) {
 			return
 		}
 		c.draining = false
@@ -612,6 +610,16 @@ func (c *Client) goLive() {
 		return
 	}
 	c.h.Control(CtlOnline, c.last)
+}
+
+// lost fails the session when a contiguous stream skips a seq, which only a datagram link
+// can make happen: live data is delivered in order or not at all.
+func (c *Client) lost(what string, seq int64) bool {
+	if !c.cfg.Contiguous || c.last < 0 || seq == c.last+1 {
+		return false
+	}
+	c.fail("%s seq %d after %d in a contiguous stream: %d messages lost", what, seq, c.last, seq-c.last-1)
+	return true
 }
 
 func (c *Client) deliver(seq int64, msgid int32, body []byte) {
