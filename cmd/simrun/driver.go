@@ -194,22 +194,8 @@ func driveServer(ctx context.Context, o serverOpts, stdin io.Reader, stdout io.W
 	if err := w.Write(validate.Event{Ev: validate.EvReady, T: validate.Now()}); err != nil {
 		return err
 	}
-	lines, done := readLines(stdin)
-	defer close(done)
-	for {
-		var l inputLine
-		select {
-		case <-ctx.Done():
-			return nil
-		case l = <-lines:
-		}
-		if l.err != nil {
-			return l.err
-		}
-		if l.eof {
-			return nil
-		}
-		c, perr := validate.ParseCommand(l.b)
+	return eachCommand(ctx, stdin, func(line []byte) error {
+		c, perr := validate.ParseCommand(line)
 		if perr == nil && c.Cmd != validate.CmdPost {
 			perr = fmt.Errorf("a server takes post, not %s", c.Cmd)
 		}
@@ -222,10 +208,8 @@ func driveServer(ctx context.Context, o serverOpts, stdin io.Reader, stdout io.W
 		} else {
 			ev = validate.Posted(start, validate.Now(), seq, o.storage != "")
 		}
-		if err := w.Write(ev); err != nil {
-			return err
-		}
-	}
+		return w.Write(ev)
+	})
 }
 
 // driverApp is the application on a reference client behind the driver protocol: it reports
@@ -297,6 +281,12 @@ func driveClient(ctx context.Context, o clientOpts, stdin io.Reader, stdout io.W
 	if err := app.w.Write(validate.Event{Ev: validate.EvReady, T: validate.Now()}); err != nil {
 		return err
 	}
+	return eachCommand(ctx, stdin, func(line []byte) error { return driveCommand(app, host, line) })
+}
+
+// eachCommand hands each line of stdin to handle until stdin ends, handle fails or ctx is
+// done (a signal): the command loop both drivers share.
+func eachCommand(ctx context.Context, stdin io.Reader, handle func([]byte) error) error {
 	lines, done := readLines(stdin)
 	defer close(done)
 	for {
@@ -312,7 +302,7 @@ func driveClient(ctx context.Context, o clientOpts, stdin io.Reader, stdout io.W
 		if l.eof {
 			return nil
 		}
-		if err := driveCommand(app, host, l.b); err != nil {
+		if err := handle(l.b); err != nil {
 			return err
 		}
 	}
