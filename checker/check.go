@@ -52,7 +52,7 @@ func Check(h History) (Result, error) {
 	}
 	c := checker{
 		h: h[:limit], epochs: st.epochs, server: st.server,
-		byID: make(map[int64]int), nodeByName: make(map[string]int), lastSess: -1,
+		sessions: newSessionIndex(), nodeByName: make(map[string]int),
 	}
 	// Judging the prefix before a log error still finds session errors that come earlier, so
 	// the error reported is always the first one in the history.
@@ -206,12 +206,10 @@ type checker struct {
 	ep         int // the current epoch
 	posted     int // entries of the current epoch's log an open sees now
 	res        Result
-	byID       map[int64]int // session id → index in ss
+	sessions   sessionIndex // session id → index in ss
 	ss         []session
 	nodeByName map[string]int // client node → index in nodes
 	nodes      []clientNode
-	lastID     int64
-	lastSess   int // index in ss of lastID, or -1; saves the map lookup on runs of one session
 }
 
 // clientNode is what the resume property needs of a client node across its sessions.
@@ -270,19 +268,15 @@ func (c *checker) restart(i int) {
 }
 
 func (c *checker) lookup(id int64) *session {
-	if c.lastSess >= 0 && c.lastID == id {
-		return &c.ss[c.lastSess]
-	}
-	k, ok := c.byID[id]
+	k, ok := c.sessions.find(id)
 	if !ok {
 		return nil
 	}
-	c.lastID, c.lastSess = id, k
 	return &c.ss[k]
 }
 
 func (c *checker) open(i int, e *Event) error {
-	if first, dup := c.byID[e.Session]; dup {
+	if first, dup := c.sessions.find(e.Session); dup {
 		return &HistoryError{i, fmt.Sprintf("session %d opened again (first open at event %d)", e.Session, c.ss[first].openAt)}
 	}
 	m, ok := parseMode(e.Mode)
@@ -306,7 +300,7 @@ func (c *checker) open(i int, e *Event) error {
 		s.resume, s.resumeFrom = true, c.nodes[n].last
 	}
 	s.remember(i)
-	c.byID[e.Session] = len(c.ss)
+	c.sessions.add(e.Session, len(c.ss))
 	c.ss = append(c.ss, s)
 	c.res.Sessions++
 	return nil

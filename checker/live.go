@@ -59,7 +59,7 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 			posts++
 		}
 	}
-	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, byID: make(map[int64]int), lastSess: -1}
+	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex()}
 	if opt.Calm {
 		// Without a fault event, an Error has no cause the history can show.
 		l.causeFrom = len(h)
@@ -106,9 +106,7 @@ type liveness struct {
 	faulted      bool  // false: no fault at all, F is minus infinity
 	posts        []livePost
 	ss           []liveSession
-	byID         map[int64]int
-	lastID       int64
-	lastSess     int
+	sessions     sessionIndex
 	waiting      []int // sessions in ss whose Reply found the server empty, until the next post
 	// causeFrom is the history index of the first fault, crash or restart in a calm run: an
 	// Error before it ended a live session for nothing. 0 when the run is not calm.
@@ -157,14 +155,10 @@ type liveSession struct {
 }
 
 func (l *liveness) lookup(id int64) *liveSession {
-	if l.lastSess >= 0 && l.lastID == id {
-		return &l.ss[l.lastSess]
-	}
-	k, ok := l.byID[id]
+	k, ok := l.sessions.find(id)
 	if !ok {
 		return nil
 	}
-	l.lastID, l.lastSess = id, k
 	return &l.ss[k]
 }
 
@@ -178,8 +172,7 @@ func (l *liveness) event(i int, e *Event) {
 		return
 	}
 	if e.Kind == EvOpen {
-		if _, dup := l.byID[e.Session]; !dup {
-			l.byID[e.Session] = len(l.ss)
+		if l.sessions.add(e.Session, len(l.ss)) {
 			l.ss = append(l.ss, l.open(i, e))
 		}
 		return
@@ -205,7 +198,8 @@ func (l *liveness) event(i int, e *Event) {
 			s.phase, s.phaseSeq = e.Name, e.Seq
 			if e.Name == PhReply && e.Seq == -1 && s.count == 0 && !s.waiting {
 				s.waiting, s.dueOpen, s.due = true, s.due, math.MaxInt64
-				l.waiting = append(l.waiting, l.byID[e.Session])
+				k, _ := l.sessions.find(e.Session)
+				l.waiting = append(l.waiting, k)
 			}
 		case e.Kind == EvDeliver:
 			s.count++
