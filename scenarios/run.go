@@ -39,9 +39,10 @@ type Outcome struct {
 	Seed      uint64
 	History   checker.History
 	Result    checker.Result
-	Hash      uint64 // trace hash: equal for equal plan and seed
-	Events    uint64 // kernel events fired
-	SimNs     int64  // virtual time simulated
+	Fresh     checker.LinResult // porcupine's verdict on fresh (zero with NoFresh)
+	Hash      uint64            // trace hash: equal for equal plan and seed
+	Events    uint64            // kernel events fired
+	SimNs     int64             // virtual time simulated
 	Delivered int64
 }
 
@@ -167,17 +168,18 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		Calm: p.Net.Online.calm() && p.Net.Request.calm(),
 	}
 	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
+	var lin checker.LinResult
 	if !opt.NoFresh {
 		// The linear validators go first; porcupine adds what they cannot see: whether
 		// Online and deliveries fit the server's state at the time.
-		lin := checker.CheckFresh(r.hist, freshTimeout)
+		lin = checker.CheckFresh(r.hist, freshTimeout)
 		res.Violations = append(res.Violations, lin.Violations(r.hist)...)
 		if lin.Verdict == checker.VerdictUnknown {
 			return Outcome{}, fmt.Errorf("plan %s seed %d: porcupine timed out after %v: fresh is unknown", p.Name, seed, freshTimeout)
 		}
 	}
 	return Outcome{
-		Plan: p.Name, Seed: seed, History: r.hist, Result: res,
+		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
 		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
 	}, nil
 }

@@ -401,11 +401,7 @@ func describe(scenario, impl string, f scenarios.Failure) string {
 		}
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "  replay: simrun replay --scenario %s --seed %d", scenario, f.Seed)
-	if impl != "reference" {
-		fmt.Fprintf(&b, " --impl %s", impl)
-	}
-	b.WriteByte('\n')
+	fmt.Fprintf(&b, "  replay: %s\n", reports.ReplayCommand(scenario, f.Seed, impl))
 	return b.String()
 }
 

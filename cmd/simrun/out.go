@@ -14,7 +14,7 @@ import (
 // mutant campaign fails thousands of seeds with the same bug.
 const reportsPerScenario = 10
 
-// freshTimeout bounds porcupine's search per failure report; past it the verdict is unknown.
+// freshTimeout bounds porcupine's search in simrun check; past it the verdict is unknown.
 const freshTimeout = 10 * time.Second
 
 // results converts a campaign report for results.json.
@@ -29,20 +29,38 @@ func results(rep scenarios.Report, c scenarios.Campaign, impl string) (reports.S
 	}
 	var fails []reports.FailureResult
 	for _, f := range rep.Failures {
-		fr := reports.FailureResult{Scenario: rep.Scenario, Impl: impl, Seed: f.Seed}
-		if f.Err != nil {
-			fr.Error = f.Err.Error()
-		}
-		for _, v := range f.Outcome.Result.Violations {
-			fr.Violations = append(fr.Violations, reports.ViolationResult{Property: v.Property, Node: v.Node, Session: v.Session, Index: v.Index, Message: v.Message})
-		}
-		fails = append(fails, fr)
+		fails = append(fails, failureResult(rep.Scenario, impl, f.Seed, f.Err, f.Outcome.Result.Violations))
 	}
 	return row, fails
 }
 
-// writeFailureReport replays one failing seed to recover its history (campaigns keep none),
-// asks porcupine about it, and writes the failure's directory under dir.
+// failureResult is one failing seed as results.json holds it, simulated or validated.
+func failureResult(scenario, impl string, seed uint64, err error, vs []checker.Violation) reports.FailureResult {
+	fr := reports.FailureResult{Scenario: scenario, Impl: impl, Seed: seed}
+	if err != nil {
+		fr.Error = err.Error()
+	}
+	for _, v := range vs {
+		fr.Violations = append(fr.Violations, reports.ViolationResult{Property: v.Property, Node: v.Node, Session: v.Session, Index: v.Index, Message: v.Message})
+	}
+	return fr
+}
+
+// writeFailure writes a failure's directory under dir, with porcupine's view of the run when
+// it has a history, and returns the directory.
+func writeFailure(dir string, f reports.Failure, lin checker.LinResult) (string, error) {
+	var page bytes.Buffer
+	if len(f.History) > 0 && lin.Visualize(&page) == nil {
+		f.Porcupine, f.PorcupineVerdict = page.Bytes(), lin.Verdict
+	}
+	if err := reports.WriteFailure(dir, f, checker.WriteHistory); err != nil {
+		return "", err
+	}
+	return reports.FailureDir(dir, f), nil
+}
+
+// writeFailureReport replays one failing seed to recover its history (campaigns keep none)
+// and writes the failure's directory under dir.
 func writeFailureReport(dir string, s scenarios.Scenario, seed uint64, impl string, opt scenarios.Options) (string, error) {
 	plan := s.Build(seed)
 	plan.Seed = seed
@@ -50,16 +68,7 @@ func writeFailureReport(dir string, s scenarios.Scenario, seed uint64, impl stri
 	out, err := scenarios.Run(plan, seed, opt)
 	if err != nil {
 		f.Err = err.Error()
-	} else {
-		f.Hash, f.History, f.Result = out.Hash, out.History, out.Result
-		lin := checker.CheckFresh(out.History, freshTimeout)
-		var page bytes.Buffer
-		if lin.Visualize(&page) == nil {
-			f.Porcupine, f.PorcupineVerdict = page.Bytes(), lin.Verdict
-		}
 	}
-	if err := reports.WriteFailure(dir, f, checker.WriteHistory); err != nil {
-		return "", err
-	}
-	return reports.FailureDir(dir, f), nil
+	f.Hash, f.History, f.Result = out.Hash, out.History, out.Result
+	return writeFailure(dir, f, out.Fresh)
 }

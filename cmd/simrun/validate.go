@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/reports"
 	"github.com/streamsim/streamsim/scenarios"
 	"github.com/streamsim/streamsim/validate"
@@ -150,13 +148,8 @@ func validateResults(rep validate.Report, c validate.Campaign, impl string, reru
 	}
 	var fails []reports.FailureResult
 	for _, f := range rep.Failures {
-		fr := reports.FailureResult{Scenario: rep.Scenario, Impl: impl, Seed: f.Seed, Replay: rerun(f.Seed)}
-		if f.Err != nil {
-			fr.Error = f.Err.Error()
-		}
-		for _, v := range f.Violations {
-			fr.Violations = append(fr.Violations, reports.ViolationResult{Property: v.Property, Node: v.Node, Session: v.Session, Index: v.Index, Message: v.Message})
-		}
+		fr := failureResult(rep.Scenario, impl, f.Seed, f.Err, f.Violations)
+		fr.Replay = rerun(f.Seed)
 		fails = append(fails, fr)
 	}
 	return row, fails
@@ -167,12 +160,5 @@ func writeValidateFailure(dir, scenario string, f validate.Failure, impl, replay
 	if f.Err != nil {
 		rf.Err = f.Err.Error()
 	}
-	var page bytes.Buffer
-	if len(f.Outcome.History) > 0 && f.Outcome.Fresh.Visualize(&page) == nil {
-		rf.Porcupine, rf.PorcupineVerdict = page.Bytes(), f.Outcome.Fresh.Verdict
-	}
-	if err := reports.WriteFailure(dir, rf, checker.WriteHistory); err != nil {
-		return "", err
-	}
-	return reports.FailureDir(dir, rf), nil
+	return writeFailure(dir, rf, f.Outcome.Fresh)
 }
