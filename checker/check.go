@@ -306,17 +306,27 @@ func (c *checker) open(i int, e *Event) error {
 	return nil
 }
 
+// contacts reports whether e shows its session in touch with a server: Active, a delivery or a
+// control. A session is judged in the server life current at its first contact, which is not
+// always the one it opened in: an open during an outage, or a dial that outlived a crash,
+// reaches the restarted server. Check and CheckFresh both follow this rule.
+func contacts(e *Event) bool {
+	return e.Kind == EvDeliver || e.Kind == EvControl || e.Kind == EvState && e.State == StActive
+}
+
 // event judges one deliver, control, state or close of session s.
 func (c *checker) event(i int, e *Event, s *session) {
-	if s.ep < c.ep && s.count == 0 && !s.online && (e.Kind == EvDeliver || e.Kind == EvControl || (e.Kind == EvState && e.State == StActive)) {
-		// Active (or, in a history without states, delivering) in a later server life than
-		// the one it opened in: judge it there. What that life held when it came up is the
-		// least the session may expect.
-		s.ep, s.log = c.ep, c.epochs[c.ep].log
-		if kept := c.epochs[c.ep].kept; kept > 0 {
-			s.lastAtOpen = s.log[kept-1].seq
-		} else {
-			s.lastAtOpen = -1
+	if !s.pinned && contacts(e) {
+		s.pinned = true
+		if s.ep < c.ep {
+			// First contact in a later server life than the one it opened in: judge it
+			// there. What that life held when it came up is the least it may expect.
+			s.ep, s.log = c.ep, c.epochs[c.ep].log
+			if kept := c.epochs[c.ep].kept; kept > 0 {
+				s.lastAtOpen = s.log[kept-1].seq
+			} else {
+				s.lastAtOpen = -1
+			}
 		}
 	}
 	c.fillContext(s, e)

@@ -121,6 +121,9 @@ func TestFreshAcrossRestarts(t *testing.T) {
 		{"a session opened while the server is down observes the next epoch", "ok 10 20 30; crash srv; open c1 last; restart srv 10; d c1 10; online c1 10"},
 		{"a session opened while the server is down for good", "ok 10; crash srv; open c1 seq 10; d c1 10; online c1 10"},
 		{"Online older than epoch 1's last", "ok 10 20 30; crash srv; restart srv 20; ok 25; open c1 seq 10; d c1 10 20; online c1!fresh 20"},
+		// Opened before a crash, first contact after the restart: judged in the new life, as
+		// Check judges it (see contacts). In the old life seq 25 was never posted.
+		{"opened before a crash, reached the restarted server", "ok 10 20 30; open c1 seq-data 20; crash srv; restart srv 20; ok 25; d c1 25; online c1 25"},
 		{"a post under way at the crash answers nothing", "ok 10; post 40; crash srv; restart srv 10; open c1 online; d c1 35!fresh; post 35; ok 35"},
 		{"a delivery in epoch 1 shows its post took effect", "ok 10 20 30; crash srv; restart srv 20; post 25; open c1 online; d c1 25; open c2 seq 10; d c2 10 20; online c2 20!fresh; ok 25"},
 	})

@@ -306,12 +306,13 @@ type clientOp struct {
 }
 
 type freshSession struct {
-	id    int64
-	node  string
-	open  int // history index
-	tOpen int64
-	epoch int // the epoch whose posts it observes: the server life it talked to (see epoch)
-	ops   []clientOp
+	id     int64
+	node   string
+	open   int // history index
+	tOpen  int64
+	epoch  int  // the epoch whose posts it observes: the server life it talked to (see epoch)
+	pinned bool // epoch is final (see contacts)
+	ops    []clientOp
 }
 
 // collectSessions gathers each session's deliveries and Online controls, and byID, which maps a
@@ -329,18 +330,21 @@ func collectSessions(h History, server string) (ss []freshSession, byID map[int6
 				byID[e.Session] = len(ss)
 				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: epoch})
 			}
-		case e.Kind == EvDeliver, e.Kind == EvControl && e.Name == CtlOnline, e.Kind == EvState && e.State == StActive:
+		case contacts(e):
 			k, ok := byID[e.Session]
 			if !ok {
 				continue
 			}
 			s := &ss[k]
-			if s.epoch < epoch && len(s.ops) == 0 {
-				// Active or delivering in a later server life than the one it opened in, as
-				// Check judges it: it observes that life, which began at the restart.
-				s.epoch, s.tOpen = epoch, restartT
+			if !s.pinned {
+				// The server life of its first contact, as Check judges it; that life
+				// began at the restart.
+				s.pinned = true
+				if s.epoch < epoch {
+					s.epoch, s.tOpen = epoch, restartT
+				}
 			}
-			if e.Kind == EvState {
+			if e.Kind == EvState || e.Kind == EvControl && e.Name != CtlOnline {
 				continue
 			}
 			if e.Kind == EvDeliver {

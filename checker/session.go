@@ -52,6 +52,7 @@ type session struct {
 	mode       mode
 	reqSeq     int64
 	ep         int     // the epoch the session is judged in (see epoch)
+	pinned     bool    // ep is final: the session has made contact (see contacts)
 	log        []entry // that epoch's log
 	lastAtOpen int64   // seq of the last entry of log at the open, -1 if none
 	ended      bool
