@@ -157,6 +157,7 @@ type Client struct {
 	// helloPending: BugRequestBeforeSubscribe sent the request before the HelloReply, which
 	// is still to come and will be dropped.
 	helloPending bool
+	held         *wire.Frame // BugLiveLookahead: the live message waiting for the next one
 
 	online, request link
 	buf             ring
@@ -220,7 +221,7 @@ func (c *Client) Open(mode Mode, seq int64) error {
 	if c.cfg.Bugs.has(BugSeq32) {
 		c.openSeq = int64(int32(c.openSeq))
 	}
-	c.last, c.serverSeq, c.draining, c.helloPending = -1, -1, false, false
+	c.last, c.serverSeq, c.draining, c.helloPending, c.held = -1, -1, false, false, nil
 	c.buf.reset(c.cfg.BufferBytes)
 	c.request = link{}
 	c.online = c.dial(ChanOnline)
@@ -395,6 +396,10 @@ func (c *Client) onOnline(f wire.Frame) {
 			return
 		}
 		c.draining = false
+		if c.cfg.Bugs.has(BugLiveLookahead) {
+			c.lookahead(f)
+			return
+		}
 		c.deliver(f.Seq, f.MsgID, f.Body)
 	}
 }
@@ -514,7 +519,7 @@ func (c *Client) onReply(f wire.Frame) {
 	switch {
 	case c.serverSeq == -1 && c.mode != ModeInitial:
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
-	case c.openSeq > c.serverSeq+1:
+	case c.openSeq > c.serverSeq+1, c.cfg.Bugs.has(BugFailAtNextSeq) && c.openSeq == c.serverSeq+1:
 		c.fail("requested seq %d is beyond the server's last seq %d", c.openSeq, c.serverSeq)
 	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction):
 		// Online data this session needs was lost from the buffer before the Reply came;

@@ -66,6 +66,12 @@ const (
 	// BugPublishBeforeStore: the server publishes a post at once and stores it (and reports
 	// it as its last seq) only storeLagNs later.
 	BugPublishBeforeStore
+	// BugFailAtNextSeq: the client's beyond-the-end test fails an open at seq = last+1 too,
+	// which must go Online at once.
+	BugFailAtNextSeq
+	// BugLiveLookahead: a live message is delivered only once the next one has arrived, so
+	// the last message of a stream that pauses waits for the next post.
+	BugLiveLookahead
 )
 
 // Mutant documents one planted bug.
@@ -185,6 +191,18 @@ var mutants = []Mutant{
 		Origin: "TLL invariant I3: storage receives a message before online does",
 		Doc:    "publishes before storing: a client subscribed just after a post can find it in neither channel",
 	},
+	{
+		Name:   "fail-at-next-seq",
+		Bug:    BugFailAtNextSeq,
+		Origin: "TLL pitfall P12: seq = last+1 goes online at once, only seq > last+1 is an error; issue 10 blind spot 1",
+		Doc:    "fails an open at seq = last+1 as beyond the server's end: a loud failure nothing caused",
+	},
+	{
+		Name:   "live-lookahead",
+		Bug:    BugLiveLookahead,
+		Origin: "a reader that hands a message over only when the next one shows it complete; issue 10 blind spot 2",
+		Doc:    "delivers each live message when the next arrives: the last one waits for a post that may never come",
+	},
 }
 
 // Mutants lists every planted bug, in a fixed order.
@@ -215,6 +233,16 @@ func malformed(f wire.Frame) bool {
 		return err != nil || r.Seq < 0
 	}
 	return true
+}
+
+// lookahead is live delivery under BugLiveLookahead: the message held so far goes out, f waits.
+func (c *Client) lookahead(f wire.Frame) {
+	if h := c.held; h != nil {
+		c.held = nil
+		c.h.Data(h.Seq, h.MsgID, h.Body)
+	}
+	c.held = &wire.Frame{Seq: f.Seq, MsgID: f.MsgID, Body: append([]byte(nil), f.Body...)}
+	c.last = f.Seq
 }
 
 // storeLagNs is how long BugPublishBeforeStore keeps a published post out of the store: long
@@ -263,9 +291,5 @@ func (s *Server) storeLate() {
 		return
 	}
 	s.last = r.Seq
-	for _, c := range s.tails {
-		if !c.paused {
-			s.pump(c)
-		}
-	}
+	s.pumpTails()
 }

@@ -165,6 +165,12 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 			i++
 		}
 	}
+	s.pumpTails()
+	return seq, nil
+}
+
+// pumpTails feeds the history streams that caught up with the store and wait for more.
+func (s *Server) pumpTails() {
 	// pump may drop the stream it serves, which shifts the rest of tails down one place.
 	for i := 0; i < len(s.tails); {
 		c := s.tails[i]
@@ -175,7 +181,6 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 			i++
 		}
 	}
-	return seq, nil
 }
 
 func (s *Server) Accepted(id ConnID, ch Channel) {
