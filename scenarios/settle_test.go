@@ -1,0 +1,56 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/streamsim/streamsim/checker"
+	"github.com/streamsim/streamsim/reference"
+)
+
+// A run goes on after its plan until a whole liveness bound passed quietly, so a catalogue plan
+// that ends soon after its last post still has its liveness judged: a client that holds back
+// the last live message is caught there, and the reference passes.
+func TestRunSettlesPastThePlan(t *testing.T) {
+	s, _ := Lookup("test_overlapped")
+	p := s.Build(1)
+	boundNs := DefaultLivenessBoundUs * 1000
+	if p.LivenessBoundUs != 0 || (p.lastEventUs()+DefaultLivenessBoundUs)*1000 <= p.DurationUs*1000 {
+		t.Fatalf("test_overlapped is not a short plan with the default bound: %+v", p)
+	}
+	out, err := Run(p, 1, Options{})
+	if err != nil || len(out.Result.Violations) != 0 {
+		t.Fatalf("the reference: %v %v", err, out.Result.Violations)
+	}
+	last := out.History[len(out.History)-1].T
+	if out.SimNs < last+boundNs {
+		t.Errorf("the run stopped at %d ns, less than a bound after its last event at %d ns", out.SimNs, last)
+	}
+	m, _ := reference.MutantByName("live-lookahead")
+	bad, err := Run(p, 1, Options{Bugs: m.Bug})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad.Result.Violations) == 0 || bad.Result.Violations[0].Property != checker.PropLiveness {
+		t.Fatalf("live-lookahead: violations %+v, want liveness", bad.Result.Violations)
+	}
+}
+
+// A network that never quiets within the run's bound still stops: a big history read over a
+// slow link keeps sending for minutes, and the run ends maxSettleWindows bounds after the plan.
+func TestRunSettlingIsBounded(t *testing.T) {
+	p := Plan{
+		Name: "slow_history", DurationUs: 1000, LivenessBoundUs: 1000,
+		Net:     NetPlan{Request: Link{BandwidthBytesPerSec: 1_000_000}},
+		Clients: []ClientPlan{{Name: "c1", OpenAtUs: 500, Mode: checker.ModeSeq}},
+	}
+	for i := range 500 {
+		p.Posts = append(p.Posts, Post{Seq: int64(i), SizeBytes: 8000})
+	}
+	out, err := Run(p, 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := (p.DurationUs + maxSettleWindows*p.LivenessBoundUs) * 1000; out.SimNs != limit {
+		t.Fatalf("the run stopped at %d ns, want %d: the plan's end and %d bounds", out.SimNs, limit, maxSettleWindows)
+	}
+}
