@@ -157,7 +157,7 @@ type Client struct {
 	// helloPending: BugRequestBeforeSubscribe sent the request before the HelloReply, which
 	// is still to come and will be dropped.
 	helloPending bool
-	held         *wire.Frame // BugLiveLookahead: the live message waiting for the next one
+	onlineHeld   bool // BugOnlineWaitsLive: Online is due, waiting for live data
 
 	online, request link
 	buf             ring
@@ -221,7 +221,7 @@ func (c *Client) Open(mode Mode, seq int64) error {
 	if c.cfg.Bugs.has(BugSeq32) {
 		c.openSeq = int64(int32(c.openSeq))
 	}
-	c.last, c.serverSeq, c.draining, c.helloPending, c.held = -1, -1, false, false, nil
+	c.last, c.serverSeq, c.draining, c.helloPending, c.onlineHeld = -1, -1, false, false, false
 	c.buf.reset(c.cfg.BufferBytes)
 	c.request = link{}
 	c.online = c.dial(ChanOnline)
@@ -326,6 +326,10 @@ func (c *Client) Timer(id uint64) {
 		c.fail("no HelloReply within %d ms", c.cfg.HandshakeTimeoutNs/1_000_000)
 	case phRequest:
 		c.fail("no Reply within %d ms", c.cfg.HandshakeTimeoutNs/1_000_000)
+	case phLive:
+		if c.onlineHeld {
+			c.releaseOnline()
+		}
 	}
 }
 
@@ -396,8 +400,7 @@ func (c *Client) onOnline(f wire.Frame) {
 			return
 		}
 		c.draining = false
-		if c.cfg.Bugs.has(BugLiveLookahead) {
-			c.lookahead(f)
+		if c.onlineHeld && !c.releaseOnline() {
 			return
 		}
 		c.deliver(f.Seq, f.MsgID, f.Body)
@@ -541,6 +544,9 @@ func (c *Client) onReply(f wire.Frame) {
 		if c.cfg.Bugs.has(BugReplyRaceDrop) {
 			c.buf.reset(c.cfg.BufferBytes)
 		}
+		if c.cfg.Bugs.has(BugOnlineWaitsLive) && c.mode == ModeSeq && c.buf.len() == 0 {
+			c.holdOnline()
+		}
 		c.goLive()
 	case c.cfg.Bugs.has(BugSkipHistory) && (c.mode == ModeSeq || c.mode == ModeSeqData):
 		c.last = c.openSeq - 1
@@ -619,6 +625,9 @@ func (c *Client) goLive() {
 	}
 	if hit(c.cfg.Failpoints, FPClientBeforeOnline) {
 		c.fail("failpoint %s", FPClientBeforeOnline)
+		return
+	}
+	if c.onlineHeld {
 		return
 	}
 	c.h.Control(CtlOnline, c.last)

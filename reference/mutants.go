@@ -69,9 +69,12 @@ const (
 	// BugFailAtNextSeq: the client's beyond-the-end test fails an open at seq = last+1 too,
 	// which must go Online at once.
 	BugFailAtNextSeq
-	// BugLiveLookahead: a live message is delivered only once the next one has arrived, so
-	// the last message of a stream that pauses waits for the next post.
-	BugLiveLookahead
+	// BugInstantSnapshot: the handshakes report the last seq as of the start of the current
+	// instant, leaving out posts made at the same instant.
+	BugInstantSnapshot
+	// BugOnlineWaitsLive: a seq open with nothing to fetch and nothing buffered waits for a
+	// live message to report Online, or onlineWaitNs, longer than the default liveness bound.
+	BugOnlineWaitsLive
 )
 
 // Mutant documents one planted bug.
@@ -198,10 +201,16 @@ var mutants = []Mutant{
 		Doc:    "fails an open at seq = last+1 as beyond the server's end: a loud failure nothing caused",
 	},
 	{
-		Name:   "live-lookahead",
-		Bug:    BugLiveLookahead,
-		Origin: "a reader that hands a message over only when the next one shows it complete; issue 10 blind spot 2",
-		Doc:    "delivers each live message when the next arrives: the last one waits for a post that may never come",
+		Name:   "online-waits-live",
+		Bug:    BugOnlineWaitsLive,
+		Origin: "a client that takes the first live message as the proof of an empty handover; issue 10 blind spot 2",
+		Doc:    "a seq open at last+1 with nothing buffered reports Online only when live data comes, or 150 ms later: late on a paused stream",
+	},
+	{
+		Name:   "instant-snapshot",
+		Bug:    BugInstantSnapshot,
+		Origin: "a last-seq snapshot keyed by a clock tick, blind to posts of the current tick; issue 10 blind spot 3 (equal timestamps)",
+		Doc:    "HelloReply and Reply leave out a post made at the same instant: an open at last+1 goes Online without it, and the next live seq leaves a gap",
 	},
 }
 
@@ -235,14 +244,39 @@ func malformed(f wire.Frame) bool {
 	return true
 }
 
-// lookahead is live delivery under BugLiveLookahead: the message held so far goes out, f waits.
-func (c *Client) lookahead(f wire.Frame) {
-	if h := c.held; h != nil {
-		c.held = nil
-		c.h.Data(h.Seq, h.MsgID, h.Body)
+// tick notes, under BugInstantSnapshot, the last seq before the posts of the current instant.
+func (s *Server) tick() {
+	if now := s.env.Now(); now != s.tickAt {
+		s.tickAt, s.tickLast = now, s.last
 	}
-	c.held = &wire.Frame{Seq: f.Seq, MsgID: f.MsgID, Body: append([]byte(nil), f.Body...)}
-	c.last = f.Seq
+}
+
+// lastNow is the last seq the handshakes report: the last accepted one, or under
+// BugInstantSnapshot the last one before the current instant's posts.
+func (s *Server) lastNow() int64 {
+	if s.cfg.Bugs.has(BugInstantSnapshot) && s.tickAt == s.env.Now() {
+		return s.tickLast
+	}
+	return s.last
+}
+
+// onlineWaitNs is how long BugOnlineWaitsLive holds Online back when no live data comes.
+const onlineWaitNs = 150_000_000
+
+// holdOnline keeps, under BugOnlineWaitsLive, the coming Online back until live data arrives
+// or onlineWaitNs passes.
+func (c *Client) holdOnline() {
+	c.onlineHeld = true
+	c.env.SetTimer(onlineWaitNs, c.gen)
+}
+
+// releaseOnline reports, under BugOnlineWaitsLive, the Online held since the switch, now
+// that live data came; false if the session ended meanwhile.
+func (c *Client) releaseOnline() bool {
+	g := c.gen
+	c.onlineHeld = false
+	c.h.Control(CtlOnline, c.last)
+	return c.gen == g
 }
 
 // storeLagNs is how long BugPublishBeforeStore keeps a published post out of the store: long

@@ -78,6 +78,9 @@ type Server struct {
 	recs  []storage.Record
 
 	unstored []storage.Record // BugPublishBeforeStore: published, not yet stored
+	// BugInstantSnapshot: the instant of the latest post (-1 before any), and the last seq
+	// before that instant's posts.
+	tickAt, tickLast int64
 }
 
 // NewServer returns a server over cfg.Store, continuing after the last stored seq.
@@ -100,7 +103,7 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 	if cfg.SubscriberMaxLagBytes <= 0 {
 		cfg.SubscriberMaxLagBytes = 1 << 20
 	}
-	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, durable: cfg.Store.Last(), conns: make(map[ConnID]*srvConn)}
+	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, durable: cfg.Store.Last(), conns: make(map[ConnID]*srvConn), tickAt: -1}
 	if cfg.PubLastSeq > 0 {
 		s.pubLast = cfg.PubLastSeq
 	}
@@ -133,6 +136,9 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	}
 	if seq <= s.last {
 		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
+	}
+	if s.cfg.Bugs.has(BugInstantSnapshot) {
+		s.tick()
 	}
 	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
 	// sees online, it can also read from history.
@@ -243,7 +249,7 @@ func (s *Server) onHello(c *srvConn, p []byte) {
 	c.hello = nil
 	c.ph = spSubscribed
 	s.subs = append(s.subs, c)
-	s.env.Send(c.id, wire.AppendMsg(nil, wire.HelloReply{Version: 1, Seq: max(s.last, s.pubLast)}))
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.HelloReply{Version: 1, Seq: max(s.lastNow(), s.pubLast)}))
 }
 
 func (s *Server) onRequestBytes(c *srvConn, p []byte) {
@@ -286,7 +292,7 @@ func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 	if s.cfg.Bugs.has(BugTranslatedSeq) {
 		reported++
 	}
-	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.last, RequestedSeq: reported, BlockSeq: -1}))
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.lastNow(), RequestedSeq: reported, BlockSeq: -1}))
 	c.ph = spHistory
 	c.next = max(start, 0)
 	s.tails = append(s.tails, c)

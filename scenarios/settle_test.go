@@ -8,14 +8,14 @@ import (
 )
 
 // A run goes on after its plan until a whole liveness bound passed quietly, so a catalogue plan
-// that ends soon after its last post still has its liveness judged: a client that holds back
-// the last live message is caught there, and the reference passes.
+// that ends soon after its last open still has its liveness judged: a client that reports
+// Online after the bound is caught there, and the reference passes.
 func TestRunSettlesPastThePlan(t *testing.T) {
-	s, _ := Lookup("test_overlapped")
+	s, _ := Lookup("test_recent")
 	p := s.Build(1)
 	boundNs := DefaultLivenessBoundUs * 1000
 	if p.LivenessBoundUs != 0 || (p.lastEventUs()+DefaultLivenessBoundUs)*1000 <= p.DurationUs*1000 {
-		t.Fatalf("test_overlapped is not a short plan with the default bound: %+v", p)
+		t.Fatalf("test_recent is not a short plan with the default bound: %+v", p)
 	}
 	out, err := Run(p, 1, Options{})
 	if err != nil || len(out.Result.Violations) != 0 {
@@ -25,13 +25,13 @@ func TestRunSettlesPastThePlan(t *testing.T) {
 	if out.SimNs < last+boundNs {
 		t.Errorf("the run stopped at %d ns, less than a bound after its last event at %d ns", out.SimNs, last)
 	}
-	m, _ := reference.MutantByName("live-lookahead")
+	m, _ := reference.MutantByName("online-waits-live")
 	bad, err := Run(p, 1, Options{Bugs: m.Bug})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(bad.Result.Violations) == 0 || bad.Result.Violations[0].Property != checker.PropLiveness {
-		t.Fatalf("live-lookahead: violations %+v, want liveness", bad.Result.Violations)
+		t.Fatalf("online-waits-live: violations %+v, want liveness", bad.Result.Violations)
 	}
 }
 
