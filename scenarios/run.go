@@ -280,9 +280,12 @@ func (r *runner) newClient(a *clientApp) *reference.Client {
 	})
 }
 
-// faultMalformed names the fault event of a malformed request; it is no plan fault kind, since
-// a plan asks for it through ClientPlan.RequestVersion.
-const faultMalformed = "malformed_request"
+// Fault events of malformed input, which no plan fault kind asks for: a malformed request
+// (ClientPlan.RequestVersion) and an open the client refuses.
+const (
+	faultMalformed = "malformed_request"
+	faultBadOpen   = "bad_open"
+)
 
 // versionEnv is the environment of a client that sends a malformed request
 // (ClientPlan.RequestVersion): it rewrites the version field of the first write on each
@@ -472,6 +475,9 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	a.session, a.opened, a.live = a.r.session, true, true
 	a.record(checker.Event{Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why})
 	if err := a.c.Open(mode, seq); err != nil {
+		// An open the client cannot make (initial or last over the old protocol) is the
+		// plan's malformed input: the history must show it as the cause of the failure.
+		a.record(checker.Event{Kind: checker.EvFault, Name: faultBadOpen, Reason: err.Error()})
 		a.end(checker.StError, err.Error())
 	}
 }

@@ -54,3 +54,26 @@ func TestRunSettlingIsBounded(t *testing.T) {
 		t.Fatalf("the run stopped at %d ns, want %d: the plan's end and %d bounds", out.SimNs, limit, maxSettleWindows)
 	}
 }
+
+// Malformed input is the cause the history shows for a loud failure, so progress accepts it:
+// an initial open over the old protocol, which the client refuses, and a request with a
+// wrong version, which the server refuses.
+func TestProgressSeesMalformedInput(t *testing.T) {
+	for _, c := range []ClientPlan{
+		{Name: "c1", OpenAtUs: 500, Mode: checker.ModeInitial, Protocol: "old"},
+		{Name: "c1", OpenAtUs: 500, Mode: checker.ModeSeq, RequestVersion: 3},
+	} {
+		p := Plan{Name: "bad_input", DurationUs: 1000, Posts: steady(0, 5, 100), Clients: []ClientPlan{c}}
+		out, err := Run(p, 1, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := false
+		for _, e := range out.History {
+			failed = failed || e.Kind == checker.EvState && e.State == checker.StError
+		}
+		if !failed || len(out.Result.Violations) != 0 {
+			t.Errorf("%+v: failed %v, violations %+v; want a failure and none", c, failed, out.Result.Violations)
+		}
+	}
+}
