@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -101,7 +102,10 @@ func clientFlags(name string, args []string) (clientOpts, error) {
 // serverOpts configure a reference server on sockets, for serve and driver server.
 type serverOpts struct {
 	online, request, storage string
-	cfg                      reference.ServerConfig
+	// durable syncs the store before each acknowledgement; without it the store is synced
+	// when it closes (and as its writer fills), as TLL's file storage does.
+	durable bool
+	cfg     reference.ServerConfig
 	// For serve.
 	feed, size int
 	rate       float64
@@ -117,6 +121,7 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	online := fs.String("online", os.Getenv(validate.EnvOnline), "online (pub) address to listen on")
 	request := fs.String("request", os.Getenv(validate.EnvRequest), "request address to listen on")
 	dir := fs.String("storage", "", "directory of the file store (default: in memory)")
+	durable := fs.Bool("durable", env.Durable, "sync the file store before acknowledging each post (default: the plan's durable)")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	var feed, size *int
 	var rate *float64
@@ -128,9 +133,15 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	if err := parse(fs, args); err != nil {
 		return serverOpts{}, err
 	}
-	o := serverOpts{online: *online, request: *request, storage: *dir}
+	o := serverOpts{online: *online, request: *request, storage: *dir, durable: *durable && *dir != ""}
 	if o.online == "" || o.request == "" {
 		return o, usagef("%s: --online and --request are required", name)
+	}
+	// A plan's durable is honoured where there is a store to sync; the flag itself is not.
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "durable" })
+	if explicit && *durable && *dir == "" {
+		return o, usagef("%s: --durable needs --storage DIR (a memory store has nothing to sync)", name)
 	}
 	o.cfg = reference.ServerConfig{
 		Autoseq: env.Autoseq, HistoryBatchMsgs: env.HistoryBatchMsgs, HistoryIntervalNs: env.HistoryIntervalUs * 1000,
@@ -153,9 +164,10 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	return o, nil
 }
 
-// listen starts the server: on the file store when o.storage is set, durable, so that nothing
-// acknowledged is lost when it stops or crashes; otherwise in memory. It returns the last seq
-// stored, and a function that stops the server and closes (syncs) the store.
+// listen starts the server: on the file store when o.storage is set, synced before each
+// acknowledgement when o.durable, so that nothing acknowledged is lost when it stops or
+// crashes; otherwise in memory. It returns the last seq stored, and a function that stops the
+// server and closes (syncs) the store.
 func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	cfg := o.cfg
 	var file *storage.File
@@ -165,7 +177,7 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 		if file, err = storage.OpenFile(o.storage, storage.FileOptions{}); err != nil {
 			return nil, 0, nil, err
 		}
-		cfg.Store, cfg.Durable, last = file, true, file.Last()
+		cfg.Store, cfg.Durable, last = file, o.durable, file.Last()
 	}
 	srv, err := tcp.ListenServer(o.online, o.request, cfg)
 	if err != nil {
@@ -206,7 +218,7 @@ func driveServer(ctx context.Context, o serverOpts, stdin io.Reader, stdout io.W
 		} else if seq, err := srv.Post(*c.Seq, *c.MsgID, c.Payload); err != nil {
 			ev = validate.Refused(validate.Now(), err.Error())
 		} else {
-			ev = validate.Posted(start, validate.Now(), seq, o.storage != "")
+			ev = validate.Posted(start, validate.Now(), seq, o.durable)
 		}
 		return w.Write(ev)
 	})

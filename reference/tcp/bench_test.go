@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/storage"
 )
 
 // counter is a subscriber that only counts, so the hosts and sockets are what gets measured.
@@ -51,8 +52,11 @@ func (c *counter) reach(b *testing.B, n int64) {
 	}
 }
 
-// BenchmarkFanout posts 64-byte messages to online subscribers over loopback TCP. msgs/s
-// counts deliveries summed over subscribers.
+// postBatch is how many posts the benchmarks hand the server host at once.
+const postBatch = 256
+
+// BenchmarkFanout posts 64-byte messages, in batches, to online subscribers over loopback
+// TCP. msgs/s counts deliveries summed over subscribers.
 func BenchmarkFanout(b *testing.B) {
 	for _, subs := range []int{1, 8} {
 		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
@@ -73,13 +77,20 @@ func BenchmarkFanout(b *testing.B) {
 			// how fast a queue fills.
 			const window = 8192
 			body := make([]byte, 64)
+			msgs := make([]storage.Record, postBatch)
+			var res []PostResult
 			b.ResetTimer()
 			start := time.Now()
-			for i := range b.N {
-				if _, err := s.Post(int64(i), 1, body); err != nil {
+			for i := 0; i < b.N; i += len(msgs) {
+				msgs = msgs[:min(postBatch, b.N-i)]
+				for j := range msgs {
+					msgs[j] = storage.Record{Seq: int64(i + j), MsgID: 1, Body: body}
+				}
+				var err error
+				if res, err = s.PostBatch(msgs, res[:0]); err != nil {
 					b.Fatal(err)
 				}
-				if i%1024 == 1023 && i >= window {
+				if i >= window {
 					for _, c := range counters {
 						c.reach(b, int64(i-window))
 					}
@@ -134,5 +145,50 @@ func BenchmarkLoopbackCopy(b *testing.B) {
 	var one [1]byte
 	if _, err := nc.Read(one[:]); err != io.EOF {
 		b.Fatalf("waiting for the reader to finish: %v", err)
+	}
+}
+
+// BenchmarkPost posts 64-byte messages through a server host on the file store, with no
+// subscriber: the cost of getting a post to the node and stored, one op per message (the
+// memory store shows the host's share alone). batch is
+// how many posts share a trip to the loop (1: Post, else PostBatch); durable adds an fsync per
+// post.
+func BenchmarkPost(b *testing.B) {
+	for _, bc := range []struct {
+		store   string
+		batch   int
+		durable bool
+	}{{"memory", 256, false}, {"file", 1, false}, {"file", 256, false}, {"file", 1, true}} {
+		b.Run(fmt.Sprintf("store=%s/durable=%v/batch=%d", bc.store, bc.durable, bc.batch), func(b *testing.B) {
+			var st storage.Store = storage.NewMemory()
+			if bc.store == "file" {
+				f, err := storage.OpenFile(b.TempDir(), storage.FileOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				st = f
+			}
+			s := startServer(b, "tcp", reference.ServerConfig{Store: st, Durable: bc.durable})
+			body := make([]byte, 64)
+			msgs := make([]storage.Record, bc.batch)
+			var res []PostResult
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(msgs) {
+				msgs = msgs[:min(bc.batch, b.N-i)]
+				for j := range msgs {
+					msgs[j] = storage.Record{Seq: int64(i + j), MsgID: 1, Body: body}
+				}
+				var err error
+				if res, err = s.PostBatch(msgs, res[:0]); err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+			}
+		})
 	}
 }

@@ -76,12 +76,14 @@ type conn struct {
 	idle     *time.Timer
 	idleGen  uint64 // tells a stale idle timer from the armed one
 
-	// Shared with the writer.
+	// Shared with the writer. Sends are copied into out, so the writer takes everything
+	// queued since its last write as one contiguous write, however many frames it holds; it
+	// hands its written buffer back as spare to be refilled.
 	mu         sync.Mutex
-	q          [][]byte
+	out, spare []byte
 	fin, abort bool // flush then half-close; stop at once
 	wake       chan struct{}
-	pending    atomic.Int64 // queued or being written: a batch counts until all of it is written
+	pending    atomic.Int64 // queued or being written: a chunk counts until all of it is written
 
 	// Shared with the reader.
 	discard atomic.Bool // the node is done with it: read only to drain
@@ -97,12 +99,39 @@ func (c *conn) signal() {
 	}
 }
 
+// push queues p. Only a push into an empty queue wakes the writer: a non-empty one is taken
+// whole by the writer's next look.
 func (c *conn) push(p []byte) {
 	c.pending.Add(int64(len(p)))
 	c.mu.Lock()
-	c.q = append(c.q, p)
+	idle := len(c.out) == 0
+	if c.out == nil {
+		c.out, c.spare = c.spare, nil
+	}
+	c.out = append(c.out, p...)
 	c.mu.Unlock()
-	c.signal()
+	if idle {
+		c.signal()
+	}
+}
+
+// writeChunk bounds one write, so that Pending falls as the peer reads rather than only once
+// a whole backlog is out: a server judges a subscriber's lag by it.
+const writeChunk = 128 << 10
+
+// spareMax is the largest write buffer a writer keeps for reuse: one that a burst grew
+// beyond it is left to the collector, so an idle connection holds little memory.
+const spareMax = 256 << 10
+
+// take hands the writer what is queued, and gets back the buffer it wrote before.
+func (c *conn) take(written []byte) (out []byte, fin, abort bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if written != nil && cap(written) <= spareMax && c.spare == nil {
+		c.spare = written[:0]
+	}
+	out, c.out = c.out, nil
+	return out, c.fin, c.abort
 }
 
 // track follows std frame boundaries in what the peer sent.
@@ -472,7 +501,7 @@ func (h *host) reset(c *conn) {
 	c.discard.Store(true)
 	c.mu.Lock()
 	c.abort = true
-	c.q = nil
+	c.out, c.spare = nil, nil
 	c.mu.Unlock()
 	c.signal()
 	resetConn(c.nc)
@@ -511,29 +540,22 @@ func (h *host) readLoop(c *conn) {
 
 func (h *host) writeLoop(c *conn) {
 	defer h.release(c)
-	var batch [][]byte
+	var out []byte
 	for {
-		c.mu.Lock()
-		batch = append(batch[:0], c.q...)
-		clear(c.q)
-		c.q = c.q[:0]
-		fin, abort := c.fin, c.abort
-		c.mu.Unlock()
+		var fin, abort bool
+		out, fin, abort = c.take(out)
 		switch {
 		case abort:
 			return
-		case len(batch) > 0:
-			var n int64
-			for _, p := range batch {
-				n += int64(len(p))
-			}
-			bufs := net.Buffers(batch)
-			_, err := bufs.WriteTo(c.nc)
-			c.pending.Add(-n)
-			clear(batch)
-			if err != nil {
-				h.post(event{kind: evWriteErr, c: c, err: err})
-				return
+		case len(out) > 0:
+			for p := out; len(p) > 0; {
+				n, err := c.nc.Write(p[:min(len(p), writeChunk)])
+				c.pending.Add(-int64(n))
+				if err != nil {
+					h.post(event{kind: evWriteErr, c: c, err: err})
+					return
+				}
+				p = p[n:]
 			}
 			continue
 		case fin:

@@ -4,6 +4,7 @@ import (
 	"net"
 
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/storage"
 )
 
 // ServerHost runs a reference.Server on two listening sockets: the online (pub+tcp) endpoint
@@ -59,14 +60,38 @@ func serve(onlineAddr, requestAddr string, lim Limits, newNode func(reference.En
 }
 
 // Post stores a message and publishes it (reference.Server.Post, run on the loop). body may
-// be reused once Post returns. After Close it returns ErrClosed.
+// be reused once Post returns. After Close it returns ErrClosed. Each call is a round trip to
+// the loop; PostBatch amortises it.
 func (s *ServerHost) Post(seq int64, msgid int32, body []byte) (int64, error) {
-	var got int64
-	var perr error
-	if err := s.h.do(func() { got, perr = s.srv.Post(seq, msgid, body) }); err != nil {
+	var res [1]PostResult
+	if _, err := s.PostBatch([]storage.Record{{Seq: seq, MsgID: msgid, Body: body}}, res[:0]); err != nil {
 		return 0, err
 	}
-	return got, perr
+	return res[0].Seq, res[0].Err
+}
+
+// PostResult is what one post of a batch came to: the seq stored, or why it was refused.
+type PostResult struct {
+	Seq int64
+	Err error
+}
+
+// PostBatch posts msgs in order, as that many calls of Post would, in one trip to the loop,
+// and appends each one's result to res. The subscribers' writers see the whole batch at
+// once, so its frames leave in as few writes as the sockets allow. Bodies may be reused once
+// it returns. After Close it returns ErrClosed, and res as it was.
+func (s *ServerHost) PostBatch(msgs []storage.Record, res []PostResult) ([]PostResult, error) {
+	n := len(res)
+	err := s.h.do(func() {
+		for _, m := range msgs {
+			seq, err := s.srv.Post(m.Seq, m.MsgID, m.Body)
+			res = append(res, PostResult{seq, err})
+		}
+	})
+	if err != nil {
+		return res[:n], err
+	}
+	return res, nil
 }
 
 // Addrs returns the bound online and request addresses.
