@@ -342,7 +342,11 @@ func (s *Server) pump(c *srvConn) {
 	if s.env.Pending(c.id) > s.cfg.HistoryMaxPendingBytes {
 		// The reader is behind: wait instead of queueing the whole store on its channel.
 		c.paused = true
-		s.env.SetTimer(max(s.cfg.HistoryIntervalNs, historyPollNs), uint64(c.id))
+		if d, ok := s.env.(Drainer); ok {
+			d.OnDrained(c.id, s.cfg.HistoryMaxPendingBytes, uint64(c.id))
+		} else {
+			s.env.SetTimer(max(s.cfg.HistoryIntervalNs, historyPollNs), uint64(c.id))
+		}
 		return
 	}
 	var err error
@@ -377,8 +381,8 @@ func (s *Server) pump(c *srvConn) {
 	}
 }
 
-// historyPollNs is how often a paused history stream looks at its channel again: the Env
-// reports queued bytes but has no event for a channel draining.
+// historyPollNs is how often a paused history stream looks at its channel again on an Env
+// that is not a Drainer.
 const historyPollNs = 1_000_000
 
 // refuse answers a bad request with Error and closes the channel.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -190,5 +191,106 @@ func BenchmarkPost(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// latencies is a subscriber that records how long each message took from its post.
+type latencies struct {
+	counter
+	posted []atomic.Int64 // by seq: when it was posted, in ns since start
+	start  time.Time
+	mu     sync.Mutex
+	got    []time.Duration
+}
+
+func (l *latencies) Data(seq int64, msgid int32, body []byte) {
+	d := time.Duration(time.Since(l.start).Nanoseconds() - l.posted[seq].Load())
+	l.mu.Lock()
+	l.got = append(l.got, d)
+	l.mu.Unlock()
+	l.counter.Data(seq, msgid, body)
+}
+
+// BenchmarkLatency posts lone 64-byte messages at 1,000 per second to one online subscriber
+// and reports the post-to-delivery time's median and 99th percentile: coalescing writes must
+// not hold a lone message back. One op is one message, so ns/op is the posting interval.
+func BenchmarkLatency(b *testing.B) {
+	s := startServer(b, "tcp", reference.ServerConfig{})
+	on, rq := s.Addrs()
+	l := &latencies{counter: *newCounter(), posted: make([]atomic.Int64, b.N), start: time.Now()}
+	c := DialClient(on, rq, l, reference.ClientConfig{})
+	b.Cleanup(c.Shutdown)
+	if err := c.Open(reference.ModeOnline, 0); err != nil {
+		b.Fatal(err)
+	}
+	<-l.active
+	const interval = time.Millisecond
+	body := make([]byte, 64)
+	b.ResetTimer()
+	next := time.Now()
+	for i := range b.N {
+		time.Sleep(time.Until(next))
+		next = next.Add(interval)
+		l.posted[i].Store(time.Since(l.start).Nanoseconds())
+		if _, err := s.Post(int64(i), 1, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	l.reach(b, int64(b.N))
+	b.StopTimer()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	slices.Sort(l.got)
+	b.ReportMetric(float64(l.got[len(l.got)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(l.got[len(l.got)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// replayMsgs is how many stored messages BenchmarkReplay replays: the 10^6.
+const replayMsgs = 1_000_000
+
+// onlineWaiter is a subscriber that counts and signals Online.
+type onlineWaiter struct {
+	counter
+	online chan struct{}
+}
+
+func (o *onlineWaiter) Control(c reference.Control, _ int64) {
+	if c == reference.CtlOnline {
+		close(o.online)
+	}
+}
+
+// BenchmarkReplay opens a reference client from seq 0 on a server holding 10^6 64-byte
+// messages: one op is one replay to Online.
+func BenchmarkReplay(b *testing.B) {
+	s := startServer(b, "tcp", reference.ServerConfig{})
+	msgs := make([]storage.Record, 4096)
+	body := make([]byte, 64)
+	for i := 0; i < replayMsgs; i += len(msgs) {
+		msgs = msgs[:min(len(msgs), replayMsgs-i)]
+		for j := range msgs {
+			msgs[j] = storage.Record{Seq: int64(i + j), MsgID: 1, Body: body}
+		}
+		if _, err := s.PostBatch(msgs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	on, rq := s.Addrs()
+	b.ResetTimer()
+	for range b.N {
+		w := &onlineWaiter{counter: *newCounter(), online: make(chan struct{})}
+		c := DialClient(on, rq, w, reference.ClientConfig{})
+		if err := c.Open(reference.ModeSeq, 0); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-w.online:
+		case <-time.After(time.Minute):
+			b.Fatalf("no Online within a minute, %d delivered", w.n.Load())
+		}
+		c.Shutdown()
+		if got := w.n.Load(); got != replayMsgs {
+			b.Fatalf("%d delivered before Online, want %d", got, replayMsgs)
+		}
 	}
 }

@@ -84,6 +84,9 @@ type conn struct {
 	fin, abort bool // flush then half-close; stop at once
 	wake       chan struct{}
 	pending    atomic.Int64 // queued or being written: a chunk counts until all of it is written
+	// A drain watch (OnDrained): armed while drainAt ≥ 0; drainID is set before it is armed.
+	drainAt atomic.Int64
+	drainID atomic.Uint64
 
 	// Shared with the reader.
 	discard atomic.Bool // the node is done with it: read only to drain
@@ -195,6 +198,7 @@ type host struct {
 	server  bool      // accepted connections get idle timeouts
 	addrs   [2]string // where Dial connects, by channel (clients)
 	readBuf int
+	idle    func() // called on the loop when it has handled every event it had
 	start   time.Time
 	loopG   uint64 // the loop goroutine's id
 
@@ -209,13 +213,18 @@ type host struct {
 	nextID    reference.ConnID
 	conns     map[reference.ConnID]*conn // every connection holding a socket or a dial
 	timers    map[*nodeTimer]struct{}
-	local     []event // events the loop raises for itself, run before the next one
+	local     []event  // events the loop raises for itself, run before the next one
+	soon      []uint64 // node timers due now, run after the next event if one is waiting
+	soonSpare []uint64
 	listeners []net.Listener
 
 	accepted, rejected, idleTimeouts, slowDrops atomic.Uint64
 }
 
-var _ reference.Env = (*host)(nil)
+var (
+	_ reference.Env     = (*host)(nil)
+	_ reference.Drainer = (*host)(nil)
+)
 
 func newHost(lim Limits, server bool, readBuf int) *host {
 	return &host{
@@ -246,30 +255,64 @@ func (h *host) run() {
 func (h *host) loop() {
 	defer close(h.done)
 	for {
+		var ev event
+		if len(h.soon) > 0 {
+			// Timers due now run in turn with what arrives meanwhile, so a history stream
+			// pumping batch after batch does not hold other connections back.
+			select {
+			case ev = <-h.events:
+				h.handleAll(ev)
+			case <-h.quit:
+				h.exit()
+				return
+			default:
+			}
+			due := h.soon
+			h.soon = h.soonSpare[:0]
+			for _, id := range due {
+				h.handleAll(event{kind: evTimer, t: &nodeTimer{id: id}})
+			}
+			h.soonSpare = due[:0]
+			continue
+		}
+		select {
+		case ev = <-h.events:
+			h.handleAll(ev)
+		case <-h.quit:
+			h.exit()
+			return
+		}
+	}
+}
+
+// handleAll handles ev and the events it raised, then tells an idle watcher if nothing else
+// is waiting.
+func (h *host) handleAll(ev event) {
+	h.handle(ev)
+	for i := 0; i < len(h.local); i++ {
+		h.handle(h.local[i])
+	}
+	clear(h.local)
+	h.local = h.local[:0]
+	if h.idle != nil && len(h.events) == 0 && len(h.soon) == 0 {
+		h.idle()
+	}
+}
+
+func (h *host) exit() {
+	h.teardown()
+	close(h.exited)
+	h.wg.Wait()
+	// A poster may have got an event into the buffer just before exited closed; the sockets
+	// it carries are closed here, since nobody else will.
+	for {
 		select {
 		case ev := <-h.events:
-			h.handle(ev)
-			for i := 0; i < len(h.local); i++ {
-				h.handle(h.local[i])
+			if ev.nc != nil {
+				ev.nc.Close()
 			}
-			clear(h.local)
-			h.local = h.local[:0]
-		case <-h.quit:
-			h.teardown()
-			close(h.exited)
-			h.wg.Wait()
-			// A poster may have got an event into the buffer just before exited closed;
-			// the sockets it carries are closed here, since nobody else will.
-			for {
-				select {
-				case ev := <-h.events:
-					if ev.nc != nil {
-						ev.nc.Close()
-					}
-				default:
-					return
-				}
-			}
+		default:
+			return
 		}
 	}
 }
@@ -289,6 +332,7 @@ func (h *host) teardown() {
 	for t := range h.timers {
 		t.t.Stop()
 	}
+	h.soon = nil
 	for _, c := range h.conns {
 		if c.idle != nil {
 			c.idle.Stop()
@@ -419,6 +463,7 @@ func (h *host) closeForNode(c *conn, err error) {
 func (h *host) newConn(ch reference.Channel) *conn {
 	h.nextID++
 	c := &conn{id: h.nextID, ch: ch, wake: make(chan struct{}, 1), ack: make(chan struct{}, 1)}
+	c.drainAt.Store(-1)
 	h.conns[c.id] = c
 	return c
 }
@@ -551,6 +596,9 @@ func (h *host) writeLoop(c *conn) {
 			for p := out; len(p) > 0; {
 				n, err := c.nc.Write(p[:min(len(p), writeChunk)])
 				c.pending.Add(-int64(n))
+				if c.drained() {
+					h.post(event{kind: evTimer, t: &nodeTimer{id: c.drainID.Load()}})
+				}
 				if err != nil {
 					h.post(event{kind: evWriteErr, c: c, err: err})
 					return
@@ -706,11 +754,37 @@ func (h *host) Close(id reference.ConnID) {
 	}
 }
 
-// SetTimer calls the node's Timer(id) on the loop after d nanoseconds.
+// SetTimer calls the node's Timer(id) on the loop after d nanoseconds; one due now needs no
+// clock and no goroutine.
 func (h *host) SetTimer(d int64, id uint64) {
+	if d <= 0 {
+		h.soon = append(h.soon, id)
+		return
+	}
 	t := &nodeTimer{id: id}
 	h.timers[t] = struct{}{}
 	t.t = time.AfterFunc(time.Duration(max(d, 0)), func() { h.post(event{kind: evTimer, t: t}) })
+}
+
+// OnDrained calls the node's Timer(tid) once id's unsent bytes are down to below: the
+// writer raises it as it writes, so a paused history stream resumes without polling.
+func (h *host) OnDrained(id reference.ConnID, below int, tid uint64) {
+	c := h.live(id)
+	if c == nil {
+		return
+	}
+	c.drainID.Store(tid)
+	c.drainAt.Store(int64(below))
+	// The writer may have drained it before the watch was armed.
+	if c.drained() {
+		h.soon = append(h.soon, tid)
+	}
+}
+
+// drained disarms c's drain watch and reports true if it was armed and c is down to it.
+func (c *conn) drained() bool {
+	w := c.drainAt.Load()
+	return w >= 0 && c.pending.Load() <= w && c.drainAt.CompareAndSwap(w, -1)
 }
 
 // Pending is what was sent on id and not yet written to its socket.
