@@ -24,6 +24,10 @@ type ServerConfig struct {
 	// interleaves with live posts, as a real server's reader does.
 	HistoryBatchMsgs  int
 	HistoryIntervalNs int64
+	// HistoryBatchBytes, when positive, also ends a batch once its bodies reach that many
+	// bytes (a batch holds at least one message), so what one history send costs is bounded
+	// in bytes whatever the message size. Default: batches are bounded by count alone.
+	HistoryBatchBytes int
 	// HistoryMaxPendingBytes pauses a history stream while that many bytes wait unsent on its
 	// channel (the reader is slower than the store); default 256 KiB.
 	HistoryMaxPendingBytes int
@@ -361,6 +365,16 @@ func (s *Server) pump(c *srvConn) {
 		return
 	}
 	recs := s.recs
+	more := len(recs) == s.cfg.HistoryBatchMsgs // the store may hold more after this batch
+	if s.cfg.HistoryBatchBytes > 0 {
+		n := 0
+		for i, r := range recs {
+			if n += len(r.Body); n >= s.cfg.HistoryBatchBytes && i+1 < len(recs) {
+				recs, more = recs[:i+1], true
+				break
+			}
+		}
+	}
 	cut := len(recs) > 1 && hit(s.cfg.Failpoints, FPServerMidBatch)
 	if cut {
 		recs = recs[:len(recs)/2]
@@ -371,11 +385,11 @@ func (s *Server) pump(c *srvConn) {
 	}
 	c.next = recs[len(recs)-1].Seq + 1
 	s.env.Send(c.id, buf)
-	if cut || (len(recs) < s.cfg.HistoryBatchMsgs && hit(s.cfg.Failpoints, FPServerCaughtUp)) {
+	if cut || (!more && hit(s.cfg.Failpoints, FPServerCaughtUp)) {
 		s.disconnect(c)
 		return
 	}
-	if len(recs) == s.cfg.HistoryBatchMsgs {
+	if more {
 		c.paused = true
 		s.env.SetTimer(s.cfg.HistoryIntervalNs, uint64(c.id))
 	}

@@ -61,7 +61,12 @@ func clientFlags(name string, args []string) (clientOpts, error) {
 	request := fs.String("request", os.Getenv(validate.EnvRequest), "the server's request address")
 	peer := fs.String("name", cmp.Or(env.Name, os.Getenv(validate.EnvName), "c1"), "client name")
 	proto := fs.String("protocol", cmp.Or(env.Protocol, "new"), "request protocol: new or old")
-	buffer := fs.Int("buffer", env.BufferBytes, "bytes of live data buffered during history (0: 128 KiB)")
+	bufferHelp := "bytes of live data buffered during history (0: 128 KiB)"
+	if name == "subscribe" {
+		bufferHelp = "bytes of live data buffered during history (0: 4 × --max-size, as TLL's pub client)"
+	}
+	buffer := fs.Int("buffer", env.BufferBytes, bufferHelp)
+	maxSize := sizeFlag(fs, "the largest message body accepted from the server")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	var mode *string
 	var seq *int64
@@ -76,7 +81,13 @@ func clientFlags(name string, args []string) (clientOpts, error) {
 	if o.online == "" || o.request == "" {
 		return o, usagef("%s: --online and --request are required", name)
 	}
-	o.cfg = reference.ClientConfig{Peer: *peer, BufferBytes: *buffer, Contiguous: env.Contiguous, HandshakeTimeoutNs: env.HandshakeTimeoutUs * 1000}
+	if err := checkSize(name, *maxSize); err != nil {
+		return o, err
+	}
+	o.cfg = reference.ClientConfig{Peer: *peer, BufferBytes: *buffer, MaxFrameBytes: *maxSize, Contiguous: env.Contiguous, HandshakeTimeoutNs: env.HandshakeTimeoutUs * 1000}
+	if name == "subscribe" && *buffer == 0 {
+		o.cfg.BufferBytes = 4 * *maxSize
+	}
 	switch *proto {
 	case "new":
 	case "old":
@@ -121,6 +132,7 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	online := fs.String("online", os.Getenv(validate.EnvOnline), "online (pub) address to listen on")
 	request := fs.String("request", os.Getenv(validate.EnvRequest), "request address to listen on")
 	dir := fs.String("storage", "", "directory of the file store (default: in memory)")
+	maxSize := sizeFlag(fs, "the largest message body posted and served")
 	durable := fs.Bool("durable", env.Durable, "sync the file store before acknowledging each post (default: the plan's durable)")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	var feed, size *int
@@ -143,9 +155,12 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	if explicit && *durable && *dir == "" {
 		return o, usagef("%s: --durable needs --storage DIR (a memory store has nothing to sync)", name)
 	}
+	if err := checkSize(name, *maxSize); err != nil {
+		return o, err
+	}
 	o.cfg = reference.ServerConfig{
 		Autoseq: env.Autoseq, HistoryBatchMsgs: env.HistoryBatchMsgs, HistoryIntervalNs: env.HistoryIntervalUs * 1000,
-		PubLastSeq: env.PubLastSeq,
+		PubLastSeq: env.PubLastSeq, MaxMsgBytes: *maxSize, HistoryBatchBytes: historyBatchBytes,
 	}
 	if o.cfg.Bugs, err = parseImpl(*impl); err != nil {
 		return o, err
@@ -157,8 +172,8 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 			return o, usagef("%s: --feed must not be negative", name)
 		case !(o.rate >= 0):
 			return o, usagef("%s: --rate must not be negative", name)
-		case o.size < 0 || o.size > 64<<10-16:
-			return o, usagef("%s: --size must be between 0 and %d", name, 64<<10-16)
+		case o.size < 0 || o.size > *maxSize:
+			return o, usagef("%s: --size must be between 0 and --max-size (%d)", name, *maxSize)
 		}
 	}
 	return o, nil
@@ -179,7 +194,7 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 		}
 		cfg.Store, cfg.Durable, last = file, o.durable, file.Last()
 	}
-	srv, err := tcp.ListenServer(o.online, o.request, cfg)
+	srv, err := tcp.ListenServer(o.online, o.request, cfg, tcp.WithLimits(tcp.LimitsFor(cfg)))
 	if err != nil {
 		if file != nil {
 			file.Close()

@@ -32,12 +32,12 @@ Usage:
   simrun merge  DIR|results.json ... [--out DIR]
   simrun list   scenarios | mutants | properties | faults | failpoints | situations
   simrun mutants [--seeds N] [--parallel P] [--no-shrink] [--out DIR]
-  simrun serve  --online ADDR --request ADDR [--storage DIR [--durable]]
+  simrun serve  --online ADDR --request ADDR [--storage DIR [--durable]] [--max-size B]
                 [--feed N [--rate R] [--size B]]
   simrun subscribe --online ADDR --request ADDR --mode MODE [--seq S] [--name N]
-                [--protocol new|old]
+                [--protocol new|old] [--max-size B] [--buffer B]
   simrun driver client|server --online ADDR --request ADDR [--storage DIR [--durable]]
-                [--impl IMPL]
+                [--max-size B] [--impl IMPL]
   simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all) [--seeds N]
                 [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
   simrun help
@@ -84,7 +84,9 @@ serve, subscribe: the reference server (posting "seq msgid payload" lines from s
         HOST:PORT or a Unix socket path. driver: the reference behind the driver protocol.
         --storage DIR keeps messages in files; --durable syncs them before each post is
         acknowledged (driver server: default the plan's durable), else they are synced at
-        exit only, as TLL's file storage does.
+        exit only, as TLL's file storage does. --max-size B is the largest message body
+        (default 262128, what a default TLL client takes; at most 64 MiB); subscribe
+        buffers 4 × that of live data during history unless --buffer says otherwise.
 validate plays scenarios in real time against driver commands, every connection through
         a fault proxy, and judges them as run does (README, "The driver protocol").
 

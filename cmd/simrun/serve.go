@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -206,9 +207,32 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 }
 
 // maxLineBytes is the longest post line serve reads: the largest body the server accepts,
-// after the seq and msgid and their spaces.
+// after the seq and msgid and their spaces, and some more, so that a body a little over the
+// limit gets the server's own refusal and serve goes on.
 func maxLineBytes(o serverOpts) int {
-	return cmp.Or(o.cfg.MaxMsgBytes, 64<<10-16) + len("-9223372036854775808 -2147483648 \r")
+	return cmp.Or(o.cfg.MaxMsgBytes, defaultMaxSize) + 64<<10
+}
+
+// Message size limits, as a default TLL's: its connecting tcp client reads frames into a
+// 256 KiB buffer (2 × 2 × its 64 KiB max-size), so that is the largest body a default
+// subscriber takes, and the largest serve accepts. --max-size raises both, up to maxMaxSize:
+// a limit is always a number someone chose, and memory follows it.
+const (
+	defaultMaxSize = 256<<10 - 16
+	maxMaxSize     = 64 << 20
+	// historyBatchBytes bounds what one history send holds, whatever the message size.
+	historyBatchBytes = 64 << 10
+)
+
+func sizeFlag(fs *flag.FlagSet, what string) *int {
+	return fs.Int("max-size", defaultMaxSize, what+" (bytes)")
+}
+
+func checkSize(cmd string, n int) error {
+	if n < 1 || n > maxMaxSize {
+		return usagef("%s: --max-size must be between 1 and %d, got %d", cmd, maxMaxSize, n)
+	}
+	return nil
 }
 
 // parsePostLine reads "seq msgid payload"; the payload is the rest of the line after one

@@ -1,6 +1,12 @@
 package tcp
 
-import "time"
+import (
+	"cmp"
+	"time"
+
+	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/wire"
+)
 
 // Limits bound what one peer can cost a host. Zero fields take the defaults noted. The
 // server host applies all of them; the client host only MaxQueueBytes, Linger and
@@ -57,4 +63,17 @@ func limitsOf(opts []Option) Limits {
 		o(&l)
 	}
 	return l.withDefaults()
+}
+
+// LimitsFor returns the default limits, with a queue that holds the largest sends a server
+// built from cfg makes: a subscriber's lag bound plus one message, or a paused history's
+// bound plus one batch. The defaults hold them for messages up to about 2 MiB.
+func LimitsFor(cfg reference.ServerConfig) Limits {
+	l := Limits{}.withDefaults()
+	frame := cmp.Or(cfg.MaxMsgBytes, 64<<10) + wire.HeaderSize
+	lag := cmp.Or(cfg.SubscriberMaxLagBytes, 1<<20) + frame
+	batch := cmp.Or(cfg.HistoryBatchBytes, cmp.Or(cfg.HistoryBatchMsgs, 64)*frame) + frame
+	history := cmp.Or(cfg.HistoryMaxPendingBytes, 256<<10) + batch
+	l.MaxQueueBytes = max(l.MaxQueueBytes, lag, history)
+	return l
 }
