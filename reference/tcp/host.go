@@ -37,6 +37,13 @@ var (
 	// ErrSlowConsumer is what a node's Closed reports for a connection the host reset
 	// because its outgoing queue passed Limits.MaxQueueBytes. It wraps reference.ErrReset.
 	ErrSlowConsumer = fmt.Errorf("%w: outgoing queue over its limit", reference.ErrReset)
+	// ErrStalled is what a node's Closed reports for a request channel the host closed
+	// because its client read nothing for Limits.StallTimeout with Limits.StallBytes unsent.
+	// It wraps reference.ErrReset.
+	ErrStalled = fmt.Errorf("%w: the client stopped reading", reference.ErrReset)
+	// ErrEvicted is what a node's Closed reports for a connection the host reset to make
+	// room for a new one at Limits.MaxConns. It wraps reference.ErrReset.
+	ErrEvicted = fmt.Errorf("%w: evicted at the connection cap", reference.ErrReset)
 	// ErrIdleTimeout is what a node's Closed reports for a connection the host closed after
 	// Limits.IdleTimeout without a complete handshake or frame. It wraps reference.ErrReset.
 	ErrIdleTimeout = fmt.Errorf("%w: idle timeout", reference.ErrReset)
@@ -75,6 +82,9 @@ type conn struct {
 	bodyLeft uint64
 	idle     *time.Timer
 	idleGen  uint64 // tells a stale idle timer from the armed one
+	counted  bool   // its socket counts against MaxConns: open and not reset
+	stall    *time.Timer
+	stallAt  int64 // written when the stall timer was armed
 
 	// Shared with the writer. Sends are copied into out, so the writer takes everything
 	// queued since its last write as one contiguous write, however many frames it holds; it
@@ -84,6 +94,7 @@ type conn struct {
 	fin, abort bool // flush then half-close; stop at once
 	wake       chan struct{}
 	pending    atomic.Int64 // queued or being written: a chunk counts until all of it is written
+	written    atomic.Int64 // bytes the peer has taken so far
 	// A drain watch (OnDrained): armed while drainAt ≥ 0; drainID is set before it is armed.
 	drainAt atomic.Int64
 	drainID atomic.Uint64
@@ -170,6 +181,7 @@ const (
 	evReadEnd                // c's reader stopped with err (io.EOF for the peer's FIN)
 	evWriteErr               // c's writer failed with err
 	evIdle                   // c's idle timer gen fired
+	evStall                  // c's stall timer fired
 	evDrop                   // report the host's reset of c to the node (loop-local)
 	evGone                   // c's goroutines are gone and its socket closed
 )
@@ -212,13 +224,14 @@ type host struct {
 	// Owned by the loop.
 	nextID    reference.ConnID
 	conns     map[reference.ConnID]*conn // every connection holding a socket or a dial
+	sockets   int                        // conns that count against MaxConns
 	timers    map[*nodeTimer]struct{}
 	local     []event  // events the loop raises for itself, run before the next one
 	soon      []uint64 // node timers due now, run after the next event if one is waiting
 	soonSpare []uint64
 	listeners []net.Listener
 
-	accepted, rejected, idleTimeouts, slowDrops atomic.Uint64
+	accepted, rejected, idleTimeouts, slowDrops, stalls, evictions atomic.Uint64
 }
 
 var (
@@ -337,6 +350,9 @@ func (h *host) teardown() {
 		if c.idle != nil {
 			c.idle.Stop()
 		}
+		if c.stall != nil {
+			c.stall.Stop()
+		}
 		if c.nc == nil {
 			c.cancel()
 			continue
@@ -448,7 +464,13 @@ func (h *host) handle(ev event) {
 		if c.state == csDoomed {
 			h.closeForNode(c, ev.err)
 		}
+	case evStall:
+		h.checkStall(c)
 	case evGone:
+		h.uncount(c)
+		if c.stall != nil {
+			c.stall.Stop()
+		}
 		delete(h.conns, c.id)
 	}
 }
@@ -472,13 +494,15 @@ func (h *host) newConn(ch reference.Channel) *conn {
 func (h *host) open(c *conn, nc net.Conn) {
 	c.nc = nc
 	c.state = csOpen
+	c.counted = true
+	h.sockets++
 	c.running.Store(2)
 	h.wg.Go(func() { h.readLoop(c) })
 	h.wg.Go(func() { h.writeLoop(c) })
 }
 
 func (h *host) accept(nc net.Conn, ch reference.Channel) {
-	if len(h.conns) >= h.lim.MaxConns {
+	if h.sockets >= h.lim.MaxConns && !h.makeRoom() {
 		h.rejected.Add(1)
 		resetConn(nc)
 		return
@@ -541,8 +565,88 @@ func (h *host) flushAndClose(c *conn) {
 	c.signal()
 }
 
+func (h *host) uncount(c *conn) {
+	if c.counted {
+		c.counted = false
+		h.sockets--
+	}
+}
+
+// makeRoom resets the connection that costs the others most, if one does (Limits.MaxConns
+// says which), and reports whether it found one.
+func (h *host) makeRoom() bool {
+	var victim *conn
+	var best [2]int64
+	for _, c := range h.conns {
+		// The highest key goes: its class, then the most unsent bytes or the oldest.
+		var key [2]int64
+		switch {
+		case !c.counted || c.nc == nil:
+			continue
+		case c.state != csOpen:
+			key = [2]int64{5, -int64(c.id)} // closing: of no use to anyone
+		case !c.answered:
+			key = [2]int64{4, -int64(c.id)} // handshake unfinished
+		case c.ch == reference.ChanRequest && c.pending.Load() > int64(h.lim.StallBytes):
+			key = [2]int64{3, c.pending.Load()} // furthest behind
+		case c.ch == reference.ChanRequest:
+			// A request channel lives only until its history is read; an honest client
+			// reset here fails loudly and opens again.
+			key = [2]int64{2, -int64(c.id)}
+		default:
+			continue // a subscriber keeping up: never evicted
+		}
+		if victim == nil || key[0] > best[0] || (key[0] == best[0] && (key[1] > best[1] || key[1] == best[1] && c.id < victim.id)) {
+			victim, best = c, key
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	h.evictions.Add(1)
+	if victim.state == csOpen {
+		h.closeForNode(victim, ErrEvicted)
+	}
+	h.reset(victim)
+	return true
+}
+
+// watchStall arms c's stall timer when c is a server's request channel over StallBytes.
+func (h *host) watchStall(c *conn) {
+	if !h.server || c.ch != reference.ChanRequest || c.stall != nil || c.pending.Load() <= int64(h.lim.StallBytes) {
+		return
+	}
+	c.stallAt = c.written.Load()
+	c.stall = time.AfterFunc(h.lim.StallTimeout, func() { h.post(event{kind: evStall, c: c}) })
+}
+
+// checkStall closes c with an Error if its client read nothing since the stall timer was
+// armed and it is still over StallBytes; a client that read some gets another timeout.
+func (h *host) checkStall(c *conn) {
+	c.stall = nil
+	if c.state != csOpen || c.pending.Load() <= int64(h.lim.StallBytes) {
+		return
+	}
+	if c.written.Load() != c.stallAt {
+		h.watchStall(c)
+		return
+	}
+	h.stalls.Add(1)
+	h.closeForNode(c, ErrStalled)
+	// What is queued is whole frames (the writer takes everything queued at once), so the
+	// Error follows the last frame the client gets intact.
+	c.mu.Lock()
+	dropped := len(c.out)
+	c.out, c.spare = nil, nil
+	c.mu.Unlock()
+	c.pending.Add(-int64(dropped))
+	c.push(wire.AppendMsg(nil, wire.Error{Text: fmt.Sprintf("history not read for %v: closing; request it again", h.lim.StallTimeout)}))
+	h.flushAndClose(c)
+}
+
 // reset drops c's queue and resets its socket.
 func (h *host) reset(c *conn) {
+	h.uncount(c)
 	c.discard.Store(true)
 	c.mu.Lock()
 	c.abort = true
@@ -595,6 +699,7 @@ func (h *host) writeLoop(c *conn) {
 		case len(out) > 0:
 			for p := out; len(p) > 0; {
 				n, err := c.nc.Write(p[:min(len(p), writeChunk)])
+				c.written.Add(int64(n))
 				c.pending.Add(-int64(n))
 				if c.drained() {
 					h.post(event{kind: evTimer, t: &nodeTimer{id: c.drainID.Load()}})
@@ -732,6 +837,7 @@ func (h *host) Send(id reference.ConnID, p []byte) {
 		return
 	}
 	c.push(p)
+	h.watchStall(c)
 }
 
 // Close flushes what was queued, then closes.

@@ -13,9 +13,18 @@ import (
 // DialTimeout.
 type Limits struct {
 	// MaxConns caps the server's open sockets, both channels and lingering closes included.
-	// A connection accepted beyond it is reset at once, before the node hears of it.
-	// Default 1024.
+	// A connection accepted at the cap first makes room by resetting one that costs the
+	// others: a lingering close, then one that has not finished its handshake, then the
+	// request channel furthest behind (over StallBytes unsent), then the oldest request
+	// channel (a client reset there fails loudly and opens again). Online subscribers are
+	// never evicted: when all are, the new connection is reset at once, before the node
+	// hears of it. Default 1024.
 	MaxConns int
+	// StallBytes and StallTimeout bound a request channel whose client does not read: one
+	// with more than StallBytes unsent that writes nothing for StallTimeout is sent an Error
+	// and closed (its history can be fetched again). Defaults 64 KiB and 10 s.
+	StallBytes   int
+	StallTimeout time.Duration
 	// IdleTimeout is how long an accepted connection may go without a complete handshake
 	// (nothing, or part of a Hello or Request), and how long a request-channel frame may
 	// stay incomplete after its first byte. Trickling bytes do not extend it. Default 10 s.
@@ -41,6 +50,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxQueueBytes <= 0 {
 		l.MaxQueueBytes = 8 << 20
+	}
+	if l.StallBytes <= 0 {
+		l.StallBytes = 64 << 10
+	}
+	if l.StallTimeout <= 0 {
+		l.StallTimeout = 10 * time.Second
 	}
 	if l.Linger <= 0 {
 		l.Linger = 5 * time.Second

@@ -21,6 +21,8 @@ type Stats struct {
 	Rejected     uint64 // reset on accept because MaxConns sockets were open
 	IdleTimeouts uint64 // closed after IdleTimeout without a complete handshake or frame
 	SlowDrops    uint64 // reset because their outgoing queue passed MaxQueueBytes
+	Stalls       uint64 // request channels closed for not reading (StallBytes, StallTimeout)
+	Evictions    uint64 // reset to make room for a new connection at MaxConns
 }
 
 // ListenServer listens on both addresses (HOST:PORT for TCP, a path containing '/' for a
@@ -104,6 +106,8 @@ func (s *ServerHost) Stats() Stats {
 		Rejected:     s.h.rejected.Load(),
 		IdleTimeouts: s.h.idleTimeouts.Load(),
 		SlowDrops:    s.h.slowDrops.Load(),
+		Stalls:       s.h.stalls.Load(),
+		Evictions:    s.h.evictions.Load(),
 	}
 }
 
