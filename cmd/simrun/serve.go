@@ -37,6 +37,11 @@ func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Asked for, SIGPIPE no longer kills the process when the reader of the acknowledgements
+	// goes away: the write fails with EPIPE instead, and serve stops in order.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	if err := serve(ctx, o, stdin, stdout, stderr); err != nil {
 		var bad badInput
 		if errors.As(err, &bad) {
@@ -101,7 +106,10 @@ func serve(ctx context.Context, o serverOpts, stdin io.Reader, stdout, stderr io
 			acks.Write(strconv.AppendInt(acks.AvailableBuffer(), r.Seq, 10))
 			acks.WriteByte('\n')
 		}
-		if err := acks.Flush(); err != nil {
+		if err := acks.Flush(); errors.Is(err, syscall.EPIPE) {
+			fmt.Fprintf(stderr, "simrun serve: the reader of the acknowledgements went away (%v): stopping\n", err)
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("serve: writing acknowledgements: %w", err)
 		}
 		switch {

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamsim/streamsim/reference/storage"
 )
@@ -172,5 +175,56 @@ func TestServeLongLineNamesItsNumber(t *testing.T) {
 	}
 	if out.String() != "1\n" {
 		t.Fatalf("acknowledged %q, want the first line only", out.String())
+	}
+}
+
+// When whoever reads serve's acknowledgements goes away, serve stops in order (exit 0, the
+// store closed) instead of dying of SIGPIPE (exit 141 in a shell).
+func TestServeAckReaderGoneExitsCleanly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	cmd := exec.Command(os.Args[0], "serve", "--online", "127.0.0.1:0", "--request", "127.0.0.1:0", "--storage", dir)
+	cmd.Env = append(os.Environ(), asMain+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "1 2 first")
+	ack := make([]byte, 2)
+	if _, err := io.ReadFull(stdout, ack); err != nil || string(ack) != "1\n" {
+		t.Fatalf("first acknowledgement %q, %v", ack, err)
+	}
+	stdout.Close() // the reader goes away
+	fmt.Fprintln(stdin, "2 2 second")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve ended with %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(patience):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("serve did not stop after its acknowledgements' reader went away")
+	}
+	if !strings.Contains(stderr.String(), "the reader of the acknowledgements went away") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+	st, err := storage.OpenFile(dir, storage.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Last() < 1 {
+		t.Fatalf("the store ends at %d, want the first post at least", st.Last())
 	}
 }

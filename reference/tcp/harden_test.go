@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,4 +311,35 @@ func TestHardening(t *testing.T) {
 			g.stillServing(t, tc.fresh)
 		})
 	}
+}
+
+// A Unix socket file left by a server that was killed is taken over; one a live server
+// listens on is not.
+func TestStaleUnixSocket(t *testing.T) {
+	on, rq := addrsFor(t, "unix")
+	// What a killed server leaves: socket files nobody listens on.
+	for _, p := range []string{on, rq} {
+		l, err := net.Listen("unix", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		l.Close()
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the socket file is gone: %v", err)
+		}
+	}
+	s, err := ListenServer(on, rq, reference.ServerConfig{})
+	if err != nil {
+		t.Fatalf("over stale socket files: %v", err)
+	}
+	defer s.Close()
+	post(t, s, 1)
+	if _, err := ListenServer(on, rq+".2", reference.ServerConfig{}); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("a second server on a live socket: %v, want address in use", err)
+	}
+	// The live server was left alone.
+	c, r := startClient(t, s, reference.ClientConfig{})
+	open(t, c, reference.ModeSeq, 0)
+	r.waitLast(t, "Online 1")
 }

@@ -1,7 +1,12 @@
 package tcp
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os"
+	"syscall"
+	"time"
 
 	"github.com/streamsim/streamsim/reference"
 	"github.com/streamsim/streamsim/reference/storage"
@@ -41,13 +46,34 @@ func ListenServer(onlineAddr, requestAddr string, cfg reference.ServerConfig, op
 	return s, nil
 }
 
+// listen listens on addr. A Unix socket file left by a server that was killed is removed
+// first, once a connect to it proves nobody listens there.
+func listen(addr string) (net.Listener, error) {
+	l, err := net.Listen(network(addr), addr)
+	if err == nil || network(addr) != "unix" || !errors.Is(err, syscall.EADDRINUSE) {
+		return l, err
+	}
+	nc, derr := net.DialTimeout("unix", addr, time.Second)
+	if derr == nil {
+		nc.Close()
+		return nil, err // somebody does listen
+	}
+	if !errors.Is(derr, syscall.ECONNREFUSED) {
+		return nil, err
+	}
+	if rerr := os.Remove(addr); rerr != nil {
+		return nil, fmt.Errorf("%w (a stale socket file that could not be removed: %v)", err, rerr)
+	}
+	return net.Listen("unix", addr)
+}
+
 // serve runs the node newNode builds on a host listening on both addresses.
 func serve(onlineAddr, requestAddr string, lim Limits, newNode func(reference.Env) reference.Node) (*host, error) {
-	lo, err := net.Listen(network(onlineAddr), onlineAddr)
+	lo, err := listen(onlineAddr)
 	if err != nil {
 		return nil, err
 	}
-	lr, err := net.Listen(network(requestAddr), requestAddr)
+	lr, err := listen(requestAddr)
 	if err != nil {
 		lo.Close()
 		return nil, err
