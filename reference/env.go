@@ -50,6 +50,14 @@ type Env interface {
 	Pending(c ConnID) int
 }
 
+// Drainer is an Env that can tell a node when a connection drains: after OnDrained(c, below,
+// id), Timer(id) comes once Pending(c) ≤ below (at once if it already is), unless c closes
+// first.
+// A node on an Env without it looks again on a timer.
+type Drainer interface {
+	OnDrained(c ConnID, below int, id uint64)
+}
+
 // Node is what a host drives. Every method runs to completion before the next event is
 // delivered; a node may call its Env freely from inside any of them.
 type Node interface {

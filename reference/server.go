@@ -24,6 +24,10 @@ type ServerConfig struct {
 	// interleaves with live posts, as a real server's reader does.
 	HistoryBatchMsgs  int
 	HistoryIntervalNs int64
+	// HistoryBatchBytes, when positive, also ends a batch once its bodies reach that many
+	// bytes (a batch holds at least one message), so what one history send costs is bounded
+	// in bytes whatever the message size. Default: batches are bounded by count alone.
+	HistoryBatchBytes int
 	// HistoryMaxPendingBytes pauses a history stream while that many bytes wait unsent on its
 	// channel (the reader is slower than the store); default 256 KiB.
 	HistoryMaxPendingBytes int
@@ -358,7 +362,11 @@ func (s *Server) pump(c *srvConn) {
 	if s.env.Pending(c.id) > s.cfg.HistoryMaxPendingBytes {
 		// The reader is behind: wait instead of queueing the whole store on its channel.
 		c.paused = true
-		s.env.SetTimer(max(s.cfg.HistoryIntervalNs, historyPollNs), uint64(c.id))
+		if d, ok := s.env.(Drainer); ok {
+			d.OnDrained(c.id, s.cfg.HistoryMaxPendingBytes, uint64(c.id))
+		} else {
+			s.env.SetTimer(max(s.cfg.HistoryIntervalNs, historyPollNs), uint64(c.id))
+		}
 		return
 	}
 	var err error
@@ -373,6 +381,16 @@ func (s *Server) pump(c *srvConn) {
 		return
 	}
 	recs := s.recs
+	more := len(recs) == s.cfg.HistoryBatchMsgs // the store may hold more after this batch
+	if s.cfg.HistoryBatchBytes > 0 {
+		n := 0
+		for i, r := range recs {
+			if n += len(r.Body); n >= s.cfg.HistoryBatchBytes && i+1 < len(recs) {
+				recs, more = recs[:i+1], true
+				break
+			}
+		}
+	}
 	cut := len(recs) > 1 && hit(s.cfg.Failpoints, FPServerMidBatch)
 	if cut {
 		recs = recs[:len(recs)/2]
@@ -383,18 +401,18 @@ func (s *Server) pump(c *srvConn) {
 	}
 	c.next = recs[len(recs)-1].Seq + 1
 	s.env.Send(c.id, buf)
-	if cut || (len(recs) < s.cfg.HistoryBatchMsgs && hit(s.cfg.Failpoints, FPServerCaughtUp)) {
+	if cut || (!more && hit(s.cfg.Failpoints, FPServerCaughtUp)) {
 		s.disconnect(c)
 		return
 	}
-	if len(recs) == s.cfg.HistoryBatchMsgs {
+	if more {
 		c.paused = true
 		s.env.SetTimer(s.cfg.HistoryIntervalNs, uint64(c.id))
 	}
 }
 
-// historyPollNs is how often a paused history stream looks at its channel again: the Env
-// reports queued bytes but has no event for a channel draining.
+// historyPollNs is how often a paused history stream looks at its channel again on an Env
+// that is not a Drainer.
 const historyPollNs = 1_000_000
 
 // refuse answers a bad request with Error and closes the channel.

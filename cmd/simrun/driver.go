@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +61,12 @@ func clientFlags(name string, args []string) (clientOpts, error) {
 	request := fs.String("request", os.Getenv(validate.EnvRequest), "the server's request address")
 	peer := fs.String("name", cmp.Or(env.Name, os.Getenv(validate.EnvName), "c1"), "client name")
 	proto := fs.String("protocol", cmp.Or(env.Protocol, "new"), "request protocol: new or old")
-	buffer := fs.Int("buffer", env.BufferBytes, "bytes of live data buffered during history (0: 128 KiB)")
+	bufferHelp := "bytes of live data buffered during history (0: 128 KiB)"
+	if name == "subscribe" {
+		bufferHelp = "bytes of live data buffered during history (0: 4 × --max-size, as TLL's pub client)"
+	}
+	buffer := fs.Int("buffer", env.BufferBytes, bufferHelp)
+	maxSize := sizeFlag(fs, "the largest message body accepted from the server")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	var mode *string
 	var seq *int64
@@ -75,7 +81,13 @@ func clientFlags(name string, args []string) (clientOpts, error) {
 	if o.online == "" || o.request == "" {
 		return o, usagef("%s: --online and --request are required", name)
 	}
-	o.cfg = reference.ClientConfig{Peer: *peer, BufferBytes: *buffer, Contiguous: env.Contiguous, HandshakeTimeoutNs: env.HandshakeTimeoutUs * 1000}
+	if err := checkSize(name, *maxSize); err != nil {
+		return o, err
+	}
+	o.cfg = reference.ClientConfig{Peer: *peer, BufferBytes: *buffer, MaxFrameBytes: *maxSize, Contiguous: env.Contiguous, HandshakeTimeoutNs: env.HandshakeTimeoutUs * 1000}
+	if name == "subscribe" && *buffer == 0 {
+		o.cfg.BufferBytes = 4 * *maxSize
+	}
 	switch *proto {
 	case "new":
 	case "old":
@@ -101,7 +113,10 @@ func clientFlags(name string, args []string) (clientOpts, error) {
 // serverOpts configure a reference server on sockets, for serve and driver server.
 type serverOpts struct {
 	online, request, storage string
-	cfg                      reference.ServerConfig
+	// durable syncs the store before each acknowledgement; without it the store is synced
+	// when it closes (and as its writer fills), as TLL's file storage does.
+	durable bool
+	cfg     reference.ServerConfig
 	// For serve.
 	feed, size int
 	rate       float64
@@ -117,6 +132,8 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	online := fs.String("online", os.Getenv(validate.EnvOnline), "online (pub) address to listen on")
 	request := fs.String("request", os.Getenv(validate.EnvRequest), "request address to listen on")
 	dir := fs.String("storage", "", "directory of the file store (default: in memory)")
+	maxSize := sizeFlag(fs, "the largest message body posted and served")
+	durable := fs.Bool("durable", env.Durable, "sync the file store before acknowledging each post (default: the plan's durable)")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	var feed, size *int
 	var rate *float64
@@ -128,13 +145,22 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	if err := parse(fs, args); err != nil {
 		return serverOpts{}, err
 	}
-	o := serverOpts{online: *online, request: *request, storage: *dir}
+	o := serverOpts{online: *online, request: *request, storage: *dir, durable: *durable && *dir != ""}
 	if o.online == "" || o.request == "" {
 		return o, usagef("%s: --online and --request are required", name)
 	}
+	// A plan's durable is honoured where there is a store to sync; the flag itself is not.
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "durable" })
+	if explicit && *durable && *dir == "" {
+		return o, usagef("%s: --durable needs --storage DIR (a memory store has nothing to sync)", name)
+	}
+	if err := checkSize(name, *maxSize); err != nil {
+		return o, err
+	}
 	o.cfg = reference.ServerConfig{
 		Autoseq: env.Autoseq, HistoryBatchMsgs: env.HistoryBatchMsgs, HistoryIntervalNs: env.HistoryIntervalUs * 1000,
-		PubLastSeq: env.PubLastSeq,
+		PubLastSeq: env.PubLastSeq, MaxMsgBytes: *maxSize, HistoryBatchBytes: historyBatchBytes,
 	}
 	if o.cfg.Bugs, err = parseImpl(*impl); err != nil {
 		return o, err
@@ -146,16 +172,17 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 			return o, usagef("%s: --feed must not be negative", name)
 		case !(o.rate >= 0):
 			return o, usagef("%s: --rate must not be negative", name)
-		case o.size < 0 || o.size > 64<<10-16:
-			return o, usagef("%s: --size must be between 0 and %d", name, 64<<10-16)
+		case o.size < 0 || o.size > *maxSize:
+			return o, usagef("%s: --size must be between 0 and --max-size (%d)", name, *maxSize)
 		}
 	}
 	return o, nil
 }
 
-// listen starts the server: on the file store when o.storage is set, durable, so that nothing
-// acknowledged is lost when it stops or crashes; otherwise in memory. It returns the last seq
-// stored, and a function that stops the server and closes (syncs) the store.
+// listen starts the server: on the file store when o.storage is set, synced before each
+// acknowledgement when o.durable, so that nothing acknowledged is lost when it stops or
+// crashes; otherwise in memory. It returns the last seq stored, and a function that stops the
+// server and closes (syncs) the store.
 func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	cfg := o.cfg
 	var file *storage.File
@@ -165,9 +192,9 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 		if file, err = storage.OpenFile(o.storage, storage.FileOptions{}); err != nil {
 			return nil, 0, nil, err
 		}
-		cfg.Store, cfg.Durable, last = file, true, file.Last()
+		cfg.Store, cfg.Durable, last = file, o.durable, file.Last()
 	}
-	srv, err := tcp.ListenServer(o.online, o.request, cfg)
+	srv, err := tcp.ListenServer(o.online, o.request, cfg, tcp.WithLimits(tcp.LimitsFor(cfg)))
 	if err != nil {
 		if file != nil {
 			file.Close()
@@ -206,7 +233,7 @@ func driveServer(ctx context.Context, o serverOpts, stdin io.Reader, stdout io.W
 		} else if seq, err := srv.Post(*c.Seq, *c.MsgID, c.Payload); err != nil {
 			ev = validate.Refused(validate.Now(), err.Error())
 		} else {
-			ev = validate.Posted(start, validate.Now(), seq, o.storage != "")
+			ev = validate.Posted(start, validate.Now(), seq, o.durable)
 		}
 		return w.Write(ev)
 	})

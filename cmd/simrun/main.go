@@ -33,10 +33,12 @@ Usage:
   simrun merge  DIR|results.json ... [--out DIR]
   simrun list   scenarios | mutants | properties | faults | failpoints | situations
   simrun mutants [--seeds N] [--parallel P] [--no-shrink] [--out DIR]
-  simrun serve  --online ADDR --request ADDR [--storage DIR] [--feed N [--rate R] [--size B]]
+  simrun serve  --online ADDR --request ADDR [--storage DIR [--durable]] [--max-size B]
+                [--feed N [--rate R] [--size B]]
   simrun subscribe --online ADDR --request ADDR --mode MODE [--seq S] [--name N]
-                [--protocol new|old]
-  simrun driver client|server --online ADDR --request ADDR [--storage DIR] [--impl IMPL]
+                [--protocol new|old] [--max-size B] [--buffer B]
+  simrun driver client|server --online ADDR --request ADDR [--storage DIR [--durable]]
+                [--max-size B] [--impl IMPL]
   simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all) [--seeds N]
                 [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
   simrun help
@@ -85,6 +87,11 @@ mutants runs the kill matrix: the catalogue, seed by seed (run i plays scenario 
 serve, subscribe: the reference server (posting "seq msgid payload" lines from standard
         input, or a feed) and client (writing its history) on real sockets; ADDR is
         HOST:PORT or a Unix socket path. driver: the reference behind the driver protocol.
+        --storage DIR keeps messages in files; --durable syncs them before each post is
+        acknowledged (driver server: default the plan's durable), else they are synced at
+        exit only, as TLL's file storage does. --max-size B is the largest message body
+        (default 262128, what a default TLL client takes; at most 64 MiB); subscribe
+        buffers 4 × that of live data during history unless --buffer says otherwise.
 validate plays scenarios in real time against driver commands, every connection through
         a fault proxy, and judges them as run does (README, "The driver protocol").
 

@@ -17,7 +17,16 @@ import (
 	"github.com/streamsim/streamsim/scenarios"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the test binary as simrun itself when asMain is set, so that a test can watch
+// a real process: its signals, exit status and file descriptors.
+func TestMain(m *testing.M) {
+	if os.Getenv(asMain) != "" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+const asMain = "SIMRUN_TEST_AS_MAIN"
 
 func simrun(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer

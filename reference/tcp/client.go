@@ -5,7 +5,10 @@ import "github.com/streamsim/streamsim/reference"
 // ClientHost runs a reference.Client against a server's two endpoints.
 //
 // The Handler's callbacks run on the host's loop goroutine, one at a time. They must not
-// block, and the body passed to Data is valid only during the call. A callback may call the
+// block, and the body passed to Data is valid only during the call. A Handler that is also
+// an Idler gets Idle, on the loop, each time the loop has handled every event it had: the
+// moment to flush what the callbacks buffered, which costs a lone event no wait and gathers
+// a burst into one write. A callback may call the
 // ClientHost's Open, Close and Shutdown: those detect that they are on the loop and act
 // inline instead of waiting for it (Shutdown then only starts the stop; call it again from
 // another goroutine to wait for it).
@@ -19,6 +22,9 @@ type ClientHost struct {
 func DialClient(onlineAddr, requestAddr string, h reference.Handler, cfg reference.ClientConfig, opts ...Option) *ClientHost {
 	hs := newHost(limitsOf(opts), false, 64<<10)
 	hs.addrs = [2]string{reference.ChanOnline: onlineAddr, reference.ChanRequest: requestAddr}
+	if i, ok := h.(Idler); ok {
+		hs.idle = i.Idle
+	}
 	c := &ClientHost{h: hs, cli: reference.NewClient(hs, h, cfg)}
 	hs.node = c.cli
 	hs.run()
@@ -54,3 +60,8 @@ func (c *ClientHost) Close() {
 // after that. Called from a callback, it only starts the stop: the loop ends after the
 // current event. It is idempotent.
 func (c *ClientHost) Shutdown() { c.h.stop(!c.h.onLoop()) }
+
+// Idler is a Handler that wants to know when the client host's loop runs out of work.
+type Idler interface {
+	Idle()
+}

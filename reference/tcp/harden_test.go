@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +71,14 @@ func (g *rig) stillServing(t *testing.T, fresh bool) {
 	if fr := readFrame(t, nc); fr.Seq != last {
 		t.Fatalf("a new request got history from %d, want %d", fr.Seq, last)
 	}
+}
+
+// requestHistoryNoRead asks for the whole history on a raw connection and reads none of it.
+func requestHistoryNoRead(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc := dialRaw(t, addr)
+	write(t, nc, requestFrame(0))
+	return nc
 }
 
 // helloHandshake subscribes a raw online connection.
@@ -213,14 +223,68 @@ func TestHardening(t *testing.T) {
 			}
 		}},
 		{"connection flood", Limits{MaxConns: 8, IdleTimeout: time.Minute}, false, func(t *testing.T, g *rig) {
-			// The healthy subscriber holds one slot; seven more fill the cap.
-			for range 7 {
-				dialRaw(t, g.online())
+			// The healthy subscriber holds one slot; seven silent ones fill the cap. Each
+			// newcomer makes room by evicting the oldest silent one, and is served.
+			silent := make([]net.Conn, 7)
+			for i := range silent {
+				silent[i] = dialRaw(t, g.online())
 			}
+			for i := range silent {
+				nc := dialRaw(t, g.online())
+				helloHandshake(t, nc)
+				expectHangup(t, silent[i])
+			}
+			// Now every slot is a subscriber keeping up: nobody is evicted for a newcomer.
 			dialHangup(t, g.online())
-			if st := g.s.Stats(); st.Rejected != 1 || st.Accepted != 8 {
-				t.Fatalf("stats %+v, want 8 accepted and 1 rejected", st)
+			if st := g.s.Stats(); st.Rejected != 1 || st.Evictions != 7 || st.Accepted != 15 {
+				t.Fatalf("stats %+v, want 15 accepted, 7 evicted and 1 rejected", st)
 			}
+		}},
+		{"request channels that never read, at the cap", Limits{MaxConns: 8, IdleTimeout: time.Minute, StallTimeout: time.Minute}, true, func(t *testing.T, g *rig) {
+			// Seven clients request a long history and read none of it; the healthy one and a
+			// newcomer subscribe anyway: one of them makes room.
+			for range 100 {
+				g.postLive(t, 60<<10)
+			}
+			for range 7 {
+				requestHistoryNoRead(t, g.request())
+			}
+			nc := dialRaw(t, g.online())
+			helloHandshake(t, nc)
+			if st := g.s.Stats(); st.Evictions != 1 || st.Rejected != 0 {
+				t.Fatalf("stats %+v, want 1 eviction and nothing rejected", st)
+			}
+		}},
+		{"request channel that never reads, past the stall timeout", Limits{IdleTimeout: time.Minute, StallTimeout: 200 * time.Millisecond}, true, func(t *testing.T, g *rig) {
+			for range 400 {
+				g.postLive(t, 60<<10)
+			}
+			nc := requestHistoryNoRead(t, g.request())
+			// Nothing is read until the server gave up; then the history read is whole
+			// frames, ending in the Error.
+			deadline := time.Now().Add(patience)
+			for g.s.Stats().Stalls == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("no stall after %v", patience)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			for {
+				fr := readFrame(t, nc)
+				if fr.MsgID == wire.MsgReply {
+					continue
+				}
+				if fr.MsgID == wire.MsgError {
+					if !strings.Contains(string(fr.Body), "history not read") {
+						t.Fatalf("Error %q", fr.Body)
+					}
+					break
+				}
+				if fr.MsgID != 7 {
+					t.Fatalf("history frame with msgid %d", fr.MsgID)
+				}
+			}
+			expectHangup(t, nc)
 		}},
 		{"subscriber that stops reading", Limits{MaxQueueBytes: 256 << 10, IdleTimeout: time.Minute}, true, func(t *testing.T, g *rig) {
 			stuck := dialRaw(t, g.online())
@@ -247,4 +311,35 @@ func TestHardening(t *testing.T) {
 			g.stillServing(t, tc.fresh)
 		})
 	}
+}
+
+// A Unix socket file left by a server that was killed is taken over; one a live server
+// listens on is not.
+func TestStaleUnixSocket(t *testing.T) {
+	on, rq := addrsFor(t, "unix")
+	// What a killed server leaves: socket files nobody listens on.
+	for _, p := range []string{on, rq} {
+		l, err := net.Listen("unix", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		l.Close()
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the socket file is gone: %v", err)
+		}
+	}
+	s, err := ListenServer(on, rq, reference.ServerConfig{})
+	if err != nil {
+		t.Fatalf("over stale socket files: %v", err)
+	}
+	defer s.Close()
+	post(t, s, 1)
+	if _, err := ListenServer(on, rq+".2", reference.ServerConfig{}); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("a second server on a live socket: %v, want address in use", err)
+	}
+	// The live server was left alone.
+	c, r := startClient(t, s, reference.ClientConfig{})
+	open(t, c, reference.ModeSeq, 0)
+	r.waitLast(t, "Online 1")
 }

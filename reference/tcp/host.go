@@ -37,6 +37,13 @@ var (
 	// ErrSlowConsumer is what a node's Closed reports for a connection the host reset
 	// because its outgoing queue passed Limits.MaxQueueBytes. It wraps reference.ErrReset.
 	ErrSlowConsumer = fmt.Errorf("%w: outgoing queue over its limit", reference.ErrReset)
+	// ErrStalled is what a node's Closed reports for a request channel the host closed
+	// because its client read nothing for Limits.StallTimeout with Limits.StallBytes unsent.
+	// It wraps reference.ErrReset.
+	ErrStalled = fmt.Errorf("%w: the client stopped reading", reference.ErrReset)
+	// ErrEvicted is what a node's Closed reports for a connection the host reset to make
+	// room for a new one at Limits.MaxConns. It wraps reference.ErrReset.
+	ErrEvicted = fmt.Errorf("%w: evicted at the connection cap", reference.ErrReset)
 	// ErrIdleTimeout is what a node's Closed reports for a connection the host closed after
 	// Limits.IdleTimeout without a complete handshake or frame. It wraps reference.ErrReset.
 	ErrIdleTimeout = fmt.Errorf("%w: idle timeout", reference.ErrReset)
@@ -75,13 +82,22 @@ type conn struct {
 	bodyLeft uint64
 	idle     *time.Timer
 	idleGen  uint64 // tells a stale idle timer from the armed one
+	counted  bool   // its socket counts against MaxConns: open and not reset
+	stall    *time.Timer
+	stallAt  int64 // written when the stall timer was armed
 
-	// Shared with the writer.
+	// Shared with the writer. Sends are copied into out, so the writer takes everything
+	// queued since its last write as one contiguous write, however many frames it holds; it
+	// hands its written buffer back as spare to be refilled.
 	mu         sync.Mutex
-	q          [][]byte
+	out, spare []byte
 	fin, abort bool // flush then half-close; stop at once
 	wake       chan struct{}
-	pending    atomic.Int64 // queued or being written: a batch counts until all of it is written
+	pending    atomic.Int64 // queued or being written: a chunk counts until all of it is written
+	written    atomic.Int64 // bytes the peer has taken so far
+	// A drain watch (OnDrained): armed while drainAt ≥ 0; drainID is set before it is armed.
+	drainAt atomic.Int64
+	drainID atomic.Uint64
 
 	// Shared with the reader.
 	discard atomic.Bool // the node is done with it: read only to drain
@@ -97,12 +113,39 @@ func (c *conn) signal() {
 	}
 }
 
+// push queues p. Only a push into an empty queue wakes the writer: a non-empty one is taken
+// whole by the writer's next look.
 func (c *conn) push(p []byte) {
 	c.pending.Add(int64(len(p)))
 	c.mu.Lock()
-	c.q = append(c.q, p)
+	idle := len(c.out) == 0
+	if c.out == nil {
+		c.out, c.spare = c.spare, nil
+	}
+	c.out = append(c.out, p...)
 	c.mu.Unlock()
-	c.signal()
+	if idle {
+		c.signal()
+	}
+}
+
+// writeChunk bounds one write, so that Pending falls as the peer reads rather than only once
+// a whole backlog is out: a server judges a subscriber's lag by it.
+const writeChunk = 128 << 10
+
+// spareMax is the largest write buffer a writer keeps for reuse: one that a burst grew
+// beyond it is left to the collector, so an idle connection holds little memory.
+const spareMax = 256 << 10
+
+// take hands the writer what is queued, and gets back the buffer it wrote before.
+func (c *conn) take(written []byte) (out []byte, fin, abort bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if written != nil && cap(written) <= spareMax && c.spare == nil {
+		c.spare = written[:0]
+	}
+	out, c.out = c.out, nil
+	return out, c.fin, c.abort
 }
 
 // track follows std frame boundaries in what the peer sent.
@@ -138,6 +181,7 @@ const (
 	evReadEnd                // c's reader stopped with err (io.EOF for the peer's FIN)
 	evWriteErr               // c's writer failed with err
 	evIdle                   // c's idle timer gen fired
+	evStall                  // c's stall timer fired
 	evDrop                   // report the host's reset of c to the node (loop-local)
 	evGone                   // c's goroutines are gone and its socket closed
 )
@@ -166,6 +210,7 @@ type host struct {
 	server  bool      // accepted connections get idle timeouts
 	addrs   [2]string // where Dial connects, by channel (clients)
 	readBuf int
+	idle    func() // called on the loop when it has handled every event it had
 	start   time.Time
 	loopG   uint64 // the loop goroutine's id
 
@@ -179,14 +224,20 @@ type host struct {
 	// Owned by the loop.
 	nextID    reference.ConnID
 	conns     map[reference.ConnID]*conn // every connection holding a socket or a dial
+	sockets   int                        // conns that count against MaxConns
 	timers    map[*nodeTimer]struct{}
-	local     []event // events the loop raises for itself, run before the next one
+	local     []event  // events the loop raises for itself, run before the next one
+	soon      []uint64 // node timers due now, run after the next event if one is waiting
+	soonSpare []uint64
 	listeners []net.Listener
 
-	accepted, rejected, idleTimeouts, slowDrops atomic.Uint64
+	accepted, rejected, idleTimeouts, slowDrops, stalls, evictions atomic.Uint64
 }
 
-var _ reference.Env = (*host)(nil)
+var (
+	_ reference.Env     = (*host)(nil)
+	_ reference.Drainer = (*host)(nil)
+)
 
 func newHost(lim Limits, server bool, readBuf int) *host {
 	return &host{
@@ -217,30 +268,64 @@ func (h *host) run() {
 func (h *host) loop() {
 	defer close(h.done)
 	for {
+		var ev event
+		if len(h.soon) > 0 {
+			// Timers due now run in turn with what arrives meanwhile, so a history stream
+			// pumping batch after batch does not hold other connections back.
+			select {
+			case ev = <-h.events:
+				h.handleAll(ev)
+			case <-h.quit:
+				h.exit()
+				return
+			default:
+			}
+			due := h.soon
+			h.soon = h.soonSpare[:0]
+			for _, id := range due {
+				h.handleAll(event{kind: evTimer, t: &nodeTimer{id: id}})
+			}
+			h.soonSpare = due[:0]
+			continue
+		}
+		select {
+		case ev = <-h.events:
+			h.handleAll(ev)
+		case <-h.quit:
+			h.exit()
+			return
+		}
+	}
+}
+
+// handleAll handles ev and the events it raised, then tells an idle watcher if nothing else
+// is waiting.
+func (h *host) handleAll(ev event) {
+	h.handle(ev)
+	for i := 0; i < len(h.local); i++ {
+		h.handle(h.local[i])
+	}
+	clear(h.local)
+	h.local = h.local[:0]
+	if h.idle != nil && len(h.events) == 0 && len(h.soon) == 0 {
+		h.idle()
+	}
+}
+
+func (h *host) exit() {
+	h.teardown()
+	close(h.exited)
+	h.wg.Wait()
+	// A poster may have got an event into the buffer just before exited closed; the sockets
+	// it carries are closed here, since nobody else will.
+	for {
 		select {
 		case ev := <-h.events:
-			h.handle(ev)
-			for i := 0; i < len(h.local); i++ {
-				h.handle(h.local[i])
+			if ev.nc != nil {
+				ev.nc.Close()
 			}
-			clear(h.local)
-			h.local = h.local[:0]
-		case <-h.quit:
-			h.teardown()
-			close(h.exited)
-			h.wg.Wait()
-			// A poster may have got an event into the buffer just before exited closed;
-			// the sockets it carries are closed here, since nobody else will.
-			for {
-				select {
-				case ev := <-h.events:
-					if ev.nc != nil {
-						ev.nc.Close()
-					}
-				default:
-					return
-				}
-			}
+		default:
+			return
 		}
 	}
 }
@@ -260,9 +345,13 @@ func (h *host) teardown() {
 	for t := range h.timers {
 		t.t.Stop()
 	}
+	h.soon = nil
 	for _, c := range h.conns {
 		if c.idle != nil {
 			c.idle.Stop()
+		}
+		if c.stall != nil {
+			c.stall.Stop()
 		}
 		if c.nc == nil {
 			c.cancel()
@@ -375,7 +464,13 @@ func (h *host) handle(ev event) {
 		if c.state == csDoomed {
 			h.closeForNode(c, ev.err)
 		}
+	case evStall:
+		h.checkStall(c)
 	case evGone:
+		h.uncount(c)
+		if c.stall != nil {
+			c.stall.Stop()
+		}
 		delete(h.conns, c.id)
 	}
 }
@@ -390,6 +485,7 @@ func (h *host) closeForNode(c *conn, err error) {
 func (h *host) newConn(ch reference.Channel) *conn {
 	h.nextID++
 	c := &conn{id: h.nextID, ch: ch, wake: make(chan struct{}, 1), ack: make(chan struct{}, 1)}
+	c.drainAt.Store(-1)
 	h.conns[c.id] = c
 	return c
 }
@@ -398,13 +494,15 @@ func (h *host) newConn(ch reference.Channel) *conn {
 func (h *host) open(c *conn, nc net.Conn) {
 	c.nc = nc
 	c.state = csOpen
+	c.counted = true
+	h.sockets++
 	c.running.Store(2)
 	h.wg.Go(func() { h.readLoop(c) })
 	h.wg.Go(func() { h.writeLoop(c) })
 }
 
 func (h *host) accept(nc net.Conn, ch reference.Channel) {
-	if len(h.conns) >= h.lim.MaxConns {
+	if h.sockets >= h.lim.MaxConns && !h.makeRoom() {
 		h.rejected.Add(1)
 		resetConn(nc)
 		return
@@ -467,12 +565,92 @@ func (h *host) flushAndClose(c *conn) {
 	c.signal()
 }
 
+func (h *host) uncount(c *conn) {
+	if c.counted {
+		c.counted = false
+		h.sockets--
+	}
+}
+
+// makeRoom resets the connection that costs the others most, if one does (Limits.MaxConns
+// says which), and reports whether it found one.
+func (h *host) makeRoom() bool {
+	var victim *conn
+	var best [2]int64
+	for _, c := range h.conns {
+		// The highest key goes: its class, then the most unsent bytes or the oldest.
+		var key [2]int64
+		switch {
+		case !c.counted || c.nc == nil:
+			continue
+		case c.state != csOpen:
+			key = [2]int64{5, -int64(c.id)} // closing: of no use to anyone
+		case !c.answered:
+			key = [2]int64{4, -int64(c.id)} // handshake unfinished
+		case c.ch == reference.ChanRequest && c.pending.Load() > int64(h.lim.StallBytes):
+			key = [2]int64{3, c.pending.Load()} // furthest behind
+		case c.ch == reference.ChanRequest:
+			// A request channel lives only until its history is read; an honest client
+			// reset here fails loudly and opens again.
+			key = [2]int64{2, -int64(c.id)}
+		default:
+			continue // a subscriber keeping up: never evicted
+		}
+		if victim == nil || key[0] > best[0] || (key[0] == best[0] && (key[1] > best[1] || key[1] == best[1] && c.id < victim.id)) {
+			victim, best = c, key
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	h.evictions.Add(1)
+	if victim.state == csOpen {
+		h.closeForNode(victim, ErrEvicted)
+	}
+	h.reset(victim)
+	return true
+}
+
+// watchStall arms c's stall timer when c is a server's request channel over StallBytes.
+func (h *host) watchStall(c *conn) {
+	if !h.server || c.ch != reference.ChanRequest || c.stall != nil || c.pending.Load() <= int64(h.lim.StallBytes) {
+		return
+	}
+	c.stallAt = c.written.Load()
+	c.stall = time.AfterFunc(h.lim.StallTimeout, func() { h.post(event{kind: evStall, c: c}) })
+}
+
+// checkStall closes c with an Error if its client read nothing since the stall timer was
+// armed and it is still over StallBytes; a client that read some gets another timeout.
+func (h *host) checkStall(c *conn) {
+	c.stall = nil
+	if c.state != csOpen || c.pending.Load() <= int64(h.lim.StallBytes) {
+		return
+	}
+	if c.written.Load() != c.stallAt {
+		h.watchStall(c)
+		return
+	}
+	h.stalls.Add(1)
+	h.closeForNode(c, ErrStalled)
+	// What is queued is whole frames (the writer takes everything queued at once), so the
+	// Error follows the last frame the client gets intact.
+	c.mu.Lock()
+	dropped := len(c.out)
+	c.out, c.spare = nil, nil
+	c.mu.Unlock()
+	c.pending.Add(-int64(dropped))
+	c.push(wire.AppendMsg(nil, wire.Error{Text: fmt.Sprintf("history not read for %v: closing; request it again", h.lim.StallTimeout)}))
+	h.flushAndClose(c)
+}
+
 // reset drops c's queue and resets its socket.
 func (h *host) reset(c *conn) {
+	h.uncount(c)
 	c.discard.Store(true)
 	c.mu.Lock()
 	c.abort = true
-	c.q = nil
+	c.out, c.spare = nil, nil
 	c.mu.Unlock()
 	c.signal()
 	resetConn(c.nc)
@@ -511,29 +689,26 @@ func (h *host) readLoop(c *conn) {
 
 func (h *host) writeLoop(c *conn) {
 	defer h.release(c)
-	var batch [][]byte
+	var out []byte
 	for {
-		c.mu.Lock()
-		batch = append(batch[:0], c.q...)
-		clear(c.q)
-		c.q = c.q[:0]
-		fin, abort := c.fin, c.abort
-		c.mu.Unlock()
+		var fin, abort bool
+		out, fin, abort = c.take(out)
 		switch {
 		case abort:
 			return
-		case len(batch) > 0:
-			var n int64
-			for _, p := range batch {
-				n += int64(len(p))
-			}
-			bufs := net.Buffers(batch)
-			_, err := bufs.WriteTo(c.nc)
-			c.pending.Add(-n)
-			clear(batch)
-			if err != nil {
-				h.post(event{kind: evWriteErr, c: c, err: err})
-				return
+		case len(out) > 0:
+			for p := out; len(p) > 0; {
+				n, err := c.nc.Write(p[:min(len(p), writeChunk)])
+				c.written.Add(int64(n))
+				c.pending.Add(-int64(n))
+				if c.drained() {
+					h.post(event{kind: evTimer, t: &nodeTimer{id: c.drainID.Load()}})
+				}
+				if err != nil {
+					h.post(event{kind: evWriteErr, c: c, err: err})
+					return
+				}
+				p = p[n:]
 			}
 			continue
 		case fin:
@@ -662,6 +837,7 @@ func (h *host) Send(id reference.ConnID, p []byte) {
 		return
 	}
 	c.push(p)
+	h.watchStall(c)
 }
 
 // Close flushes what was queued, then closes.
@@ -684,11 +860,37 @@ func (h *host) Close(id reference.ConnID) {
 	}
 }
 
-// SetTimer calls the node's Timer(id) on the loop after d nanoseconds.
+// SetTimer calls the node's Timer(id) on the loop after d nanoseconds; one due now needs no
+// clock and no goroutine.
 func (h *host) SetTimer(d int64, id uint64) {
+	if d <= 0 {
+		h.soon = append(h.soon, id)
+		return
+	}
 	t := &nodeTimer{id: id}
 	h.timers[t] = struct{}{}
 	t.t = time.AfterFunc(time.Duration(max(d, 0)), func() { h.post(event{kind: evTimer, t: t}) })
+}
+
+// OnDrained calls the node's Timer(tid) once id's unsent bytes are down to below: the
+// writer raises it as it writes, so a paused history stream resumes without polling.
+func (h *host) OnDrained(id reference.ConnID, below int, tid uint64) {
+	c := h.live(id)
+	if c == nil {
+		return
+	}
+	c.drainID.Store(tid)
+	c.drainAt.Store(int64(below))
+	// The writer may have drained it before the watch was armed.
+	if c.drained() {
+		h.soon = append(h.soon, tid)
+	}
+}
+
+// drained disarms c's drain watch and reports true if it was armed and c is down to it.
+func (c *conn) drained() bool {
+	w := c.drainAt.Load()
+	return w >= 0 && c.pending.Load() <= w && c.drainAt.CompareAndSwap(w, -1)
 }
 
 // Pending is what was sent on id and not yet written to its socket.
