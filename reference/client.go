@@ -399,8 +399,11 @@ func (c *Client) onOnline(f wire.Frame) {
 // buffer keeps an online message until history catches up. A message larger than the whole
 // buffer can never be handed over in order, so it fails the session instead of being lost.
 func (c *Client) buffer(f wire.Frame) bool {
-	evicted := c.buf.evicted
-	if c.buf.push(f.Seq, f.MsgID, f.Body) {
+	evicted, msgid := c.buf.evicted, f.MsgID
+	if c.cfg.Bugs.has(BugBufferLosesMsgID) {
+		msgid = 0
+	}
+	if c.buf.push(f.Seq, msgid, f.Body) {
 		if evicted == 0 && c.buf.evicted > 0 {
 			c.h.Phase(PhaseEvict, c.buf.lastEvicted)
 		}

@@ -66,6 +66,9 @@ const (
 	// BugPublishBeforeStore: the server publishes a post at once and stores it (and reports
 	// it as its last seq) only storeLagNs later.
 	BugPublishBeforeStore
+	// BugBufferLosesMsgID: the client's online buffer keeps a message's seq and body but
+	// not its msgid, so messages handed over from the buffer arrive with msgid 0.
+	BugBufferLosesMsgID
 )
 
 // Mutant documents one planted bug.
@@ -184,6 +187,12 @@ var mutants = []Mutant{
 		Bug:    BugPublishBeforeStore,
 		Origin: "TLL invariant I3: storage receives a message before online does",
 		Doc:    "publishes before storing: a client subscribed just after a post can find it in neither channel",
+	},
+	{
+		Name:   "buffer-loses-msgid",
+		Bug:    BugBufferLosesMsgID,
+		Origin: "blind spot of plans whose msgids were all 0 (issue 10)",
+		Doc:    "the online buffer drops the msgid: messages handed over at the switch arrive with msgid 0",
 	},
 }
 

@@ -2,12 +2,15 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand"
 
 	"github.com/streamsim/streamsim/reference"
 )
 
-// Scenario is a named way to build a plan. Hand-made scenarios ignore the seed (it then only
-// drives network randomness such as segmentation); `random` draws its whole plan from it.
+// Scenario is a named way to build a plan. Hand-made scenarios take from the seed only what
+// does not change their story: msgids, body contents and, where no buffer, rate or size limit
+// is in play, body sizes (see vary); it also drives network randomness such as segmentation.
+// The generated ones draw their whole plan from it.
 type Scenario struct {
 	Name  string
 	Doc   string
@@ -72,14 +75,36 @@ func one(name, mode string, seq int64, openAtUs int64) []ClientPlan {
 }
 
 func fixed(name, doc string, build func() Plan) Scenario {
-	return Scenario{Name: name, Doc: doc, Build: func(uint64) Plan {
+	return Scenario{Name: name, Doc: doc, Build: func(seed uint64) Plan {
 		p := build()
 		p.Name, p.Doc = name, doc
 		if p.Net == (NetPlan{}) {
 			p.Net = catalogueNet
 		}
+		vary(&p, seed)
 		return p
 	}}
+}
+
+// vary draws a hand-made plan's msgids and body contents from seed, and its body sizes where
+// they cannot change the story: no client buffer to overflow, no link whose timing depends on
+// bytes, no message near a size limit. A client that loses a msgid or garbles a body then
+// fails the catalogue too, not only the generated scenarios.
+func vary(p *Plan, seed uint64) {
+	rng := rand.New(rand.NewSource(int64(seed)))
+	sizes := p.Net.Online.calm() && p.Net.Request.calm()
+	for _, c := range p.Clients {
+		sizes = sizes && c.BufferBytes == 0
+	}
+	for _, post := range p.Posts {
+		sizes = sizes && post.SizeBytes <= 64
+	}
+	for i := range p.Posts {
+		p.Posts[i].MsgID, p.Posts[i].Fill = int32(rng.Uint32()), rng.Uint64()
+		if sizes {
+			p.Posts[i].SizeBytes = rng.Intn(129)
+		}
+	}
 }
 
 func tllTest(protocol string) func() Plan {

@@ -87,7 +87,8 @@ func drawServer(rng *rand.Rand) ServerPlan {
 }
 
 // drawPosts draws a preloaded log and live traffic over horizonUs; half the plans get sparse
-// seqs, and now and then a post goes backwards so the server must refuse it.
+// seqs, and now and then a post goes backwards so the server must refuse it. Every post gets
+// its own msgid, body contents and size, so losing or mixing up any of them shows.
 func drawPosts(rng *rand.Rand, horizonUs int64) []Post {
 	stepMax := int64(1)
 	if rng.Intn(2) == 0 {
@@ -104,7 +105,7 @@ func drawPosts(rng *rand.Rand, horizonUs int64) []Post {
 	var posts []Post
 	for range preload {
 		seq += 1 + rng.Int63n(stepMax)
-		posts = append(posts, Post{AtUs: 0, Seq: seq, SizeBytes: size()})
+		posts = append(posts, Post{AtUs: 0, Seq: seq, MsgID: int32(rng.Uint32()), SizeBytes: size(), Fill: rng.Uint64()})
 	}
 	t := int64(0)
 	for range live {
@@ -113,7 +114,7 @@ func drawPosts(rng *rand.Rand, horizonUs int64) []Post {
 		if rng.Intn(50) == 0 {
 			seq -= 1 + rng.Int63n(stepMax)
 		}
-		posts = append(posts, Post{AtUs: t, Seq: seq, SizeBytes: size()})
+		posts = append(posts, Post{AtUs: t, Seq: seq, MsgID: int32(rng.Uint32()), SizeBytes: size(), Fill: rng.Uint64()})
 	}
 	return posts
 }

@@ -6,6 +6,7 @@ package scenarios
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -60,13 +61,14 @@ type ServerPlan struct {
 	PubLastSeq        int64 `json:"pub_last_seq,omitempty"`
 }
 
-// Post is one message the server application posts. Its body is derived from Seq and SizeBytes,
-// so different messages have different checksums.
+// Post is one message the server application posts. Its body of SizeBytes is derived from Seq
+// and Fill, so different messages have different checksums and plans can vary the contents.
 type Post struct {
-	AtUs      int64 `json:"at_us"`
-	Seq       int64 `json:"seq"`
-	MsgID     int32 `json:"msgid,omitempty"`
-	SizeBytes int   `json:"size_bytes,omitempty"`
+	AtUs      int64  `json:"at_us"`
+	Seq       int64  `json:"seq"`
+	MsgID     int32  `json:"msgid,omitempty"`
+	SizeBytes int    `json:"size_bytes,omitempty"`
+	Fill      uint64 `json:"fill,omitempty"`
 }
 
 // ClientPlan is one client application: it opens once and may close.
@@ -293,15 +295,32 @@ func (p *Plan) Save(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// body is the deterministic content of a posted message.
-func body(seq int64, size int) []byte {
+// body is the deterministic content of a posted message, drawn from its seq and fill so that
+// plans can vary contents without varying seqs. It is written 8 bytes per random step: one byte
+// per step was most of a run with 60 KiB bodies.
+func body(seq int64, fill uint64, size int) []byte {
 	b := make([]byte, size)
-	x := uint64(seq)*0x9e3779b97f4a7c15 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		b[i] = byte(x)
+	// Mixing seq and fill with different odd multipliers keeps (seq, fill) and (fill, seq)
+	// apart; xorshift needs a nonzero state.
+	x := uint64(seq)*0x9e3779b97f4a7c15 ^ fill*0xbf58476d1ce4e5b9 | 1
+	i := 0
+	for ; i+8 <= size; i += 8 {
+		x = xorshift(x)
+		binary.LittleEndian.PutUint64(b[i:], x)
+	}
+	if i < size {
+		x = xorshift(x)
+		for ; i < size; i++ {
+			b[i] = byte(x)
+			x >>= 8
+		}
 	}
 	return b
+}
+
+func xorshift(x uint64) uint64 {
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	return x
 }

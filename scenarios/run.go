@@ -91,7 +91,12 @@ type clientApp struct {
 func (r *runner) record(e checker.Event) {
 	e.T = r.k.Now()
 	r.hist = append(r.hist, e)
-	r.k.Trace().Record(e.T, e.Node, e.Kind.String(), e.Seq, e.Session)
+	switch e.Kind {
+	case checker.EvPost, checker.EvPostOK, checker.EvDeliver:
+		r.k.Trace().RecordMsg(e.T, e.Node, e.Kind.String(), e.Seq, e.Session, e.MsgID, e.Sum)
+	default:
+		r.k.Trace().Record(e.T, e.Node, e.Kind.String(), e.Seq, e.Session)
+	}
 }
 
 // Run plays p with seed against the reference and checks the history.
@@ -293,7 +298,7 @@ func (r *runner) failpoints(node string) context.Context {
 }
 
 func (r *runner) post(p Post) {
-	b := body(p.Seq, p.SizeBytes)
+	b := body(p.Seq, p.Fill, p.SizeBytes)
 	sum := checker.Checksum(b)
 	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
 	if r.server == nil {

@@ -1,0 +1,43 @@
+package scenarios
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestBodyIsDrawnFromSeqAndFill(t *testing.T) {
+	for _, size := range []int{0, 1, 7, 8, 9, 60 << 10} {
+		a := body(5, 9, size)
+		if len(a) != size || !bytes.Equal(a, body(5, 9, size)) {
+			t.Fatalf("size %d: got %d bytes, or two calls differ", size, len(a))
+		}
+		if size >= 8 && (bytes.Equal(a, body(5, 10, size)) || bytes.Equal(a, body(6, 9, size)) || bytes.Equal(a, body(9, 5, size))) {
+			t.Fatalf("size %d: another seq or fill gives the same body", size)
+		}
+	}
+	// The tail of a body whose size is no multiple of 8 is random too, not zeros.
+	if b := body(1, 2, 15); bytes.Equal(b[8:], make([]byte, 7)) {
+		t.Fatalf("tail is zeros: %x", b)
+	}
+}
+
+// Every generated and catalogue plan draws msgids and contents from its seed: a client that
+// loses the msgid must be seen.
+func TestPlansVaryMsgIDsAndBodies(t *testing.T) {
+	for _, s := range Catalogue() {
+		a, b := s.Build(1), s.Build(2)
+		if len(a.Posts) < 2 {
+			continue
+		}
+		msgids, fills := map[int32]bool{}, map[uint64]bool{}
+		for _, p := range a.Posts {
+			msgids[p.MsgID], fills[p.Fill] = true, true
+		}
+		if len(msgids) < 2 || len(fills) < 2 {
+			t.Errorf("%s seed 1: %d distinct msgids, %d fills over %d posts", s.Name, len(msgids), len(fills), len(a.Posts))
+		}
+		if !s.Generated && (a.Posts[0].MsgID == b.Posts[0].MsgID || a.Posts[0].Seq != b.Posts[0].Seq) {
+			t.Errorf("%s: seeds 1 and 2 should differ in msgid and agree in seq: %+v %+v", s.Name, a.Posts[0], b.Posts[0])
+		}
+	}
+}
