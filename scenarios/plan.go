@@ -5,10 +5,12 @@
 package scenarios
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 
@@ -202,10 +204,104 @@ func parseChannel(s string) (reference.Channel, error) {
 	return 0, fmt.Errorf("unknown channel %q (want online or request)", s)
 }
 
+// Limits of a plan's numbers. They are far beyond any useful plan and keep every derived
+// quantity (nanoseconds, seq + 1, buffers) from overflowing or from sizing memory by a number
+// a user typed.
+const (
+	maxTimeUs    = 3_600_000_000 // one hour of virtual time
+	maxSeq       = 1 << 62
+	maxSizeBytes = 1 << 20 // a body; the server refuses those over its 64 KiB limit
+	maxBytes     = 1 << 30 // buffers
+	maxRate      = 1 << 40 // bytes per second
+	maxCount     = 1 << 20 // batch sizes, segment counts, reopens, failpoint firings
+)
+
+// ranges checks numbers against their limits and keeps the first failure, named by its path in
+// the plan file.
+type ranges struct{ err error }
+
+func (r *ranges) int(field string, x, lo, hi int64) {
+	if r.err == nil && (x < lo || x > hi) {
+		r.err = fmt.Errorf("%s = %d is out of range [%d, %d]", field, x, lo, hi)
+	}
+}
+
+func (r *ranges) prob(field string, x float64) {
+	if r.err == nil && !(x >= 0 && x <= 1) {
+		r.err = fmt.Errorf("%s = %v is not a probability in [0, 1]", field, x)
+	}
+}
+
+func (r *ranges) time(field string, x int64) { r.int(field, x, 0, maxTimeUs) }
+func (r *ranges) seq(field string, x int64)  { r.int(field, x, -maxSeq, maxSeq) }
+
+// numbers range-checks every number of the plan.
+func (p *Plan) numbers() error {
+	var r ranges
+	r.int("duration_us", p.DurationUs, 1, maxTimeUs)
+	r.time("liveness_bound_us", p.LivenessBoundUs)
+	r.int("server.history_batch_msgs", int64(p.Server.HistoryBatchMsgs), 0, maxCount)
+	r.time("server.history_interval_us", p.Server.HistoryIntervalUs)
+	r.seq("server.pub_last_seq", p.Server.PubLastSeq)
+	r.time("net.idle_timeout_us", p.Net.IdleTimeoutUs)
+	for _, nl := range []struct {
+		name string
+		l    Link
+	}{{"net.online", p.Net.Online}, {"net.request", p.Net.Request}} {
+		name, l := nl.name, nl.l
+		r.time(name+".latency_us", l.LatencyUs)
+		r.time(name+".jitter_us", l.JitterUs)
+		r.prob(name+".segment_prob", l.SegmentProb)
+		r.int(name+".segment_max", int64(l.SegmentMax), 0, maxCount)
+		r.int(name+".bandwidth_bytes_per_sec", l.BandwidthBytesPerSec, 0, maxRate)
+		r.prob(name+".loss_prob", l.LossProb)
+		r.time(name+".retransmit_us", l.RetransmitUs)
+		r.int(name+".recv_bytes_per_sec", l.RecvBytesPerSec, 0, maxRate)
+		r.int(name+".send_buffer_bytes", int64(l.SendBufferBytes), 0, maxBytes)
+		r.prob(name+".dup_prob", l.DupProb)
+		r.prob(name+".reorder_prob", l.ReorderProb)
+		r.time(name+".reorder_max_us", l.ReorderMaxUs)
+	}
+	for i, post := range p.Posts {
+		f := fmt.Sprintf("posts[%d].", i)
+		r.time(f+"at_us", post.AtUs)
+		r.seq(f+"seq", post.Seq)
+		r.int(f+"size_bytes", int64(post.SizeBytes), 0, maxSizeBytes)
+	}
+	for i, c := range p.Clients {
+		f := fmt.Sprintf("clients[%d].", i)
+		r.time(f+"open_at_us", c.OpenAtUs)
+		r.seq(f+"seq", c.Seq)
+		r.int(f+"buffer_bytes", int64(c.BufferBytes), 0, maxBytes)
+		r.time(f+"close_at_us", c.CloseAtUs)
+		if c.CloseOnSeq != nil {
+			r.seq(f+"close_on_seq", *c.CloseOnSeq)
+		}
+		r.time(f+"handshake_timeout_us", c.HandshakeTimeoutUs)
+		if o := c.Reopen; o != nil {
+			r.int(f+"reopen.backoff_us", o.BackoffUs, 1, maxTimeUs)
+			r.time(f+"reopen.max_backoff_us", o.MaxBackoffUs)
+			r.int(f+"reopen.max_reopens", int64(o.MaxReopens), 0, maxCount)
+		}
+	}
+	for i, fl := range p.Faults {
+		f := fmt.Sprintf("faults[%d].", i)
+		r.time(f+"at_us", fl.AtUs)
+		r.time(f+"duration_us", fl.DurationUs)
+		r.time(f+"delay_us", fl.DelayUs)
+	}
+	for i, fp := range p.Failpoints {
+		f := fmt.Sprintf("failpoints[%d].", i)
+		r.prob(f+"prob", fp.Prob)
+		r.int(f+"max", int64(fp.Max), 0, maxCount)
+	}
+	return r.err
+}
+
 // Validate reports the first thing in p that cannot be run.
 func (p *Plan) Validate() error {
-	if p.DurationUs <= 0 {
-		return fmt.Errorf("plan %s: duration_us must be positive", p.Name)
+	if err := p.numbers(); err != nil {
+		return fmt.Errorf("plan %s: %w", p.Name, err)
 	}
 	names := map[string]bool{}
 	for i, c := range p.Clients {
@@ -219,9 +315,6 @@ func (p *Plan) Validate() error {
 		if c.Protocol != "" && c.Protocol != "new" && c.Protocol != "old" {
 			return fmt.Errorf("plan %s: client %s: unknown protocol %q", p.Name, c.Name, c.Protocol)
 		}
-		if r := c.Reopen; r != nil && (r.BackoffUs <= 0 || r.MaxBackoffUs < 0 || r.MaxReopens < 0) {
-			return fmt.Errorf("plan %s: client %s: reopen needs a positive backoff_us", p.Name, c.Name)
-		}
 	}
 	for i, f := range p.Faults {
 		if err := f.validate(names); err != nil {
@@ -229,8 +322,8 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for i, f := range p.Failpoints {
-		if !slices.Contains(reference.FailpointNames(), f.Name) || f.Prob < 0 || f.Prob > 1 || f.Max < 0 {
-			return fmt.Errorf("plan %s: failpoint %d: unknown name %q or values out of range (see simrun list failpoints)", p.Name, i, f.Name)
+		if !slices.Contains(reference.FailpointNames(), f.Name) {
+			return fmt.Errorf("plan %s: failpoint %d: unknown name %q (see simrun list failpoints)", p.Name, i, f.Name)
 		}
 	}
 	for _, l := range []Link{p.Net.Online, p.Net.Request} {
@@ -261,9 +354,6 @@ func (f Fault) validate(clients map[string]bool) error {
 			return fmt.Errorf("partition direction %q (want to_client or to_server)", f.Direction)
 		}
 	}
-	if f.AtUs < 0 || f.DurationUs < 0 || f.DelayUs < 0 {
-		return fmt.Errorf("%s: negative time", f.Kind)
-	}
 	if f.Trigger != "" && !slices.Contains(triggers, f.Trigger) {
 		return fmt.Errorf("unknown trigger %q (want one of %v)", f.Trigger, triggers)
 	}
@@ -273,17 +363,26 @@ func (f Fault) validate(clients map[string]bool) error {
 // triggers are the phases a fault can be aimed at.
 var triggers = []string{"request", "reply", "overlap", "client_done", "evict", "online"}
 
-// Load reads a plan file written by Save.
+// Load reads a plan file written by Save. A field the Plan does not have is refused, so a typo
+// is not silently ignored, and so is anything after the plan.
 func Load(path string) (Plan, error) {
 	var p Plan
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return p, err
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return p, fmt.Errorf("%s: %w", path, err)
 	}
-	return p, p.Validate()
+	if _, err := dec.Token(); err != io.EOF {
+		return p, fmt.Errorf("%s: data after the plan", path)
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }
 
 // Save writes p as indented JSON.

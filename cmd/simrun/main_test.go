@@ -334,3 +334,47 @@ func TestReportOfABrokenClient(t *testing.T) {
 		}
 	}
 }
+
+// A plan file with an out-of-range number or an unknown field is refused with exit 2 naming
+// the field, by every command that reads plan files, instead of crashing or running out of
+// memory.
+func TestPlanFilesAreValidated(t *testing.T) {
+	s, _ := scenarios.Lookup("test_new")
+	p := s.Build(1)
+	p.Seed = 1
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"negative-size", `"size_bytes": \d+`, `"size_bytes": -5`, "posts[0].size_bytes = -5"},
+		{"huge-size", `"size_bytes": \d+`, `"size_bytes": 1000000000000`, "posts[0].size_bytes = 1000000000000"},
+		{"huge-duration", `"duration_us": 10000`, `"duration_us": 9000000000000000000`, "duration_us = 9000000000000000000"},
+		{"typo", `"duration_us"`, `"duraton_us"`, `unknown field "duraton_us"`},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "plan.json")
+		if err := p.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		text, _ := os.ReadFile(path)
+		first := true
+		bad := regexp.MustCompile(tc.old).ReplaceAllStringFunc(string(text), func(m string) string {
+			if !first {
+				return m
+			}
+			first = false
+			return tc.new
+		})
+		if bad == string(text) {
+			t.Fatalf("%s: %q is not in the plan", tc.name, tc.old)
+		}
+		os.WriteFile(path, []byte(bad), 0o644)
+		for _, args := range [][]string{
+			{"replay", "--plan", path},
+			{"shrink", path},
+			{"run", "--corpus", dir},
+		} {
+			code, _, stderr := simrun(args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("%s: simrun %s: exit %d, stderr %q; want 2 naming %q", tc.name, args[0], code, stderr, tc.want)
+			}
+		}
+	}
+}
