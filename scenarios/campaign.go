@@ -146,13 +146,22 @@ func seedTerm(seed, hash uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// runSafely turns a panic in one seed into that seed's failure, so one broken run cannot take
-// a whole campaign down and the failing seed is still named.
-func runSafely(s Scenario, seed uint64, opt Options) (out Outcome, err error) {
+// RunSafely is Run with a panic turned into the run's error, so one broken run cannot take a
+// whole campaign, a shrink or a report down, and the failing seed is still named.
+func RunSafely(p Plan, seed uint64, opt Options) (Outcome, error) {
+	return safely(seed, func() (Outcome, error) { return Run(p, seed, opt) })
+}
+
+// runSafely builds the scenario's plan under the same recover: a generator can panic too.
+func runSafely(s Scenario, seed uint64, opt Options) (Outcome, error) {
+	return safely(seed, func() (Outcome, error) { return Run(s.Build(seed), seed, opt) })
+}
+
+func safely(seed uint64, run func() (Outcome, error)) (out Outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("seed %d panicked: %v", seed, r)
+			out, err = Outcome{}, fmt.Errorf("seed %d panicked: %v", seed, r)
 		}
 	}()
-	return Run(s.Build(seed), seed, opt)
+	return run()
 }

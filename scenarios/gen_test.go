@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,29 @@ func TestPlansVaryMsgIDsAndBodies(t *testing.T) {
 		if !s.Generated && (a.Posts[0].MsgID == b.Posts[0].MsgID || a.Posts[0].Seq != b.Posts[0].Seq) {
 			t.Errorf("%s: seeds 1 and 2 should differ in msgid and agree in seq: %+v %+v", s.Name, a.Posts[0], b.Posts[0])
 		}
+	}
+}
+
+// panicWriter makes a run panic from inside the simulation, as a broken implementation would.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("planted panic") }
+
+// A panicking run is a reported failure everywhere a run is made: campaign, shrink, replay.
+func TestPanickingRunIsAFailure(t *testing.T) {
+	s, _ := Lookup("test_open_seq")
+	opt := Options{Trace: panicWriter{}}
+	rep := Campaign{Scenario: s, FirstSeed: 1, Seeds: 3, Parallel: 2, Options: opt}.Run()
+	if len(rep.Failures) != 3 || rep.Failures[0].Err == nil || !strings.Contains(rep.Failures[0].Err.Error(), "seed 1 panicked: planted panic") {
+		t.Fatalf("campaign failures %+v", rep.Failures)
+	}
+	if _, err := RunSafely(s.Build(2), 2, opt); err == nil || !strings.Contains(err.Error(), "seed 2 panicked") {
+		t.Fatalf("RunSafely: %v", err)
+	}
+	if _, err := Shrink(s.Build(2), 2, opt, 10); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("Shrink: %v", err)
+	}
+	if out, err := RunSafely(s.Build(2), 2, Options{}); err != nil || len(out.Result.Violations) != 0 {
+		t.Fatalf("without the panic: %v %v", err, out.Result.Violations)
 	}
 }

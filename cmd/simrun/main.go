@@ -344,7 +344,7 @@ func runCorpus(dir, impl string, stdout io.Writer) (int, error) {
 	start := time.Now()
 	failed, delivered := 0, int64(0)
 	for _, e := range entries {
-		out, err := scenarios.Run(e.Plan, e.Plan.Seed, scenarios.Options{Bugs: bugs})
+		out, err := scenarios.RunSafely(e.Plan, e.Plan.Seed, scenarios.Options{Bugs: bugs})
 		switch {
 		case err != nil:
 			failed++
@@ -439,7 +439,7 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 		}
 		plan = s.Build(uint64(*seed))
 	}
-	out, err := scenarios.Run(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
+	out, err := scenarios.RunSafely(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
 	if err != nil {
 		return 1, err
 	}

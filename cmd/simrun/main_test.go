@@ -378,3 +378,22 @@ func TestPlanFilesAreValidated(t *testing.T) {
 		}
 	}
 }
+
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("planted panic") }
+
+// run --out re-runs a failing seed for its report under the same recover as the campaign, so
+// a panicking seed is a reported failure instead of the end of the campaign.
+func TestFailureReportOfAPanickingSeed(t *testing.T) {
+	s, _ := scenarios.Lookup("test_open_seq")
+	dir := t.TempDir()
+	path, err := writeFailureReport(dir, s, 1, "reference", scenarios.Options{Trace: panicWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(path, "report.html"))
+	if err != nil || !strings.Contains(string(b), "seed 1 panicked: planted panic") {
+		t.Fatalf("report %s: %v; the panic is not in it", path, err)
+	}
+}
