@@ -2,8 +2,13 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/streamsim/streamsim/reference"
 )
 
 func TestBodyIsDrawnFromSeqAndFill(t *testing.T) {
@@ -64,5 +69,65 @@ func TestPanickingRunIsAFailure(t *testing.T) {
 	}
 	if out, err := RunSafely(s.Build(2), 2, Options{}); err != nil || len(out.Result.Violations) != 0 {
 		t.Fatalf("without the panic: %v %v", err, out.Result.Violations)
+	}
+}
+
+// Seeds are streamed: a campaign of a trillion seeds stopped after a few allocates no more than
+// one of a few seeds, where handing out indices up front needed memory for every seed.
+func TestCampaignMemoryIndependentOfSeeds(t *testing.T) {
+	s, _ := Lookup("test_open_seq")
+	alloc := func(seeds int) (uint64, Report) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		rep := Campaign{Scenario: s, FirstSeed: 1, Seeds: seeds, Parallel: 2, Context: ctx, Progress: func(done int) {
+			if done == 20 {
+				cancel()
+			}
+		}}.Run()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc, rep
+	}
+	small, _ := alloc(25)
+	huge, rep := alloc(1 << 40)
+	// Two seeds may be running when it stops, and one handed out as it stops.
+	if rep.Seeds < 20 || rep.Seeds > 23 || rep.Violations != 0 {
+		t.Fatalf("stopped campaign ran %d seeds with %d violations; want 20 to 23 seeds", rep.Seeds, rep.Violations)
+	}
+	if huge > 2*small+1<<20 {
+		t.Fatalf("a campaign of 2^40 seeds allocated %d bytes for 20 runs; one of 25 seeds %d", huge, small)
+	}
+}
+
+// A campaign keeps the lowest failing seeds, in order, and counts them all.
+func TestCampaignKeepsTheLowestFailures(t *testing.T) {
+	s, _ := Lookup("test_overlapped")
+	mu, _ := reference.MutantByName("no-drain")
+	rep := Campaign{Scenario: s, FirstSeed: 10, Seeds: 12, Parallel: 3, KeepFailures: 4, Options: Options{Bugs: mu.Bug}}.Run()
+	if rep.Failed != 12 || len(rep.Failures) != 4 {
+		t.Fatalf("%d failed, %d kept; want 12 and 4", rep.Failed, len(rep.Failures))
+	}
+	for i, f := range rep.Failures {
+		if f.Seed != 10+uint64(i) || len(f.Outcome.Result.Violations) == 0 {
+			t.Fatalf("kept failure %d is seed %d with %d violations", i, f.Seed, len(f.Outcome.Result.Violations))
+		}
+	}
+}
+
+// BenchmarkCampaignSetup is what a campaign costs before its first seed runs, for 100 and a
+// billion seeds: the allocations must not grow with the number.
+func BenchmarkCampaignSetup(b *testing.B) {
+	s, _ := Lookup("test_open_seq")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, n := range []int{100, 1_000_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Campaign{Scenario: s, Seeds: n, Parallel: 2, Context: ctx}.Run()
+			}
+		})
 	}
 }

@@ -397,3 +397,24 @@ func TestFailureReportOfAPanickingSeed(t *testing.T) {
 		t.Fatalf("report %s: %v; the panic is not in it", path, err)
 	}
 }
+
+func TestWorthShrinking(t *testing.T) {
+	ok, broken := scenarios.Failure{Seed: 1}, scenarios.Failure{Seed: 2, Err: os.ErrInvalid}
+	for _, tc := range []struct {
+		f         scenarios.Failure
+		i, listed int
+		saved     bool
+		want      bool
+	}{
+		{ok, 0, 0, false, true},
+		{ok, shrinkPerScenario - 1, shownFailures - 1, false, true},
+		{ok, shrinkPerScenario, 0, true, false}, // enough of this scenario
+		{ok, 0, shownFailures, false, false},    // never printed, not saved
+		{ok, 0, shownFailures, true, true},      // not printed but saved to the corpus
+		{broken, 0, 0, true, false},             // a run that did not complete has no plan to shrink
+	} {
+		if got := worthShrinking(tc.f, tc.i, tc.listed, tc.saved); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc, got, tc.want)
+		}
+	}
+}
