@@ -512,7 +512,8 @@ func (c *Client) onReply(f wire.Frame) {
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
 	case c.openSeq > c.serverSeq+1:
 		c.fail("requested seq %d is beyond the server's last seq %d", c.openSeq, c.serverSeq)
-	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction):
+	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction) &&
+		!(c.cfg.Bugs.has(BugEvictionPastStart) && c.buf.lastEvicted == c.openSeq):
 		// Online data this session needs was lost from the buffer before the Reply came;
 		// only history can supply it, so the shortcuts below that drop the request channel
 		// are off. (Evicted messages below the start are not needed: waiting for history

@@ -61,6 +61,9 @@ type ServerPlan struct {
 	HistoryBatchMsgs  int   `json:"history_batch_msgs,omitempty"`
 	HistoryIntervalUs int64 `json:"history_interval_us,omitempty"`
 	PubLastSeq        int64 `json:"pub_last_seq,omitempty"`
+	// MaxLagBytes drops an online subscriber with that many bytes waiting unsent; default
+	// 1 MiB.
+	MaxLagBytes int `json:"max_lag_bytes,omitempty"`
 }
 
 // Post is one message the server application posts. Its body of SizeBytes is derived from Seq
@@ -92,6 +95,9 @@ type ClientPlan struct {
 	Contiguous bool `json:"contiguous,omitempty"`
 	// HandshakeTimeoutUs bounds the wait for HelloReply and Reply; default 5 s.
 	HandshakeTimeoutUs int64 `json:"handshake_timeout_us,omitempty"`
+	// ReadBytesPerSec, when set, is how fast this client reads its online channel, in place
+	// of net.online's recv_bytes_per_sec: one slow consumer among faster ones.
+	ReadBytesPerSec int64 `json:"read_bytes_per_sec,omitempty"`
 	// RequestVersion, when set, is the version the client writes into its requests instead of
 	// 1, the only valid one: a malformed request, as from an incompatible peer, which the
 	// server must answer with an Error (TLL answers nothing, P9). The reference client never
@@ -153,8 +159,8 @@ const (
 
 var faultKinds = []string{FaultReset, FaultStall, FaultBlackhole, FaultSlowClose, FaultPartition, FaultCrash}
 
-// Fault is one injected failure, at AtUs, or, with Trigger, DelayUs after Client first
-// reaches that protocol phase (request, reply, overlap, client_done, evict, online) in a
+// Fault is one injected failure, at AtUs, or, with Trigger, DelayUs after Client (or On)
+// first reaches that protocol phase (request, reply, overlap, client_done, evict, online) in a
 // session: faults aimed at the handover.
 type Fault struct {
 	AtUs       int64  `json:"at_us"`
@@ -165,12 +171,32 @@ type Fault struct {
 	DurationUs int64  `json:"duration_us,omitempty"`
 	Trigger    string `json:"trigger,omitempty"`
 	DelayUs    int64  `json:"delay_us,omitempty"`
+	// On names the client whose phase Trigger waits for, where that is not Client: a server
+	// crash aimed at a client's handover.
+	On string `json:"on,omitempty"`
 }
+
+// watched is the client whose phases trigger f.
+func (f Fault) watched() string { return cmp.Or(f.On, f.Client) }
 
 // calm reports whether the link never ends a connection on its own: no datagram semantics,
 // and nothing that queues bytes until the server drops a lagging subscriber.
 func (l Link) calm() bool {
 	return !l.Unreliable && l.BandwidthBytesPerSec == 0 && l.RecvBytesPerSec == 0 && l.LossProb == 0
+}
+
+// calm reports whether nothing in the plan ends a connection on its own: calm links, and no
+// slow reader or tight lag limit that makes the server drop a subscriber.
+func (p *Plan) calm() bool {
+	if !p.Net.Online.calm() || !p.Net.Request.calm() || p.Server.MaxLagBytes != 0 {
+		return false
+	}
+	for _, c := range p.Clients {
+		if c.ReadBytesPerSec != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // config translates a link for netsim and checks it. netsim panics on a bad configuration,
@@ -243,6 +269,7 @@ func (p *Plan) numbers() error {
 	r.int("server.history_batch_msgs", int64(p.Server.HistoryBatchMsgs), 0, maxCount)
 	r.time("server.history_interval_us", p.Server.HistoryIntervalUs)
 	r.seq("server.pub_last_seq", p.Server.PubLastSeq)
+	r.int("server.max_lag_bytes", int64(p.Server.MaxLagBytes), 0, maxBytes)
 	r.time("net.idle_timeout_us", p.Net.IdleTimeoutUs)
 	for _, nl := range []struct {
 		name string
@@ -278,6 +305,7 @@ func (p *Plan) numbers() error {
 			r.seq(f+"close_on_seq", *c.CloseOnSeq)
 		}
 		r.time(f+"handshake_timeout_us", c.HandshakeTimeoutUs)
+		r.int(f+"read_bytes_per_sec", c.ReadBytesPerSec, 0, maxRate)
 		if o := c.Reopen; o != nil {
 			r.int(f+"reopen.backoff_us", o.BackoffUs, 1, maxTimeUs)
 			r.time(f+"reopen.max_backoff_us", o.MaxBackoffUs)
@@ -356,6 +384,12 @@ func (f Fault) validate(clients map[string]bool) error {
 	}
 	if f.Trigger != "" && !slices.Contains(triggers, f.Trigger) {
 		return fmt.Errorf("unknown trigger %q (want one of %v)", f.Trigger, triggers)
+	}
+	switch {
+	case f.On != "" && (f.Trigger == "" || !clients[f.On]):
+		return fmt.Errorf("%s: on %q must name a client, with a trigger", f.Kind, f.On)
+	case f.Trigger != "" && !clients[f.watched()]:
+		return fmt.Errorf("%s: trigger %s needs on: the client whose phase it waits for", f.Kind, f.Trigger)
 	}
 	return nil
 }

@@ -138,6 +138,11 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	r.host.Attach(r.server)
 	for _, cp := range p.Clients {
 		a := &clientApp{r: r, plan: cp, host: r.net.AddClient(cp.Name)}
+		if cp.ReadBytesPerSec > 0 {
+			cfg, _ := p.Net.Online.config()
+			cfg.RecvBytesPerSec = cp.ReadBytesPerSec
+			r.net.SetClientLink(cp.Name, reference.ChanOnline, netsim.ServerToClient, cfg)
+		}
 		a.c = r.newClient(a)
 		a.host.Attach(a.c)
 		r.clients = append(r.clients, a)
@@ -151,7 +156,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	for _, f := range p.Faults {
 		if f.Trigger != "" {
-			a := r.app(f.Client)
+			a := r.app(f.watched())
 			a.triggers = append(a.triggers, f)
 			continue
 		}
@@ -173,7 +178,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
 	live := checker.LivenessOptions{
 		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable,
-		Calm: p.Net.Online.calm() && p.Net.Request.calm(),
+		Calm: p.calm(),
 	}
 	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
 	var lin checker.LinResult
@@ -204,13 +209,14 @@ func (p *Plan) crashes(node string) bool {
 
 func (r *runner) newServer() *reference.Server {
 	cfg := reference.ServerConfig{
-		Autoseq:           r.p.Server.Autoseq,
-		HistoryBatchMsgs:  r.p.Server.HistoryBatchMsgs,
-		HistoryIntervalNs: r.p.Server.HistoryIntervalUs * 1000,
-		PubLastSeq:        r.p.Server.PubLastSeq,
-		Durable:           r.p.Server.Durable,
-		Bugs:              r.opt.Bugs,
-		Failpoints:        r.failpoints(ServerName),
+		Autoseq:               r.p.Server.Autoseq,
+		HistoryBatchMsgs:      r.p.Server.HistoryBatchMsgs,
+		HistoryIntervalNs:     r.p.Server.HistoryIntervalUs * 1000,
+		PubLastSeq:            r.p.Server.PubLastSeq,
+		SubscriberMaxLagBytes: r.p.Server.MaxLagBytes,
+		Durable:               r.p.Server.Durable,
+		Bugs:                  r.opt.Bugs,
+		Failpoints:            r.failpoints(ServerName),
 	}
 	if r.disk != nil {
 		cfg.Store = r.disk
