@@ -410,8 +410,11 @@ func (c *Client) onOnline(f wire.Frame) {
 // buffer keeps an online message until history catches up. A message larger than the whole
 // buffer can never be handed over in order, so it fails the session instead of being lost.
 func (c *Client) buffer(f wire.Frame) bool {
-	evicted := c.buf.evicted
-	if c.buf.push(f.Seq, f.MsgID, f.Body) {
+	evicted, msgid := c.buf.evicted, f.MsgID
+	if c.cfg.Bugs.has(BugBufferLosesMsgID) {
+		msgid = 0
+	}
+	if c.buf.push(f.Seq, msgid, f.Body) {
 		if evicted == 0 && c.buf.evicted > 0 {
 			c.h.Phase(PhaseEvict, c.buf.lastEvicted)
 		}
@@ -524,7 +527,8 @@ func (c *Client) onReply(f wire.Frame) {
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
 	case c.openSeq > c.serverSeq+1, c.cfg.Bugs.has(BugFailAtNextSeq) && c.openSeq == c.serverSeq+1:
 		c.fail("requested seq %d is beyond the server's last seq %d", c.openSeq, c.serverSeq)
-	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction):
+	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction) &&
+		!(c.cfg.Bugs.has(BugEvictionPastStart) && c.buf.lastEvicted == c.openSeq):
 		// Online data this session needs was lost from the buffer before the Reply came;
 		// only history can supply it, so the shortcuts below that drop the request channel
 		// are off. (Evicted messages below the start are not needed: waiting for history

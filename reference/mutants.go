@@ -75,6 +75,18 @@ const (
 	// BugOnlineWaitsLive: a seq open with nothing to fetch and nothing buffered waits for a
 	// live message to report Online, or onlineWaitNs, longer than the default liveness bound.
 	BugOnlineWaitsLive
+	// BugBufferLosesMsgID: the client's online buffer keeps a message's seq and body but
+	// not its msgid, so messages handed over from the buffer arrive with msgid 0.
+	BugBufferLosesMsgID
+	// BugAutoseqPublishesRequested: an autoseq server stores a post under the seq it assigns
+	// but publishes it under the seq the application asked for.
+	BugAutoseqPublishesRequested
+	// BugLagDropSkipsNext: when a post's fan-out drops a lagging subscriber, the loop steps
+	// past the subscriber that took its place, which misses that message.
+	BugLagDropSkipsNext
+	// BugEvictionPastStart: the Reply's shortcuts are refused only when the buffer evicted a
+	// message after the requested seq, not the one at it.
+	BugEvictionPastStart
 )
 
 // Mutant documents one planted bug.
@@ -211,6 +223,30 @@ var mutants = []Mutant{
 		Bug:    BugInstantSnapshot,
 		Origin: "a last-seq snapshot keyed by a clock tick, blind to posts of the current tick; issue 10 blind spot 3 (equal timestamps)",
 		Doc:    "HelloReply and Reply leave out a post made at the same instant: an open at last+1 goes Online without it, and the next live seq leaves a gap",
+	},
+	{
+		Name:   "buffer-loses-msgid",
+		Bug:    BugBufferLosesMsgID,
+		Origin: "blind spot of plans whose msgids were all 0 (issue 10)",
+		Doc:    "the online buffer drops the msgid: messages handed over at the switch arrive with msgid 0",
+	},
+	{
+		Name:   "autoseq-publishes-requested",
+		Bug:    BugAutoseqPublishesRequested,
+		Origin: "blind spot of plans without autoseq and live subscribers together (issue 10)",
+		Doc:    "an autoseq server publishes a post under the seq the application asked for, not the one it stored",
+	},
+	{
+		Name:   "lag-drop-skips-next",
+		Bug:    BugLagDropSkipsNext,
+		Origin: "removing from a list while ranging over it, as Server.Post did with its tails (issue 10)",
+		Doc:    "dropping a lagging subscriber during a fan-out skips the next subscriber for that message",
+	},
+	{
+		Name:   "eviction-past-start",
+		Bug:    BugEvictionPastStart,
+		Origin: "off-by-one at the eviction boundary (issue 10, blind spot 5)",
+		Doc:    "a buffer that evicted exactly the requested seq before the Reply still takes the nothing-to-fetch shortcut",
 	},
 }
 

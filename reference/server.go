@@ -135,6 +135,7 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	if s.cfg.Bugs.has(BugPublishBeforeStore) {
 		return s.publishBeforeStore(seq, msgid, body)
 	}
+	requested := seq
 	if s.cfg.Autoseq {
 		seq = s.last + 1
 	}
@@ -164,11 +165,18 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 		}
 	}
 	if len(s.subs) > 0 {
-		frame := wire.AppendFrame(nil, msgid, seq, body)
+		pub := seq
+		if s.cfg.Bugs.has(BugAutoseqPublishesRequested) {
+			pub = requested
+		}
+		frame := wire.AppendFrame(nil, msgid, pub, body)
 		for i := 0; i < len(s.subs); {
 			c := s.subs[i]
 			if s.env.Pending(c.id) > s.cfg.SubscriberMaxLagBytes {
 				s.disconnect(c) // removes c from subs
+				if s.cfg.Bugs.has(BugLagDropSkipsNext) {
+					i++
+				}
 				continue
 			}
 			s.env.Send(c.id, frame)

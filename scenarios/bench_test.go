@@ -56,3 +56,12 @@ func BenchmarkRandom(b *testing.B) {
 	}
 	b.ReportMetric(float64(seeds)/b.Elapsed().Seconds(), "seeds/s")
 }
+
+// BenchmarkBody60K is the cost of generating one 60 KiB message body, which dominates runs of
+// large messages.
+func BenchmarkBody60K(b *testing.B) {
+	b.SetBytes(60 << 10)
+	for i := 0; b.Loop(); i++ {
+		body(int64(i), 7, 60<<10)
+	}
+}

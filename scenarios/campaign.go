@@ -1,9 +1,11 @@
 package scenarios
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,7 +13,9 @@ import (
 )
 
 // Campaign runs one scenario over a range of seeds. Each seed gets its own simulator, so seeds
-// run in parallel with nothing shared, and the parallelism never changes a result.
+// run in parallel with nothing shared, and the parallelism never changes a result. Seeds are
+// handed out one at a time and each result is summed up as it arrives, so a campaign's memory
+// does not depend on its number of seeds.
 type Campaign struct {
 	Scenario  Scenario
 	FirstSeed uint64
@@ -21,10 +25,21 @@ type Campaign struct {
 	// only the seeds whose index i (seed - FirstSeed) has i mod N == Shard - 1.
 	Shard, Shards int
 	Options       Options
+	// KeepFailures is how many failing seeds the report keeps, the lowest; default
+	// DefaultKeepFailures. Every failing seed is still counted.
+	KeepFailures int
+	// Context, when set, stops the campaign early once done: no seed starts after that, and
+	// the report covers the seeds that ran.
+	Context context.Context
 	// Progress, when set, is called after each finished seed with the number done so far.
 	// It runs on the caller's goroutine.
 	Progress func(done int)
 }
+
+// DefaultKeepFailures is how many failing seeds a campaign report keeps unless told otherwise:
+// far more than anyone reads, and a bound on the memory a campaign against a bad
+// implementation needs.
+const DefaultKeepFailures = 100
 
 // Failure is one seed whose run violated a property or could not run.
 type Failure struct {
@@ -33,16 +48,19 @@ type Failure struct {
 	Err     error
 }
 
-// Report sums up a campaign. Failures are ordered by seed.
+// Report sums up a campaign.
 type Report struct {
 	Scenario   string
 	Seeds      int // seeds actually run (a shard's share)
 	Violations int // total violations over all seeds
+	Failed     int // seeds that failed: violated a property or could not run
 	Delivered  int64
 	Events     uint64
 	SimNs      int64
 	Wall       time.Duration
-	Failures   []Failure
+	// Failures are the lowest failing seeds, at most the campaign's KeepFailures, in seed
+	// order.
+	Failures []Failure
 	// Hash combines the trace hashes of all seeds run: two campaigns with the same hash ran
 	// the same simulations. It is a wrapping sum of per-seed terms, so the hashes of a
 	// campaign's shards add up to the hash of the whole campaign.
@@ -59,82 +77,100 @@ func (r Report) MsgsPerSec() float64 {
 	return float64(r.Delivered) / r.Wall.Seconds()
 }
 
-// Run plays every seed and collects the results in seed order.
+// Run plays every seed and sums up the results.
 func (c Campaign) Run() Report {
 	par := c.Parallel
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	keep := c.KeepFailures
+	if keep <= 0 {
+		keep = DefaultKeepFailures
+	}
+	first, step := 0, 1
+	if c.Shards > 1 {
+		first, step = c.Shard-1, c.Shards
+	}
 	start := time.Now()
 	type result struct {
-		i   int
-		out Outcome
-		cov Coverage
-		err error
+		seed uint64
+		out  Outcome
+		cov  Coverage
+		err  error
 	}
-	var indices []int
-	for i := range c.Seeds {
-		if c.Shards <= 1 || i%c.Shards == c.Shard-1 {
-			indices = append(indices, i)
-		}
-	}
-	seeds := make(chan int)
+	seeds := make(chan uint64)
 	results := make(chan result)
 	var wg sync.WaitGroup
-	for range min(par, max(len(indices), 1)) {
+	for range min(par, max(c.Seeds, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range seeds {
-				seed := c.FirstSeed + uint64(i)
+			for seed := range seeds {
 				out, err := runSafely(c.Scenario, seed, c.Options)
 				cov := Cover(out.History)
 				// A campaign keeps only what it reports: the history and porcupine's
 				// partitions stay behind (a report replays the seed for them).
 				out.History, out.Fresh = nil, checker.LinResult{}
-				results <- result{i, out, cov, err}
+				results <- result{seed, out, cov, err}
 			}
 		}()
 	}
 	go func() {
-		for _, i := range indices {
-			seeds <- i
+		defer func() {
+			close(seeds)
+			wg.Wait()
+			close(results)
+		}()
+		for i := first; i < c.Seeds && ctx.Err() == nil; i += step {
+			select {
+			case seeds <- c.FirstSeed + uint64(i):
+			case <-ctx.Done():
+				return
+			}
 		}
-		close(seeds)
-		wg.Wait()
-		close(results)
 	}()
-	all := make([]result, 0, len(indices))
-	done := 0
+	rep := Report{Scenario: c.Scenario.Name, Coverage: make(Coverage, len(situations))}
 	for r := range results {
-		all = append(all, r)
-		done++
-		if c.Progress != nil {
-			c.Progress(done)
-		}
-	}
-	sort.Slice(all, func(a, b int) bool { return all[a].i < all[b].i })
-	rep := Report{Scenario: c.Scenario.Name, Seeds: len(all)}
-	rep.Coverage.Add(make(Coverage, len(situations)))
-	for _, r := range all {
+		rep.Seeds++
 		rep.Coverage.Add(r.cov)
-		seed := c.FirstSeed + uint64(r.i)
-		rep.Hash += seedTerm(seed, r.out.Hash)
-		if r.err != nil {
+		rep.Hash += seedTerm(r.seed, r.out.Hash)
+		switch {
+		case r.err != nil:
 			rep.Violations++
-			rep.Failures = append(rep.Failures, Failure{Seed: seed, Err: r.err})
-			continue
+			rep.keep(Failure{Seed: r.seed, Err: r.err}, keep)
+		case len(r.out.Result.Violations) > 0:
+			rep.Violations += len(r.out.Result.Violations)
+			rep.keep(Failure{Seed: r.seed, Outcome: r.out}, keep)
 		}
-		rep.Delivered += r.out.Delivered
-		rep.Events += r.out.Events
-		rep.SimNs += r.out.SimNs
-		if n := len(r.out.Result.Violations); n > 0 {
-			rep.Violations += n
-			rep.Failures = append(rep.Failures, Failure{Seed: seed, Outcome: r.out})
+		if r.err == nil {
+			rep.Delivered += r.out.Delivered
+			rep.Events += r.out.Events
+			rep.SimNs += r.out.SimNs
+		}
+		if c.Progress != nil {
+			c.Progress(rep.Seeds)
 		}
 	}
 	rep.Wall = time.Since(start)
 	return rep
+}
+
+// keep counts a failure and keeps it if it is among the lowest n seeds seen.
+func (r *Report) keep(f Failure, n int) {
+	r.Failed++
+	i, _ := slices.BinarySearchFunc(r.Failures, f.Seed, func(g Failure, seed uint64) int { return cmp.Compare(g.Seed, seed) })
+	if i == n {
+		return
+	}
+	r.Failures = slices.Insert(r.Failures, i, f)
+	if len(r.Failures) > n {
+		r.Failures[n] = Failure{}
+		r.Failures = r.Failures[:n]
+	}
 }
 
 // seedTerm mixes a seed with its trace hash (splitmix64's finaliser), so equal trace hashes
@@ -146,13 +182,22 @@ func seedTerm(seed, hash uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// runSafely turns a panic in one seed into that seed's failure, so one broken run cannot take
-// a whole campaign down and the failing seed is still named.
-func runSafely(s Scenario, seed uint64, opt Options) (out Outcome, err error) {
+// RunSafely is Run with a panic turned into the run's error, so one broken run cannot take a
+// whole campaign, a shrink or a report down, and the failing seed is still named.
+func RunSafely(p Plan, seed uint64, opt Options) (Outcome, error) {
+	return safely(seed, func() (Outcome, error) { return Run(p, seed, opt) })
+}
+
+// runSafely builds the scenario's plan under the same recover: a generator can panic too.
+func runSafely(s Scenario, seed uint64, opt Options) (Outcome, error) {
+	return safely(seed, func() (Outcome, error) { return Run(s.Build(seed), seed, opt) })
+}
+
+func safely(seed uint64, run func() (Outcome, error)) (out Outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("seed %d panicked: %v", seed, r)
+			out, err = Outcome{}, fmt.Errorf("seed %d panicked: %v", seed, r)
 		}
 	}()
-	return Run(s.Build(seed), seed, opt)
+	return run()
 }

@@ -2,12 +2,15 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand"
 
 	"github.com/streamsim/streamsim/reference"
 )
 
-// Scenario is a named way to build a plan. Hand-made scenarios ignore the seed (it then only
-// drives network randomness such as segmentation); `random` draws its whole plan from it.
+// Scenario is a named way to build a plan. Hand-made scenarios take from the seed only what
+// does not change their story: msgids, body contents and, where no buffer, rate or size limit
+// is in play, body sizes (see vary); it also drives network randomness such as segmentation.
+// The generated ones draw their whole plan from it.
 type Scenario struct {
 	Name  string
 	Doc   string
@@ -72,14 +75,36 @@ func one(name, mode string, seq int64, openAtUs int64) []ClientPlan {
 }
 
 func fixed(name, doc string, build func() Plan) Scenario {
-	return Scenario{Name: name, Doc: doc, Build: func(uint64) Plan {
+	return Scenario{Name: name, Doc: doc, Build: func(seed uint64) Plan {
 		p := build()
 		p.Name, p.Doc = name, doc
 		if p.Net == (NetPlan{}) {
 			p.Net = catalogueNet
 		}
+		vary(&p, seed)
 		return p
 	}}
+}
+
+// vary draws a hand-made plan's msgids and body contents from seed, and its body sizes where
+// they cannot change the story: no client buffer to overflow, no link whose timing depends on
+// bytes, no message near a size limit. A client that loses a msgid or garbles a body then
+// fails the catalogue too, not only the generated scenarios.
+func vary(p *Plan, seed uint64) {
+	rng := rand.New(rand.NewSource(int64(seed)))
+	sizes := p.calm()
+	for _, c := range p.Clients {
+		sizes = sizes && c.BufferBytes == 0
+	}
+	for _, post := range p.Posts {
+		sizes = sizes && post.SizeBytes <= 64
+	}
+	for i := range p.Posts {
+		p.Posts[i].MsgID, p.Posts[i].Fill = int32(rng.Uint32()), rng.Uint64()
+		if sizes {
+			p.Posts[i].SizeBytes = rng.Intn(129)
+		}
+	}
 }
 
 func tllTest(protocol string) func() Plan {
@@ -400,6 +425,48 @@ func catalogue() []Scenario {
 			p := Plan{DurationUs: 3000, Posts: steady(0, 25, 100), Clients: c}
 			p.Net = NetPlan{Online: Link{LatencyDist: "fixed"}, Request: Link{LatencyDist: "fixed", SegmentProb: 0.3, SegmentMax: 4}}
 			return p
+		}),
+		fixed("autoseq_live", "an autoseq server with live subscribers: every post asks for seq 100 and is stored and published as the next seq; seq=0 gives 0..9 from history, Online(9), then 10..19 live, and an online subscriber gets 10..19", func() Plan {
+			posts := join(at(0, span(0, 9, 1)...), at(3000, span(10, 19, 1)...))
+			for i := range posts {
+				posts[i].Seq = 100
+			}
+			cs := one("c1", "seq", 0, 1000)
+			cs = append(cs, ClientPlan{Name: "c2", OpenAtUs: 1000, Mode: "online"})
+			return Plan{DurationUs: 8000, Server: ServerPlan{Autoseq: true}, Posts: posts, Clients: cs}
+		}),
+		fixed("lagging_subscriber", "three live subscribers, the middle one reading at 1 MB/s while posts come at 13 MB/s: the server drops only it, at its 8 KiB lag limit, the other two get every message, and the laggard reopens and catches up from history", func() Plan {
+			var cs []ClientPlan
+			for i := range 3 {
+				cs = append(cs, ClientPlan{Name: fmt.Sprintf("c%d", i+1), OpenAtUs: 200 + int64(i)*100, Mode: "seq", Seq: 0})
+			}
+			cs[1].ReadBytesPerSec = 1_000_000
+			cs[1].Reopen = &ReopenPlan{BackoffUs: 2000}
+			posts := at(0, span(0, 9, 1)...)
+			for i := int64(10); i < 200; i++ {
+				posts = append(posts, Post{AtUs: 1000 + i*20, Seq: i, SizeBytes: 256})
+			}
+			return Plan{DurationUs: 30000, Server: ServerPlan{MaxLagBytes: 8192}, Posts: posts, Clients: cs}
+		}),
+		fixed("eviction_at_start", "seq=last+1 while a burst of 20 live posts overtakes the slow Reply and overflows a buffer that holds 19: exactly the requested seq 10 is evicted, so the client must read it from history instead of going Online at once", func() Plan {
+			c := one("c1", "seq", 10, 1000)
+			c[0].BufferBytes = 19*(100+16) + 10
+			burst := at(4500, span(10, 29, 1)...)
+			for i := range burst {
+				burst[i].SizeBytes = 100
+			}
+			return slowRequest(Plan{DurationUs: 14000, Posts: join(at(0, span(0, 9, 1)...), burst, at(12000, 30)), Clients: c})
+		}),
+		fixed("server_crash_during_history", "a durable server crashes while its client reads history (the crash is aimed at the client's Reply): the client fails loudly, reopens once the server is back and continues with no gap or repeat", func() Plan {
+			c := one("c1", "seq", 0, 500)
+			c[0].Reopen = &ReopenPlan{BackoffUs: 500, MaxBackoffUs: 2000}
+			return Plan{
+				DurationUs: 20000,
+				Server:     ServerPlan{Durable: true, HistoryBatchMsgs: 1, HistoryIntervalUs: 200},
+				Posts:      join(at(0, span(0, 29, 1)...), steady(30, 40, 300)),
+				Clients:    c,
+				Faults:     []Fault{{Trigger: "reply", DelayUs: 1000, Kind: FaultCrash, Client: ServerName, On: "c1", DurationUs: 2000}},
+			}
 		}),
 		{Name: "chaos", Generated: true, Doc: "every fault at uniform times: link faults from the whole catalogue, resets, stalls, blackholes, slow closes, partitions, server and client crashes with restarts; durable server, reopening clients", Build: func(seed uint64) Plan {
 			p, _ := ChaosGen(false)(params(seed)).Retrieve()

@@ -122,10 +122,9 @@ func chaosFault(rng *rand.Rand, clients []ClientPlan, horizonUs int64, targeted 
 	if targeted {
 		f.Trigger, f.DelayUs, f.AtUs = chaosTriggers[rng.Intn(len(chaosTriggers))], rng.Int63n(300), 0
 		if f.Client == ServerName {
-			// A server crash aims at the handover of some client.
-			f.Client = c.Name
-			f.Kind = FaultCrash
-			f.Trigger = chaosTriggers[rng.Intn(len(chaosTriggers))]
+			// A server crash aims at the handover of the client drawn: it crashes the
+			// server, not that client, while the client reads history.
+			f.On = c.Name
 		}
 	}
 	return f

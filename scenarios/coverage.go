@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/streamsim/streamsim/checker"
 )
@@ -33,6 +34,12 @@ var situations = []Situation{
 	{"seq-data", "a seq-data open goes Online"},
 	{"last", "a last open goes Online"},
 	{"online-reconnect-stale-seq", "a reopen resumes from a seq the server has moved past"},
+	{"autoseq-live", "an autoseq server numbers a post itself and a live session receives it"},
+	{"lag-one-of-many", "the server drops one lagging subscriber while another stays live"},
+	{"evict-one-before-start", "a history open's buffer first evicts the stored message just before the requested one"},
+	{"evict-at-start", "a history open's buffer first evicts the first message it needs"},
+	{"evict-one-after-start", "a history open's buffer first evicts the message after the first one it needs"},
+	{"evict-both-sides", "a history open's buffer evicts messages before the requested seq and ones it needs"},
 }
 
 // Situations lists the coverage matrix's rows.
@@ -70,21 +77,43 @@ func Cover(h checker.History) Coverage {
 		i := sort.Search(len(log), func(i int) bool { return log[i] >= s })
 		return i < len(log) && log[i] == s
 	}
+	// index is where seq s is or would be in the stored log.
+	index := func(s int64) int { return sort.Search(len(log), func(i int) bool { return log[i] >= s }) }
 	type sess struct {
 		mode, why            string
 		req                  int64
 		requested, replied   bool
 		reply                int64
 		online, failed       bool
+		active               bool // online mode: Active is its handover
 		delivered, bufferHit bool
 		last                 int64
+		faulted              bool // a fault or crash hit its node while it was current
+		evictedBelow         bool // its buffer first evicted a message before its start
+		autoseqLive          bool
 	}
+	live := func(s *sess) bool { return !s.failed && (s.online || s.mode == checker.ModeOnline && s.active) }
+	// start is the first seq a seq or seq-data session needs.
+	start := func(s *sess) int64 {
+		if s.mode == checker.ModeSeqData {
+			return s.req + 1
+		}
+		return s.req
+	}
+	var requested int64    // the seq the last post asked for
+	autoseq := false       // a post was stored under another seq than it asked for
+	serverTouched := false // the server crashed or fired a failpoint: it may drop anyone
 	all := map[int64]*sess{}
 	current := map[string]*sess{} // by node: the session faults hit
 	var nodes []string            // the keys of current, in order of appearance
 	for _, e := range h {
-		if e.Kind == checker.EvPostOK {
+		switch e.Kind {
+		case checker.EvPost:
+			requested = e.Seq
+			continue
+		case checker.EvPostOK:
 			log = append(log, e.Seq)
+			autoseq = autoseq || e.Seq != requested
 			continue
 		}
 		s := all[e.Session]
@@ -99,6 +128,13 @@ func Cover(h checker.History) Coverage {
 				hit("online-reconnect-stale-seq")
 			}
 			continue
+		}
+		if e.Kind == checker.EvCrash || e.Kind == checker.EvFault {
+			if e.Node == ServerName {
+				serverTouched = true
+			} else if s := current[e.Node]; s != nil {
+				s.faulted = true
+			}
 		}
 		if e.Kind == checker.EvCrash && e.Node == ServerName {
 			for _, n := range nodes {
@@ -147,6 +183,9 @@ func Cover(h checker.History) Coverage {
 				}
 			case checker.PhOverlap:
 				hit("overlap")
+				if i := index(start(s)); s.evictedBelow && i < len(log) && e.Seq > log[i] {
+					hit("evict-both-sides")
+				}
 				if s.delivered && s.last == e.Seq {
 					hit("overlap-one")
 				}
@@ -156,6 +195,20 @@ func Cover(h checker.History) Coverage {
 				}
 			case checker.PhEvict:
 				hit("buffer-overflow")
+				if s.mode == checker.ModeSeq || s.mode == checker.ModeSeqData {
+					due, j := index(start(s)), index(e.Seq)
+					switch {
+					case j == len(log) || log[j] != e.Seq:
+						// not a stored seq: nothing to measure it against
+					case j == due-1:
+						hit("evict-one-before-start")
+					case j == due:
+						hit("evict-at-start")
+					case j == due+1:
+						hit("evict-one-after-start")
+					}
+					s.evictedBelow = e.Seq < start(s)
+				}
 			}
 			if e.Name == checker.PhOverlap {
 				s.bufferHit = true
@@ -163,6 +216,10 @@ func Cover(h checker.History) Coverage {
 		case checker.EvDeliver:
 			if s.replied && s.reply == -1 && !s.delivered && s.mode == checker.ModeInitial {
 				hit("wait-online")
+			}
+			if autoseq && live(s) && !s.autoseqLive {
+				s.autoseqLive = true
+				hit("autoseq-live")
 			}
 			s.delivered, s.last = true, e.Seq
 		case checker.EvControl:
@@ -189,9 +246,22 @@ func Cover(h checker.History) Coverage {
 				}
 			}
 		case checker.EvState:
+			if e.State == checker.StActive {
+				s.active = true
+			}
 			if e.State == checker.StError {
 				if s.requested && !s.replied {
 					hit("request-error-before-reply")
+				}
+				// A live session whose online channel closes with nothing in the history
+				// to close it was dropped by the server for lagging.
+				if live(s) && !s.faulted && !serverTouched && strings.HasPrefix(e.Reason, "online channel:") {
+					for _, n := range nodes {
+						if o := current[n]; o != s && live(o) {
+							hit("lag-one-of-many")
+							break
+						}
+					}
 				}
 				s.failed = true
 			}

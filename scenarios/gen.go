@@ -34,9 +34,30 @@ func PlanGen() gopter.Gen {
 		p.Server = drawServer(rng)
 		horizonUs := 5_000 + rng.Int63n(45_000)
 		p.Posts = drawPosts(rng, horizonUs)
+		autoseq := rng.Intn(6) == 0
+		if autoseq {
+			renumberPosts(p.Posts)
+		}
 		p.Clients = drawClients(rng, p.Posts, horizonUs)
 		p.Faults = drawFaults(rng, p.Clients)
+		if rng.Intn(4) == 0 {
+			drawLaggard(rng, &p, horizonUs)
+		}
+		if rng.Intn(4) == 0 {
+			drawEvictionProbe(rng, &p)
+		}
+		if autoseq {
+			// The server numbers the posts itself; what they ask for is noise it must
+			// ignore, online as in the store.
+			p.Server.Autoseq = true
+			for i := range p.Posts {
+				p.Posts[i].Seq = rng.Int63n(1000)
+			}
+		}
 		p.DurationUs = 2*horizonUs + 50_000
+		for _, post := range p.Posts {
+			p.DurationUs = max(p.DurationUs, post.AtUs+50_000)
+		}
 		return gopter.NewGenResult(p, PlanShrinker)
 	}
 }
@@ -87,7 +108,8 @@ func drawServer(rng *rand.Rand) ServerPlan {
 }
 
 // drawPosts draws a preloaded log and live traffic over horizonUs; half the plans get sparse
-// seqs, and now and then a post goes backwards so the server must refuse it.
+// seqs, and now and then a post goes backwards so the server must refuse it. Every post gets
+// its own msgid, body contents and size, so losing or mixing up any of them shows.
 func drawPosts(rng *rand.Rand, horizonUs int64) []Post {
 	stepMax := int64(1)
 	if rng.Intn(2) == 0 {
@@ -104,7 +126,7 @@ func drawPosts(rng *rand.Rand, horizonUs int64) []Post {
 	var posts []Post
 	for range preload {
 		seq += 1 + rng.Int63n(stepMax)
-		posts = append(posts, Post{AtUs: 0, Seq: seq, SizeBytes: size()})
+		posts = append(posts, Post{AtUs: 0, Seq: seq, MsgID: int32(rng.Uint32()), SizeBytes: size(), Fill: rng.Uint64()})
 	}
 	t := int64(0)
 	for range live {
@@ -113,9 +135,73 @@ func drawPosts(rng *rand.Rand, horizonUs int64) []Post {
 		if rng.Intn(50) == 0 {
 			seq -= 1 + rng.Int63n(stepMax)
 		}
-		posts = append(posts, Post{AtUs: t, Seq: seq, SizeBytes: size()})
+		posts = append(posts, Post{AtUs: t, Seq: seq, MsgID: int32(rng.Uint32()), SizeBytes: size(), Fill: rng.Uint64()})
 	}
 	return posts
+}
+
+// renumberPosts makes the posted seqs contiguous from 0, as an autoseq server stores them.
+func renumberPosts(posts []Post) {
+	for i := range posts {
+		posts[i].Seq = int64(i)
+	}
+}
+
+// drawLaggard gives the clients different read speeds and the server a tight lag limit, with
+// one client reading slower than the posts come and the others faster: the server must drop
+// exactly that one and go on feeding the rest.
+func drawLaggard(rng *rand.Rand, p *Plan, horizonUs int64) {
+	var bytes int64
+	for _, post := range p.Posts {
+		bytes += int64(post.SizeBytes) + 16
+	}
+	rate := max(bytes*1_000_000/horizonUs, 1000) // bytes per second
+	// The limit must hold what is in flight to a fast reader, or it would drop them too.
+	inFlight := rate * 2 * (p.Net.Online.LatencyUs + p.Net.Online.JitterUs + 500) / 1_000_000
+	p.Server.MaxLagBytes = int(2*inFlight) + 1024 + rng.Intn(3072)
+	slow := rng.Intn(len(p.Clients))
+	for i := range p.Clients {
+		c := &p.Clients[i]
+		switch {
+		case i == slow:
+			c.ReadBytesPerSec = max(rate/int64(2+rng.Intn(6)), 1000)
+			c.Reopen = &ReopenPlan{BackoffUs: 100 + rng.Int63n(2000), MaxBackoffUs: 20_000, MaxReopens: 5}
+			// A backlog under the limit is read at that speed: late, but not lost, and
+			// liveness must allow for it.
+			readAllUs := bytes * 1_000_000 / c.ReadBytesPerSec
+			p.LivenessBoundUs = max(DefaultLivenessBoundUs, 2*readAllUs+50_000)
+		case rng.Intn(2) == 0:
+			c.ReadBytesPerSec = rate * int64(8+rng.Intn(8))
+		}
+	}
+}
+
+// drawEvictionProbe adds a burst of posts after the others and a client with a buffer that
+// holds all but one to three of them, opening next to the burst's first seq while its Reply is
+// held up: the buffer evicts just before, at or just after the requested seq, or on both sides
+// of it, before or after the Reply.
+func drawEvictionProbe(rng *rand.Rand, p *Plan) {
+	last, at := int64(-1), int64(0)
+	for _, post := range p.Posts {
+		last, at = max(last, post.Seq), max(at, post.AtUs)
+	}
+	openAt := at + 1000
+	// About when the request reaches the server: two round trips on the online channel
+	// (connect, hello), then a connect and the request on the request channel.
+	reach := 4*(p.Net.Online.LatencyUs+p.Net.Online.JitterUs) + 3*(p.Net.Request.LatencyUs+p.Net.Request.JitterUs)
+	burstAt := openAt + rng.Int63n(2*reach+1)
+	k, size := 4+rng.Intn(9), 32+rng.Intn(480)
+	for i := range k {
+		p.Posts = append(p.Posts, Post{AtUs: burstAt + int64(i), Seq: last + 1 + int64(i), MsgID: int32(rng.Uint32()), SizeBytes: size, Fill: rng.Uint64()})
+	}
+	keep := k - 1 - rng.Intn(3)
+	c := ClientPlan{
+		Name: fmt.Sprintf("c%d", len(p.Clients)+1), OpenAtUs: openAt, Mode: "seq",
+		Seq:         max(0, last+rng.Int63n(4)),
+		BufferBytes: keep*(size+16) + rng.Intn(16),
+	}
+	p.Clients = append(p.Clients, c)
+	p.Faults = append(p.Faults, Fault{Trigger: "request", Kind: FaultStall, Client: c.Name, Channel: "request", DurationUs: 2*reach + 500 + rng.Int63n(3000)})
 }
 
 var genModes = []string{"seq", "seq", "seq-data", "initial", "last", "online"}
@@ -194,7 +280,7 @@ func PlanShrinker(v any) gopter.Shrink {
 		q := p.clone()
 		name := q.Clients[i].Name
 		q.Clients = append(q.Clients[:i:i], q.Clients[i+1:]...)
-		q.Faults = keepFaults(q.Faults, func(f Fault) bool { return f.Client != name })
+		q.Faults = keepFaults(q.Faults, func(f Fault) bool { return f.Client != name && f.On != name })
 		add(q)
 	}
 	for i := range p.Faults {
@@ -328,6 +414,9 @@ func shrinkClient(c ClientPlan) []ClientPlan {
 	if c.RequestVersion != 0 {
 		with(func(d *ClientPlan) { d.RequestVersion = 0 })
 	}
+	if c.ReadBytesPerSec != 0 {
+		with(func(d *ClientPlan) { d.ReadBytesPerSec = 0 })
+	}
 	return out
 }
 
@@ -364,6 +453,17 @@ func shrinkServer(s ServerPlan) []ServerPlan {
 		m := s
 		m.HistoryBatchMsgs = 0
 		out = append(out, m)
+	}
+	if s.MaxLagBytes != 0 {
+		m := s
+		m.MaxLagBytes = 0
+		out = append(out, m)
+		// A smaller limit keeps a lagging subscriber dropped with fewer posts, which
+		// is what lets the posts shrink when the failure follows the drop.
+		if s.MaxLagBytes > 1 {
+			m.MaxLagBytes = s.MaxLagBytes / 2
+			out = append(out, m)
+		}
 	}
 	return out
 }

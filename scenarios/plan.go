@@ -5,9 +5,12 @@
 package scenarios
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 
@@ -58,15 +61,19 @@ type ServerPlan struct {
 	HistoryBatchMsgs  int   `json:"history_batch_msgs,omitempty"`
 	HistoryIntervalUs int64 `json:"history_interval_us,omitempty"`
 	PubLastSeq        int64 `json:"pub_last_seq,omitempty"`
+	// MaxLagBytes drops an online subscriber with that many bytes waiting unsent; default
+	// 1 MiB.
+	MaxLagBytes int `json:"max_lag_bytes,omitempty"`
 }
 
-// Post is one message the server application posts. Its body is derived from Seq and SizeBytes,
-// so different messages have different checksums.
+// Post is one message the server application posts. Its body of SizeBytes is derived from Seq
+// and Fill, so different messages have different checksums and plans can vary the contents.
 type Post struct {
-	AtUs      int64 `json:"at_us"`
-	Seq       int64 `json:"seq"`
-	MsgID     int32 `json:"msgid,omitempty"`
-	SizeBytes int   `json:"size_bytes,omitempty"`
+	AtUs      int64  `json:"at_us"`
+	Seq       int64  `json:"seq"`
+	MsgID     int32  `json:"msgid,omitempty"`
+	SizeBytes int    `json:"size_bytes,omitempty"`
+	Fill      uint64 `json:"fill,omitempty"`
 }
 
 // ClientPlan is one client application: it opens once and may close.
@@ -88,6 +95,9 @@ type ClientPlan struct {
 	Contiguous bool `json:"contiguous,omitempty"`
 	// HandshakeTimeoutUs bounds the wait for HelloReply and Reply; default 5 s.
 	HandshakeTimeoutUs int64 `json:"handshake_timeout_us,omitempty"`
+	// ReadBytesPerSec, when set, is how fast this client reads its online channel, in place
+	// of net.online's recv_bytes_per_sec: one slow consumer among faster ones.
+	ReadBytesPerSec int64 `json:"read_bytes_per_sec,omitempty"`
 	// RequestVersion, when set, is the version the client writes into its requests instead of
 	// 1, the only valid one: a malformed request, as from an incompatible peer, which the
 	// server must answer with an Error (TLL answers nothing, P9). The reference client never
@@ -149,8 +159,8 @@ const (
 
 var faultKinds = []string{FaultReset, FaultStall, FaultBlackhole, FaultSlowClose, FaultPartition, FaultCrash}
 
-// Fault is one injected failure, at AtUs, or, with Trigger, DelayUs after Client first
-// reaches that protocol phase (request, reply, overlap, client_done, evict, online) in a
+// Fault is one injected failure, at AtUs, or, with Trigger, DelayUs after Client (or On)
+// first reaches that protocol phase (request, reply, overlap, client_done, evict, online) in a
 // session: faults aimed at the handover.
 type Fault struct {
 	AtUs       int64  `json:"at_us"`
@@ -161,12 +171,32 @@ type Fault struct {
 	DurationUs int64  `json:"duration_us,omitempty"`
 	Trigger    string `json:"trigger,omitempty"`
 	DelayUs    int64  `json:"delay_us,omitempty"`
+	// On names the client whose phase Trigger waits for, where that is not Client: a server
+	// crash aimed at a client's handover.
+	On string `json:"on,omitempty"`
 }
+
+// watched is the client whose phases trigger f.
+func (f Fault) watched() string { return cmp.Or(f.On, f.Client) }
 
 // calm reports whether the link never ends a connection on its own: no datagram semantics,
 // and nothing that queues bytes until the server drops a lagging subscriber.
 func (l Link) calm() bool {
 	return !l.Unreliable && l.BandwidthBytesPerSec == 0 && l.RecvBytesPerSec == 0 && l.LossProb == 0
+}
+
+// calm reports whether nothing in the plan ends a connection on its own: calm links, and no
+// slow reader or tight lag limit that makes the server drop a subscriber.
+func (p *Plan) calm() bool {
+	if !p.Net.Online.calm() || !p.Net.Request.calm() || p.Server.MaxLagBytes != 0 {
+		return false
+	}
+	for _, c := range p.Clients {
+		if c.ReadBytesPerSec != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // config translates a link for netsim and checks it. netsim panics on a bad configuration,
@@ -200,10 +230,106 @@ func parseChannel(s string) (reference.Channel, error) {
 	return 0, fmt.Errorf("unknown channel %q (want online or request)", s)
 }
 
+// Limits of a plan's numbers. They are far beyond any useful plan and keep every derived
+// quantity (nanoseconds, seq + 1, buffers) from overflowing or from sizing memory by a number
+// a user typed.
+const (
+	maxTimeUs    = 3_600_000_000 // one hour of virtual time
+	maxSeq       = 1 << 62
+	maxSizeBytes = 1 << 20 // a body; the server refuses those over its 64 KiB limit
+	maxBytes     = 1 << 30 // buffers
+	maxRate      = 1 << 40 // bytes per second
+	maxCount     = 1 << 20 // batch sizes, segment counts, reopens, failpoint firings
+)
+
+// ranges checks numbers against their limits and keeps the first failure, named by its path in
+// the plan file.
+type ranges struct{ err error }
+
+func (r *ranges) int(field string, x, lo, hi int64) {
+	if r.err == nil && (x < lo || x > hi) {
+		r.err = fmt.Errorf("%s = %d is out of range [%d, %d]", field, x, lo, hi)
+	}
+}
+
+func (r *ranges) prob(field string, x float64) {
+	if r.err == nil && !(x >= 0 && x <= 1) {
+		r.err = fmt.Errorf("%s = %v is not a probability in [0, 1]", field, x)
+	}
+}
+
+func (r *ranges) time(field string, x int64) { r.int(field, x, 0, maxTimeUs) }
+func (r *ranges) seq(field string, x int64)  { r.int(field, x, -maxSeq, maxSeq) }
+
+// numbers range-checks every number of the plan.
+func (p *Plan) numbers() error {
+	var r ranges
+	r.int("duration_us", p.DurationUs, 1, maxTimeUs)
+	r.time("liveness_bound_us", p.LivenessBoundUs)
+	r.int("server.history_batch_msgs", int64(p.Server.HistoryBatchMsgs), 0, maxCount)
+	r.time("server.history_interval_us", p.Server.HistoryIntervalUs)
+	r.seq("server.pub_last_seq", p.Server.PubLastSeq)
+	r.int("server.max_lag_bytes", int64(p.Server.MaxLagBytes), 0, maxBytes)
+	r.time("net.idle_timeout_us", p.Net.IdleTimeoutUs)
+	for _, nl := range []struct {
+		name string
+		l    Link
+	}{{"net.online", p.Net.Online}, {"net.request", p.Net.Request}} {
+		name, l := nl.name, nl.l
+		r.time(name+".latency_us", l.LatencyUs)
+		r.time(name+".jitter_us", l.JitterUs)
+		r.prob(name+".segment_prob", l.SegmentProb)
+		r.int(name+".segment_max", int64(l.SegmentMax), 0, maxCount)
+		r.int(name+".bandwidth_bytes_per_sec", l.BandwidthBytesPerSec, 0, maxRate)
+		r.prob(name+".loss_prob", l.LossProb)
+		r.time(name+".retransmit_us", l.RetransmitUs)
+		r.int(name+".recv_bytes_per_sec", l.RecvBytesPerSec, 0, maxRate)
+		r.int(name+".send_buffer_bytes", int64(l.SendBufferBytes), 0, maxBytes)
+		r.prob(name+".dup_prob", l.DupProb)
+		r.prob(name+".reorder_prob", l.ReorderProb)
+		r.time(name+".reorder_max_us", l.ReorderMaxUs)
+	}
+	for i, post := range p.Posts {
+		f := fmt.Sprintf("posts[%d].", i)
+		r.time(f+"at_us", post.AtUs)
+		r.seq(f+"seq", post.Seq)
+		r.int(f+"size_bytes", int64(post.SizeBytes), 0, maxSizeBytes)
+	}
+	for i, c := range p.Clients {
+		f := fmt.Sprintf("clients[%d].", i)
+		r.time(f+"open_at_us", c.OpenAtUs)
+		r.seq(f+"seq", c.Seq)
+		r.int(f+"buffer_bytes", int64(c.BufferBytes), 0, maxBytes)
+		r.time(f+"close_at_us", c.CloseAtUs)
+		if c.CloseOnSeq != nil {
+			r.seq(f+"close_on_seq", *c.CloseOnSeq)
+		}
+		r.time(f+"handshake_timeout_us", c.HandshakeTimeoutUs)
+		r.int(f+"read_bytes_per_sec", c.ReadBytesPerSec, 0, maxRate)
+		if o := c.Reopen; o != nil {
+			r.int(f+"reopen.backoff_us", o.BackoffUs, 1, maxTimeUs)
+			r.time(f+"reopen.max_backoff_us", o.MaxBackoffUs)
+			r.int(f+"reopen.max_reopens", int64(o.MaxReopens), 0, maxCount)
+		}
+	}
+	for i, fl := range p.Faults {
+		f := fmt.Sprintf("faults[%d].", i)
+		r.time(f+"at_us", fl.AtUs)
+		r.time(f+"duration_us", fl.DurationUs)
+		r.time(f+"delay_us", fl.DelayUs)
+	}
+	for i, fp := range p.Failpoints {
+		f := fmt.Sprintf("failpoints[%d].", i)
+		r.prob(f+"prob", fp.Prob)
+		r.int(f+"max", int64(fp.Max), 0, maxCount)
+	}
+	return r.err
+}
+
 // Validate reports the first thing in p that cannot be run.
 func (p *Plan) Validate() error {
-	if p.DurationUs <= 0 {
-		return fmt.Errorf("plan %s: duration_us must be positive", p.Name)
+	if err := p.numbers(); err != nil {
+		return fmt.Errorf("plan %s: %w", p.Name, err)
 	}
 	names := map[string]bool{}
 	for i, c := range p.Clients {
@@ -217,9 +343,6 @@ func (p *Plan) Validate() error {
 		if c.Protocol != "" && c.Protocol != "new" && c.Protocol != "old" {
 			return fmt.Errorf("plan %s: client %s: unknown protocol %q", p.Name, c.Name, c.Protocol)
 		}
-		if r := c.Reopen; r != nil && (r.BackoffUs <= 0 || r.MaxBackoffUs < 0 || r.MaxReopens < 0) {
-			return fmt.Errorf("plan %s: client %s: reopen needs a positive backoff_us", p.Name, c.Name)
-		}
 	}
 	for i, f := range p.Faults {
 		if err := f.validate(names); err != nil {
@@ -227,8 +350,8 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for i, f := range p.Failpoints {
-		if !slices.Contains(reference.FailpointNames(), f.Name) || f.Prob < 0 || f.Prob > 1 || f.Max < 0 {
-			return fmt.Errorf("plan %s: failpoint %d: unknown name %q or values out of range (see simrun list failpoints)", p.Name, i, f.Name)
+		if !slices.Contains(reference.FailpointNames(), f.Name) {
+			return fmt.Errorf("plan %s: failpoint %d: unknown name %q (see simrun list failpoints)", p.Name, i, f.Name)
 		}
 	}
 	for _, l := range []Link{p.Net.Online, p.Net.Request} {
@@ -259,11 +382,14 @@ func (f Fault) validate(clients map[string]bool) error {
 			return fmt.Errorf("partition direction %q (want to_client or to_server)", f.Direction)
 		}
 	}
-	if f.AtUs < 0 || f.DurationUs < 0 || f.DelayUs < 0 {
-		return fmt.Errorf("%s: negative time", f.Kind)
-	}
 	if f.Trigger != "" && !slices.Contains(triggers, f.Trigger) {
 		return fmt.Errorf("unknown trigger %q (want one of %v)", f.Trigger, triggers)
+	}
+	switch {
+	case f.On != "" && (f.Trigger == "" || !clients[f.On]):
+		return fmt.Errorf("%s: on %q must name a client, with a trigger", f.Kind, f.On)
+	case f.Trigger != "" && !clients[f.watched()]:
+		return fmt.Errorf("%s: trigger %s needs on: the client whose phase it waits for", f.Kind, f.Trigger)
 	}
 	return nil
 }
@@ -271,17 +397,26 @@ func (f Fault) validate(clients map[string]bool) error {
 // triggers are the phases a fault can be aimed at.
 var triggers = []string{"request", "reply", "overlap", "client_done", "evict", "online"}
 
-// Load reads a plan file written by Save.
+// Load reads a plan file written by Save. A field the Plan does not have is refused, so a typo
+// is not silently ignored, and so is anything after the plan.
 func Load(path string) (Plan, error) {
 	var p Plan
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return p, err
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return p, fmt.Errorf("%s: %w", path, err)
 	}
-	return p, p.Validate()
+	if _, err := dec.Token(); err != io.EOF {
+		return p, fmt.Errorf("%s: data after the plan", path)
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }
 
 // Save writes p as indented JSON.
@@ -293,15 +428,32 @@ func (p *Plan) Save(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// body is the deterministic content of a posted message.
-func body(seq int64, size int) []byte {
+// body is the deterministic content of a posted message, drawn from its seq and fill so that
+// plans can vary contents without varying seqs. It is written 8 bytes per random step: one byte
+// per step was most of a run with 60 KiB bodies.
+func body(seq int64, fill uint64, size int) []byte {
 	b := make([]byte, size)
-	x := uint64(seq)*0x9e3779b97f4a7c15 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		b[i] = byte(x)
+	// Mixing seq and fill with different odd multipliers keeps (seq, fill) and (fill, seq)
+	// apart; xorshift needs a nonzero state.
+	x := uint64(seq)*0x9e3779b97f4a7c15 ^ fill*0xbf58476d1ce4e5b9 | 1
+	i := 0
+	for ; i+8 <= size; i += 8 {
+		x = xorshift(x)
+		binary.LittleEndian.PutUint64(b[i:], x)
+	}
+	if i < size {
+		x = xorshift(x)
+		for ; i < size; i++ {
+			b[i] = byte(x)
+			x >>= 8
+		}
 	}
 	return b
+}
+
+func xorshift(x uint64) uint64 {
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	return x
 }

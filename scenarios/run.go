@@ -91,7 +91,12 @@ type clientApp struct {
 func (r *runner) record(e checker.Event) {
 	e.T = r.k.Now()
 	r.hist = append(r.hist, e)
-	r.k.Trace().Record(e.T, e.Node, e.Kind.String(), e.Seq, e.Session)
+	switch e.Kind {
+	case checker.EvPost, checker.EvPostOK, checker.EvDeliver:
+		r.k.Trace().RecordMsg(e.T, e.Node, e.Kind.String(), e.Seq, e.Session, e.MsgID, e.Sum)
+	default:
+		r.k.Trace().Record(e.T, e.Node, e.Kind.String(), e.Seq, e.Session)
+	}
 }
 
 // Run plays p with seed against the reference and checks the history.
@@ -133,6 +138,11 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	r.host.Attach(r.server)
 	for _, cp := range p.Clients {
 		a := &clientApp{r: r, plan: cp, host: r.net.AddClient(cp.Name)}
+		if cp.ReadBytesPerSec > 0 {
+			cfg, _ := p.Net.Online.config()
+			cfg.RecvBytesPerSec = cp.ReadBytesPerSec
+			r.net.SetClientLink(cp.Name, reference.ChanOnline, netsim.ServerToClient, cfg)
+		}
 		a.c = r.newClient(a)
 		a.host.Attach(a.c)
 		r.clients = append(r.clients, a)
@@ -146,7 +156,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	for _, f := range p.Faults {
 		if f.Trigger != "" {
-			a := r.app(f.Client)
+			a := r.app(f.watched())
 			a.triggers = append(a.triggers, f)
 			continue
 		}
@@ -167,7 +177,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
-	calm := p.Net.Online.calm() && p.Net.Request.calm()
+	calm := p.calm()
 	live := checker.LivenessOptions{
 		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm,
 	}
@@ -250,13 +260,14 @@ func (p *Plan) crashes(node string) bool {
 
 func (r *runner) newServer() *reference.Server {
 	cfg := reference.ServerConfig{
-		Autoseq:           r.p.Server.Autoseq,
-		HistoryBatchMsgs:  r.p.Server.HistoryBatchMsgs,
-		HistoryIntervalNs: r.p.Server.HistoryIntervalUs * 1000,
-		PubLastSeq:        r.p.Server.PubLastSeq,
-		Durable:           r.p.Server.Durable,
-		Bugs:              r.opt.Bugs,
-		Failpoints:        r.failpoints(ServerName),
+		Autoseq:               r.p.Server.Autoseq,
+		HistoryBatchMsgs:      r.p.Server.HistoryBatchMsgs,
+		HistoryIntervalNs:     r.p.Server.HistoryIntervalUs * 1000,
+		PubLastSeq:            r.p.Server.PubLastSeq,
+		SubscriberMaxLagBytes: r.p.Server.MaxLagBytes,
+		Durable:               r.p.Server.Durable,
+		Bugs:                  r.opt.Bugs,
+		Failpoints:            r.failpoints(ServerName),
 	}
 	if r.disk != nil {
 		cfg.Store = r.disk
@@ -354,7 +365,7 @@ func (r *runner) failpoints(node string) context.Context {
 }
 
 func (r *runner) post(p Post) {
-	b := body(p.Seq, p.SizeBytes)
+	b := body(p.Seq, p.Fill, p.SizeBytes)
 	sum := checker.Checksum(b)
 	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
 	if r.server == nil {

@@ -26,7 +26,7 @@ func Shrink(p Plan, seed uint64, opt Options, maxRuns int) (Shrunk, error) {
 	if maxRuns <= 0 {
 		maxRuns = DefaultShrinkRuns
 	}
-	out, err := Run(p, seed, opt)
+	out, err := RunSafely(p, seed, opt)
 	if err != nil {
 		return Shrunk{}, err
 	}
@@ -37,7 +37,7 @@ func Shrink(p Plan, seed uint64, opt Options, maxRuns int) (Shrunk, error) {
 	res := Shrunk{Plan: p, BeforeSize: p.Size(), Runs: 1, Violation: out.Result.Violations[0]}
 	fails := func(q Plan) (checker.Violation, bool) {
 		res.Runs++
-		o, err := Run(q, seed, opt)
+		o, err := RunSafely(q, seed, opt)
 		if err != nil {
 			return checker.Violation{}, false
 		}

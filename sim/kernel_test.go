@@ -329,3 +329,32 @@ func BenchmarkTraceRecord(b *testing.B) {
 		tr.Record(int64(i)*1000, "client1", "recv", 30, 64)
 	}
 }
+
+// A message record's hash covers its msgid and body checksum: a client that loses the msgid
+// or garbles the body must not replay to the same hash.
+func TestTraceHashCoversMessage(t *testing.T) {
+	hash := func(msgid int32, sum uint32) uint64 {
+		var tr Trace
+		tr.RecordMsg(5, "c1", "deliver", 3, 1, msgid, sum)
+		return tr.Hash()
+	}
+	base := hash(7, 0xabcdef)
+	if base != hash(7, 0xabcdef) {
+		t.Fatal("same message, different hash")
+	}
+	if hash(0, 0xabcdef) == base || hash(7, 0xabcdee) == base {
+		t.Fatal("changing the msgid or the checksum left the hash unchanged")
+	}
+	var plain Trace
+	plain.Record(5, "c1", "deliver", 3, 1)
+	if plain.Hash() == hash(0, 0) {
+		t.Fatal("a message record hashes like a plain one")
+	}
+	var buf bytes.Buffer
+	var written Trace
+	written.SetWriter(&buf)
+	written.RecordMsg(5, "c1", "deliver", 3, 1, 7, 0xabcdef)
+	if want := "     0.000005ms c1         deliver         3 1 msgid=7 sum=abcdef\n"; buf.String() != want {
+		t.Fatalf("text %q, want %q", buf.String(), want)
+	}
+}

@@ -32,17 +32,39 @@ type Trace struct {
 // Record appends one record: at time atNs, host who did or received what, with two numeric
 // arguments (by convention a connection or timer id and a byte count).
 func (t *Trace) Record(atNs int64, who, what string, a, b int64) {
+	t.state = t.hashRecord(atNs, who, what, a, b) ^ fnvOffset64
+	t.n++
+	if t.w != nil && t.err == nil {
+		t.writeLine(atNs, who, what, a, b, nil)
+	}
+}
+
+// RecordMsg appends a record that carries a message: its msgid and body checksum are hashed
+// after a and b, so two runs that differ only in what a message holds get different hashes.
+func (t *Trace) RecordMsg(atNs int64, who, what string, a, b int64, msgid int32, sum uint32) {
+	h := t.hashRecord(atNs, who, what, a, b)
+	h = hashInt(h, int64(msgid))
+	h = hashUvarint(h, uint64(sum))
+	t.state = h ^ fnvOffset64
+	t.n++
+	if t.w != nil && t.err == nil {
+		t.writeLine(atNs, who, what, a, b, &msgFields{msgid, sum})
+	}
+}
+
+// msgFields are the message fields a text line shows after a and b.
+type msgFields struct {
+	msgid int32
+	sum   uint32
+}
+
+func (t *Trace) hashRecord(atNs int64, who, what string, a, b int64) uint64 {
 	h := t.state ^ fnvOffset64
 	h = hashInt(h, atNs)
 	h = hashString(h, who)
 	h = hashString(h, what)
 	h = hashInt(h, a)
-	h = hashInt(h, b)
-	t.state = h ^ fnvOffset64
-	t.n++
-	if t.w != nil && t.err == nil {
-		t.writeLine(atNs, who, what, a, b)
-	}
+	return hashInt(h, b)
 }
 
 // Hash returns the FNV-1a hash of every record so far.
@@ -93,7 +115,7 @@ const (
 	aWidth    = 8
 )
 
-func (t *Trace) writeLine(atNs int64, who, what string, a, b int64) {
+func (t *Trace) writeLine(atNs int64, who, what string, a, b int64, m *msgFields) {
 	var num [24]byte
 	l := t.line[:0]
 
@@ -126,6 +148,12 @@ func (t *Trace) writeLine(atNs int64, who, what string, a, b int64) {
 	l = append(l, n...)
 	l = append(l, ' ')
 	l = strconv.AppendInt(l, b, 10)
+	if m != nil {
+		l = append(l, " msgid="...)
+		l = strconv.AppendInt(l, int64(m.msgid), 10)
+		l = append(l, " sum="...)
+		l = strconv.AppendUint(l, uint64(m.sum), 16)
+	}
 	l = append(l, '\n')
 
 	t.line = l

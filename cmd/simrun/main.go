@@ -46,13 +46,15 @@ Usage:
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
         that one seed) and checks every history. It prints, per scenario, the seeds run,
         violations, messages delivered, wall time, simulated messages delivered per
-        wall-clock second and a campaign hash, then each failing seed with its first
-        violation and replay command. The first failing seeds of each scenario are shrunk
-        to a minimal plan (size before and after shown) unless --no-shrink.
+        wall-clock second and a campaign hash, then the first 20 failing seeds with their
+        first violation and replay command, and how many more failed. The first failing
+        seeds of each scenario are shrunk to a minimal plan (size before and after shown)
+        unless --no-shrink; without --out only those printed. Seeds are streamed: memory
+        does not grow with N.
         --shard I/N runs the I-th of N deterministic shares of the seeds (seed index mod N
         = I-1), so N machines running shards 1/N..N/N together run the whole campaign.
         With --out DIR it writes DIR/summary.md, DIR/results.json (mergeable across shards
-        with simrun merge), for the first failing seeds of each scenario a directory
+        with simrun merge; it lists the first 100 failing seeds of each scenario), for the first failing seeds of each scenario a directory
         DIR/failures/<scenario>-<seed>/ with plan.json (replayable: simrun replay --plan),
         history.jsonl (a window around the violation) and report.html, and each shrunk
         failure as DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus.
@@ -287,9 +289,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		total.Violations += rep.Violations
 		total.Delivered += rep.Delivered
 		total.Wall += rep.Wall
+		total.Failed += rep.Failed
 		for i, f := range rep.Failures {
 			d := describe(s.Name, *impl, f)
-			if i < shrinkPerScenario && !*noShrink && f.Err == nil {
+			if !*noShrink && worthShrinking(f, i, len(failures), *outDir != "") {
 				d += shrinkLine(s, f.Seed, *impl, c.Options, *outDir)
 			}
 			if i < reportsPerScenario && *outDir != "" {
@@ -330,13 +333,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		fmt.Fprintf(stdout, "wrote %s/summary.md and %s/results.json\n", *outDir, *outDir)
 	}
-	const shown = 20
 	for i, f := range failures {
-		if i == shown {
-			fmt.Fprintf(stdout, "... and %d more failing seeds\n", len(failures)-shown)
+		if i == shownFailures {
 			break
 		}
 		fmt.Fprint(stdout, f)
+	}
+	if more := total.Failed - min(len(failures), shownFailures); more > 0 {
+		fmt.Fprintf(stdout, "... and %d more failing seeds\n", more)
 	}
 	if total.Violations > 0 {
 		return 1, nil
@@ -356,7 +360,7 @@ func runCorpus(dir, impl string, stdout io.Writer) (int, error) {
 	start := time.Now()
 	failed, delivered := 0, int64(0)
 	for _, e := range entries {
-		out, err := scenarios.Run(e.Plan, e.Plan.Seed, scenarios.Options{Bugs: bugs})
+		out, err := scenarios.RunSafely(e.Plan, e.Plan.Seed, scenarios.Options{Bugs: bugs})
 		switch {
 		case err != nil:
 			failed++
@@ -375,9 +379,19 @@ func runCorpus(dir, impl string, stdout io.Writer) (int, error) {
 	return 0, nil
 }
 
+// shownFailures is how many failing seeds a campaign lists.
+const shownFailures = 20
+
 // shrinkPerScenario is how many failing seeds of a scenario a campaign shrinks: the first few
 // show the bug; the rest are usually the same bug again.
 const shrinkPerScenario = 3
+
+// worthShrinking decides whether a campaign shrinks the i-th failure it kept of a scenario,
+// listed after listed others: the first few of each scenario that ran to the end, and without
+// --out (saved), only those the listing prints, since a shrunk plan shows nowhere else.
+func worthShrinking(f scenarios.Failure, i, listed int, saved bool) bool {
+	return i < shrinkPerScenario && f.Err == nil && (saved || listed < shownFailures)
+}
 
 // shrinkLine shrinks one failing seed and, with an output directory, saves the minimal plan
 // into its corpus, noting the mutant it kills.
@@ -451,7 +465,7 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 		}
 		plan = s.Build(uint64(*seed))
 	}
-	out, err := scenarios.Run(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
+	out, err := scenarios.RunSafely(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
 	if err != nil {
 		return 1, err
 	}

@@ -410,3 +410,87 @@ func TestCheckJudgesLivenessAndProgress(t *testing.T) {
 		}
 	}
 }
+
+// A plan file with an out-of-range number or an unknown field is refused with exit 2 naming
+// the field, by every command that reads plan files, instead of crashing or running out of
+// memory.
+func TestPlanFilesAreValidated(t *testing.T) {
+	s, _ := scenarios.Lookup("test_new")
+	p := s.Build(1)
+	p.Seed = 1
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"negative-size", `"size_bytes": \d+`, `"size_bytes": -5`, "posts[0].size_bytes = -5"},
+		{"huge-size", `"size_bytes": \d+`, `"size_bytes": 1000000000000`, "posts[0].size_bytes = 1000000000000"},
+		{"huge-duration", `"duration_us": 10000`, `"duration_us": 9000000000000000000`, "duration_us = 9000000000000000000"},
+		{"typo", `"duration_us"`, `"duraton_us"`, `unknown field "duraton_us"`},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "plan.json")
+		if err := p.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		text, _ := os.ReadFile(path)
+		first := true
+		bad := regexp.MustCompile(tc.old).ReplaceAllStringFunc(string(text), func(m string) string {
+			if !first {
+				return m
+			}
+			first = false
+			return tc.new
+		})
+		if bad == string(text) {
+			t.Fatalf("%s: %q is not in the plan", tc.name, tc.old)
+		}
+		os.WriteFile(path, []byte(bad), 0o644)
+		for _, args := range [][]string{
+			{"replay", "--plan", path},
+			{"shrink", path},
+			{"run", "--corpus", dir},
+		} {
+			code, _, stderr := simrun(args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("%s: simrun %s: exit %d, stderr %q; want 2 naming %q", tc.name, args[0], code, stderr, tc.want)
+			}
+		}
+	}
+}
+
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("planted panic") }
+
+// run --out re-runs a failing seed for its report under the same recover as the campaign, so
+// a panicking seed is a reported failure instead of the end of the campaign.
+func TestFailureReportOfAPanickingSeed(t *testing.T) {
+	s, _ := scenarios.Lookup("test_open_seq")
+	dir := t.TempDir()
+	path, err := writeFailureReport(dir, s, 1, "reference", scenarios.Options{Trace: panicWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(path, "report.html"))
+	if err != nil || !strings.Contains(string(b), "seed 1 panicked: planted panic") {
+		t.Fatalf("report %s: %v; the panic is not in it", path, err)
+	}
+}
+
+func TestWorthShrinking(t *testing.T) {
+	ok, broken := scenarios.Failure{Seed: 1}, scenarios.Failure{Seed: 2, Err: os.ErrInvalid}
+	for _, tc := range []struct {
+		f         scenarios.Failure
+		i, listed int
+		saved     bool
+		want      bool
+	}{
+		{ok, 0, 0, false, true},
+		{ok, shrinkPerScenario - 1, shownFailures - 1, false, true},
+		{ok, shrinkPerScenario, 0, true, false}, // enough of this scenario
+		{ok, 0, shownFailures, false, false},    // never printed, not saved
+		{ok, 0, shownFailures, true, true},      // not printed but saved to the corpus
+		{broken, 0, 0, true, false},             // a run that did not complete has no plan to shrink
+	} {
+		if got := worthShrinking(tc.f, tc.i, tc.listed, tc.saved); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc, got, tc.want)
+		}
+	}
+}

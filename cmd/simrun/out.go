@@ -60,12 +60,13 @@ func writeFailure(dir string, f reports.Failure, lin checker.LinResult) (string,
 }
 
 // writeFailureReport replays one failing seed to recover its history (campaigns keep none)
-// and writes the failure's directory under dir.
+// and writes the failure's directory under dir. The replay recovers from a panic as the
+// campaign did, so a panicking seed becomes a report, not the end of the campaign.
 func writeFailureReport(dir string, s scenarios.Scenario, seed uint64, impl string, opt scenarios.Options) (string, error) {
 	plan := s.Build(seed)
 	plan.Seed = seed
 	f := reports.Failure{Scenario: s.Name, Seed: seed, Impl: impl, Plan: plan}
-	out, err := scenarios.Run(plan, seed, opt)
+	out, err := scenarios.RunSafely(plan, seed, opt)
 	if err != nil {
 		f.Err = err.Error()
 	}
