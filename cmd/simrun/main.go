@@ -534,7 +534,7 @@ func cmdCheck(args []string, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 2, usagef("%s: %v", args[0], err)
 	}
-	lin := checker.CheckFresh(h, freshTimeout)
+	lin := checker.CheckFresh(h)
 	vs := append(res.Violations, lin.Violations(h)...)
 	for _, v := range vs {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
