@@ -51,6 +51,15 @@ type Report struct {
 	Coverage Coverage
 }
 
+// Compression is simulated time over wall-clock time: how many times faster than real time
+// the campaign ran, its seeds' virtual times added up, as seeds running in parallel do.
+func (r Report) Compression() float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.SimNs) / float64(r.Wall.Nanoseconds())
+}
+
 // MsgsPerSec is simulated deliveries per wall-clock second.
 func (r Report) MsgsPerSec() float64 {
 	if r.Wall <= 0 {
