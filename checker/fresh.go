@@ -266,16 +266,19 @@ type freshSession struct {
 	tOpen  int64
 	epoch  int  // the epoch whose posts it observes: the server life it talked to (see epoch)
 	pinned bool // epoch is final (see contacts)
+	nops   int  // operations, counted before they are gathered
 	ops    []clientOp
 }
 
 // collectSessions gathers each session's deliveries and Online controls in history order,
 // with the open-time halves of Onlines first. Events of sessions never opened are Check's to
-// report.
+// report. A first pass counts the operations, so they all go in one array of the right size:
+// growing one slice per session cost more than judging them.
 func collectSessions(h History, server string) []freshSession {
 	var ss []freshSession
 	idx := newSessionIndex()
 	epoch, restartT := 0, int64(0)
+	total := 0
 	for i := range h {
 		e := &h[i]
 		switch {
@@ -299,15 +302,46 @@ func collectSessions(h History, server string) []freshSession {
 					s.epoch, s.tOpen = epoch, restartT
 				}
 			}
-			if e.Kind == EvDeliver {
-				s.ops = append(s.ops, clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
-			} else if e.Kind == EvControl && e.Name == CtlOnline {
-				s.ops = append(s.ops, clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)},
-					clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
-			}
+			n := opsOf(e)
+			s.nops += n
+			total += n
+		}
+	}
+	all := make([]clientOp, 0, total)
+	for k := range ss {
+		s := &ss[k]
+		s.ops, all = all[:0:s.nops], all[s.nops:s.nops]
+	}
+	for i := range h {
+		e := &h[i]
+		n := opsOf(e)
+		if n == 0 {
+			continue
+		}
+		k, ok := idx.find(e.Session)
+		if !ok || i < ss[k].open {
+			continue
+		}
+		s := &ss[k]
+		if n == 1 {
+			s.ops = append(s.ops, clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+		} else {
+			s.ops = append(s.ops, clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)},
+				clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
 		}
 	}
 	return ss
+}
+
+// opsOf is how many operations e makes: one a delivery, two an Online.
+func opsOf(e *Event) int {
+	switch {
+	case e.Kind == EvDeliver:
+		return 1
+	case e.Kind == EvControl && e.Name == CtlOnline:
+		return 2
+	}
+	return 0
 }
 
 // CheckFresh judges the fresh property. It assumes a history Check accepted. It always reaches
