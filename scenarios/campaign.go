@@ -98,8 +98,8 @@ func (c Campaign) Run() Report {
 				seed := c.FirstSeed + uint64(i)
 				out, err := runSafely(c.Scenario, seed, c.Options)
 				cov := Cover(out.History)
-				// A campaign keeps only what it reports: the history and porcupine's
-				// partitions stay behind (a report replays the seed for them).
+				// A campaign keeps only what it reports: the history and the fresh
+				// verdict's details stay behind (a report replays the seed for them).
 				out.History, out.Fresh = nil, checker.LinResult{}
 				results <- result{i, out, cov, err}
 			}

@@ -426,7 +426,7 @@ func (r *runner) answerPost(ev Event) {
 	r.posts = r.posts[1:]
 	if ev.Start > 0 {
 		// The post began when the driver called it, not when it was sent: a tight interval
-		// is what keeps porcupine's search small when a slow server lets posts queue.
+		// lets fresh tell more when a slow server lets posts queue.
 		p.T = min(max(p.T, r.at(ev.Start)), r.at(ev.T))
 	}
 	e := checker.Event{T: r.at(ev.T), Node: p.Node, Seq: p.Seq, MsgID: p.MsgID}

@@ -562,7 +562,7 @@ func cmdCheck(args []string, stdout io.Writer) (int, error) {
 	for _, v := range vs {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
 	}
-	fmt.Fprintf(stdout, "%s: %d events, %d sessions, %d posts, %d delivered, %d violations, fresh (porcupine): %s\n",
+	fmt.Fprintf(stdout, "%s: %d events, %d sessions, %d posts, %d delivered, %d violations, fresh: %s\n",
 		args[0], len(h), res.Sessions, res.Posts, res.Delivered, len(vs), lin.Verdict)
 	if len(vs) > 0 {
 		return 1, nil
