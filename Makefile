@@ -24,9 +24,14 @@ build: ## build bin/simrun (with failpoints compiled in)
 run: build ## the default campaign against the reference (SEEDS=2000 per scenario), with a summary
 	./$(BIN) run --all --seeds $(SEEDS)
 
-test: deps ## go vet, then every test with the race detector and failpoints compiled in
+# Campaign-sized tests (testing.Short gates them) are too slow under the race detector: they
+# run in a second step without it.
+LONG      := TestFreshAgrees|TestFreshMillionPosts
+
+test: deps ## go vet, then every test with the race detector and failpoints compiled in, then the campaign-sized ones without
 	$(GO) vet -tags failpoints ./...
-	$(FP) $(GO) test -race -count=1 $(FP_FLAGS) ./...
+	$(FP) $(GO) test -race -short -count=1 $(FP_FLAGS) ./...
+	$(FP) $(GO) test -count=1 $(FP_FLAGS) -run '$(LONG)' ./checker/ ./scenarios/
 
 deps: ## install what the tests need beyond Go: Chromium for the report test
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \

@@ -3,16 +3,9 @@ package checker
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"math"
-	"runtime"
 	"slices"
 	"sort"
-	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/anishathalye/porcupine"
 )
 
 // The fresh property as a linearizability model. The server's last seq is a register: a post
@@ -26,129 +19,63 @@ import (
 // read is equivalent to two point operations, "register ≤ s" at the open and "register ≥ s" at
 // the Online, provided s is a value the register ever holds (a posted seq, or -1): if the
 // register is ≤ s at the open and ≥ s at the Online, it equals s at the instant post s takes
-// effect, which lies between the two. The check uses the split form because an operation
-// spanning the whole history phase would forbid cutting the session into small partitions, and
-// because porcupine's verbose search backtracks across such an operation in time quadratic in
-// the operations it spans (0.24 s for 16,000 deliveries, four times that for twice as many).
+// effect, which lies between the two.
 //
-// Partitions: one client session with the posts it can observe, those of the epoch Check
-// judges it in (after a server restart the register starts again from the last seq the storage
-// recovered), cut further into windows at instants no kept operation spans. At such an instant
-// every earlier operation precedes every later one in any linearization, so the register there
-// is known, the posts before it collapse into one initial write, and the session is
-// linearizable if and only if each window is.
+// Each client session is judged with the posts it can observe, those of the epoch Check judges
+// it in (after a server restart the register starts again from the last seq the storage
+// recovered). Posts that all returned before the session's first operation collapse into the
+// register's initial value v0; the others that began by its last operation are kept, in seq
+// order. A linearization then places each kept post k at an instant p_k in [call_k, ret_k],
+// the p_k in seq order, and the point operations around them. "Register ≥ s" at t holds iff
+// v0 ≥ s or the first kept post of seq ≥ s has p ≤ t; "register ≤ s" at t holds iff v0 ≤ s
+// and the first kept post of seq > s has p ≥ t (intervals are closed: ties order either way).
+// So every kept post k gets a window [L_k, U_k]: L_k the latest of its call and the opens
+// whose Online needs it later, U_k the earliest of its return and the deliveries and Onlines
+// that need it by then. Non-decreasing p_k within those windows exist iff no L_i exceeds a
+// U_k with i ≤ k, which one sweep in seq order decides, taking p_k as late as the earlier
+// posts force and no later. The session is legal exactly when the sweep gets through: linear
+// in its operations and posts, whatever the number of posts in flight.
+//
+// Porcupine decides the same model by search; it is the second opinion (a differential test
+// holds the two to the same verdicts) and draws the view of failing sessions (see freshlin.go).
 
 // Verdicts of CheckFresh.
 const (
 	VerdictOK      = "ok"
 	VerdictIllegal = "illegal"
-	VerdictUnknown = "unknown"
 )
 
 // LinResult is CheckFresh's verdict.
 type LinResult struct {
-	Verdict    string  // VerdictIllegal if a session is, else VerdictUnknown if one timed out, else VerdictOK
-	Illegal    []int64 // sessions whose operations cannot be linearized, in the order they opened
-	Unknown    []int64 // sessions the timeout left undecided, in the order they opened
-	Sessions   int     // sessions with operations to check
-	Partitions int     // porcupine searches
-	Ops        int     // porcupine operations: a post counts once per partition that keeps it
+	Verdict  string  // VerdictIllegal if a session is, else VerdictOK
+	Illegal  []int64 // sessions whose operations cannot be linearized, in the order they opened
+	Sessions int     // sessions with operations to check
+	Ops      int     // client operations judged: deliveries, and two per Online
 
-	blames  []freshBlame // one per Illegal session, same order
-	parts   []freshPart
-	timeout time.Duration
+	blames []freshBlame // one per Illegal session, same order
+	h      History      // what was judged, for Visualize
 }
 
 // freshBlame explains one illegal session.
 type freshBlame struct {
 	session int64
 	node    string
-	event   int // history index of the Online or delivery the search could not place
+	event   int // history index of the Online or delivery that cannot be placed
 	msg     string
 }
 
 type opKind uint8
 
 const (
-	opInit       opKind = iota // the posts before a partition, as one write
+	opInit       opKind = iota // the posts before a porcupine partition, as one write
 	opPost                     // a post, from its post event to its post_ok
 	opDeliver                  // register ≥ seq
 	opOnlineLow                // register ≤ seq, at the open
 	opOnlineHigh               // register ≥ seq, at the Online, and seq a value the register holds
 )
 
-// freshOp is a porcupine operation's input, and its metadata too; the model ignores outputs.
-// Operations hold pointers to it, which box without an allocation each.
-type freshOp struct {
-	kind    opKind
-	seq     int64
-	held    bool  // opOnlineHigh: seq is -1 or a posted seq
-	session int64 // client operations, for the visualization
-	event   int   // history index of the post_ok, delivery or Online; -1 for opInit
-}
-
-// unset is the register before a partition's initial write, which the model forces first.
-const unset = int64(math.MinInt64)
-
 // emptySeq is the register before any post: "no data", as TLL's Reply says it.
 const emptySeq = -1
-
-func freshModel() porcupine.Model {
-	return porcupine.Model{
-		Init: func() any { return unset },
-		Step: freshStep,
-		Hash: func(state any) uint64 { return uint64(state.(int64)) * 0x9e3779b97f4a7c15 },
-		DescribeOperation: func(input, _ any) string {
-			op := input.(*freshOp)
-			switch op.kind {
-			case opInit:
-				return fmt.Sprintf("posts before: last=%s", seqString(op.seq))
-			case opPost:
-				return fmt.Sprintf("post %d", op.seq)
-			case opDeliver:
-				return fmt.Sprintf("session %d: deliver %d (last ≥ %d)", op.session, op.seq, op.seq)
-			case opOnlineLow:
-				s := seqString(op.seq)
-				return fmt.Sprintf("session %d: open, Online(%s) to come (last ≤ %s)", op.session, s, s)
-			}
-			if !op.held {
-				return fmt.Sprintf("session %d: Online(%s), a seq never posted", op.session, seqString(op.seq))
-			}
-			return fmt.Sprintf("session %d: Online(%s) (last ≥ %s)", op.session, seqString(op.seq), seqString(op.seq))
-		},
-		DescribeState: func(state any) string {
-			if s := state.(int64); s != unset {
-				return "last=" + seqString(s)
-			}
-			return "unset"
-		},
-		DescribeOperationMetadata: func(m any) string {
-			if op := m.(*freshOp); op.event >= 0 {
-				return fmt.Sprintf("history event %d", op.event)
-			}
-			return ""
-		},
-	}
-}
-
-func freshStep(state, input, _ any) (bool, any) {
-	last, op := state.(int64), input.(*freshOp)
-	if op.kind == opInit {
-		return last == unset, op.seq
-	}
-	if last == unset {
-		return false, state
-	}
-	switch op.kind {
-	case opPost:
-		return op.seq > last, op.seq
-	case opOnlineLow:
-		return last <= op.seq, state
-	case opOnlineHigh:
-		return op.held && last >= op.seq, state
-	}
-	return last >= op.seq, state
-}
 
 func seqString(s int64) string {
 	if s == emptySeq {
@@ -180,7 +107,7 @@ type postLog struct {
 // answers the oldest unanswered post of its node, since a server application answers its posts
 // in order; a post_ok with no post is instantaneous; a post never answered is left out, as Check
 // leaves it out of the stored log, and so is a post under way when its node crashed.
-func collectPosts(h History, server string, ss []freshSession, byID map[int64]int) []postLog {
+func collectPosts(h History, server string, ss []freshSession) []postLog {
 	pending := make(map[string][]int)
 	var epochs [][]freshPost
 	var ps []freshPost
@@ -218,20 +145,21 @@ func collectPosts(h History, server string, ss []freshSession, byID map[int64]in
 	}
 
 	// A delivery observes its post: the post took effect by then. Tightening the post's
-	// interval brings that knowledge to every session's partition, so an Online elsewhere that
-	// is older than data already delivered is caught although the post_ok came late.
-	for i := range h {
-		e := &h[i]
-		if e.Kind != EvDeliver {
-			continue
-		}
-		k, opened := byID[e.Session]
-		if !opened {
-			continue
-		}
-		l := &logs[ss[k].epoch]
-		if j, ok := l.find(e.Seq); ok && e.T >= l.ps[j].call && e.T < l.ps[j].ret {
-			l.ps[j].ret, l.ps[j].bound = e.T, i
+	// interval brings that knowledge to every session, so an Online elsewhere that is older
+	// than data already delivered is caught although the post_ok came late.
+	for k := range ss {
+		s := &ss[k]
+		l := &logs[s.epoch]
+		hint := 0
+		for _, o := range s.ops {
+			if o.kind != opDeliver {
+				continue
+			}
+			j := l.lowerBound(o.seq, hint)
+			hint = j + 1
+			if j < len(l.ps) && l.ps[j].seq == o.seq && o.t >= l.ps[j].call && o.t < l.ps[j].ret {
+				l.ps[j].ret, l.ps[j].bound = o.t, int(o.event)
+			}
 		}
 	}
 	for k := range logs {
@@ -251,7 +179,7 @@ func (l *postLog) settle() {
 	ps := l.ps
 	// Posts take effect in seq order, so each one does before any higher one does. A post
 	// called after a higher one took effect keeps a point interval at its call, which no
-	// linearization can place: the history is illegal, and the search says so.
+	// linearization can place: the history is illegal, and the sweep says so.
 	for j := len(ps) - 2; j >= 0; j-- {
 		if next := ps[j+1].ret; next < ps[j].ret {
 			ps[j].ret, ps[j].bound = max(next, ps[j].call), ps[j+1].bound
@@ -277,11 +205,34 @@ func (l *postLog) find(seq int64) (int, bool) {
 	return slices.BinarySearchFunc(l.ps, seq, func(p freshPost, s int64) int { return cmp.Compare(p.seq, s) })
 }
 
+// lowerBound is the index of the first post of seq ≥ seq. A session's operations mostly ask
+// for the post right after the one they asked for last, so hint is tried before a search.
+func (l *postLog) lowerBound(seq int64, hint int) int {
+	ps := l.ps
+	if hint >= 0 && hint <= len(ps) && (hint == 0 || ps[hint-1].seq < seq) && (hint == len(ps) || ps[hint].seq >= seq) {
+		return hint
+	}
+	j, _ := l.find(seq)
+	return j
+}
+
 // settledBefore is the length of the longest prefix of posts that all returned before t: posts
 // that took effect before anything at t or later, whatever the linearization.
 func (l *postLog) settledBefore(t int64) int {
 	n, _ := slices.BinarySearchFunc(l.maxRetTo, t, func(r, t int64) int {
 		if r < t {
+			return -1
+		}
+		return 1
+	})
+	return n
+}
+
+// beganBy is the number of posts up to the last one that began by t: posts after it all begin
+// later.
+func (l *postLog) beganBy(t int64) int {
+	n, _ := slices.BinarySearchFunc(l.minCallFrom, t, func(c, t int64) int {
+		if c <= t {
 			return -1
 		}
 		return 1
@@ -297,12 +248,15 @@ func (l *postLog) lastBefore(n int) int64 {
 	return l.ps[n-1].seq
 }
 
-// clientOp is a point operation of a session.
+// clientOp is a point operation of a session. The history index is 32 bits so that an op,
+// kept per delivery while a history is judged, takes 24 bytes; a history of 2^31 events would
+// not fit in memory anyway.
 type clientOp struct {
-	kind  opKind
 	t     int64
 	seq   int64
-	event int
+	event int32
+	kind  opKind
+	held  bool // opOnlineHigh: seq is a value the register holds
 }
 
 type freshSession struct {
@@ -312,26 +266,30 @@ type freshSession struct {
 	tOpen  int64
 	epoch  int  // the epoch whose posts it observes: the server life it talked to (see epoch)
 	pinned bool // epoch is final (see contacts)
+	nops   int  // operations, counted before they are gathered
 	ops    []clientOp
 }
 
-// collectSessions gathers each session's deliveries and Online controls, and byID, which maps a
-// session id to its index in them; events of sessions never opened are Check's to report.
-func collectSessions(h History, server string) (ss []freshSession, byID map[int64]int) {
-	byID = make(map[int64]int)
+// collectSessions gathers each session's deliveries and Online controls in history order,
+// with the open-time halves of Onlines first. Events of sessions never opened are Check's to
+// report. A first pass counts the operations, so they all go in one array of the right size:
+// growing one slice per session cost more than judging them.
+func collectSessions(h History, server string) []freshSession {
+	var ss []freshSession
+	idx := newSessionIndex()
 	epoch, restartT := 0, int64(0)
+	total := 0
 	for i := range h {
 		e := &h[i]
 		switch {
 		case e.Kind == EvRestart && e.Node == server:
 			epoch, restartT = epoch+1, e.T
 		case e.Kind == EvOpen:
-			if _, dup := byID[e.Session]; !dup {
-				byID[e.Session] = len(ss)
+			if idx.add(e.Session, len(ss)) {
 				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: epoch})
 			}
 		case contacts(e):
-			k, ok := byID[e.Session]
+			k, ok := idx.find(e.Session)
 			if !ok {
 				continue
 			}
@@ -344,242 +302,220 @@ func collectSessions(h History, server string) (ss []freshSession, byID map[int6
 					s.epoch, s.tOpen = epoch, restartT
 				}
 			}
-			if e.Kind == EvState || e.Kind == EvControl && e.Name != CtlOnline {
-				continue
-			}
-			if e.Kind == EvDeliver {
-				s.ops = append(s.ops, clientOp{opDeliver, e.T, e.Seq, i})
-			} else {
-				s.ops = append(s.ops, clientOp{opOnlineLow, s.tOpen, e.Seq, i}, clientOp{opOnlineHigh, e.T, e.Seq, i})
-			}
+			n := opsOf(e)
+			s.nops += n
+			total += n
 		}
 	}
+	all := make([]clientOp, 0, total)
 	for k := range ss {
-		// Only the open-time halves of Online are out of place.
-		slices.SortStableFunc(ss[k].ops, func(a, b clientOp) int { return cmp.Compare(a.t, b.t) })
+		s := &ss[k]
+		s.ops, all = all[:0:s.nops], all[s.nops:s.nops]
 	}
-	return ss, byID
-}
-
-// minWindow is the fewest operations a window gets before it may be cut: fewer means more
-// searches, each with a fixed cost; more means porcupine's per-step cost, linear in the
-// window, grows.
-const minWindow = 256
-
-// freshPart is one porcupine search: a window of one session.
-type freshPart struct {
-	session int // index in the sessions
-	ops     []porcupine.Operation
-	result  porcupine.CheckResult
-	blame   int // index in ops of the operation the search could not place; -1 when unknown
-}
-
-// windows cuts session s, with the posts it can observe, into partitions of at least window
-// operations where the timing allows.
-func windows(s *freshSession, sk int, l *postLog, window int) []freshPart {
-	first, end := s.ops[0].t, s.ops[len(s.ops)-1].t
-	settled := l.settledBefore(first)
-	var kept []freshPost
-	for j := settled; j < len(l.ps) && l.minCallFrom[j] <= end; j++ {
-		if l.ps[j].call <= end {
-			kept = append(kept, l.ps[j])
-		}
-	}
-	slices.SortStableFunc(kept, func(a, b freshPost) int { return cmp.Compare(a.call, b.call) })
-
-	var parts []freshPart
-	last := l.lastBefore(settled)
-	var cur []porcupine.Operation
-	var reach int64 // the latest return in cur
-	flush := func() {
-		if len(cur) > 0 {
-			parts = append(parts, freshPart{session: sk, ops: cur, blame: -1})
-			cur = nil
-		}
-	}
-	// Inputs come from slabs rather than one growing slice, so the pointers stay valid.
-	var slab []freshOp
-	input := func(op freshOp) *freshOp {
-		if len(slab) == cap(slab) {
-			slab = make([]freshOp, 0, 2*window)
-		}
-		slab = append(slab, op)
-		return &slab[len(slab)-1]
-	}
-	add := func(call, ret int64, client int, op freshOp) {
-		if len(cur) >= window && reach < call {
-			flush()
-		}
-		if len(cur) == 0 {
-			cur = make([]porcupine.Operation, 0, 2*window)
-			in := input(freshOp{kind: opInit, seq: last, event: -1})
-			cur = append(cur, porcupine.Operation{Input: in, Call: call, Return: call, Metadata: in})
-			reach = call
-		}
-		in := input(op)
-		cur = append(cur, porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret, Metadata: in})
-		reach = max(reach, ret)
-		if op.kind == opPost {
-			last = max(last, op.seq)
-		}
-	}
-	i, j := 0, 0
-	for i < len(s.ops) || j < len(kept) {
-		if j < len(kept) && (i == len(s.ops) || kept[j].call <= s.ops[i].t) {
-			p := &kept[j]
-			add(p.call, p.ret, 0, freshOp{kind: opPost, seq: p.seq, event: p.event})
-			j++
+	for i := range h {
+		e := &h[i]
+		n := opsOf(e)
+		if n == 0 {
 			continue
 		}
-		o := &s.ops[i]
-		held := false
-		if o.kind == opOnlineHigh {
-			_, posted := l.find(o.seq)
-			held = posted || o.seq == emptySeq
+		k, ok := idx.find(e.Session)
+		if !ok || i < ss[k].open {
+			continue
 		}
-		add(o.t, o.t, 1, freshOp{kind: o.kind, seq: o.seq, held: held, session: s.id, event: o.event})
-		i++
+		s := &ss[k]
+		if n == 1 {
+			s.ops = append(s.ops, clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+		} else {
+			s.ops = append(s.ops, clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)},
+				clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+		}
 	}
-	flush()
-	return parts
+	return ss
 }
 
-// CheckFresh judges the fresh property with porcupine. It assumes a history Check accepted. A
-// timeout > 0 bounds the whole check; sessions it leaves undecided are reported unknown, never
-// as passing. Searches run in parallel, one per window, on GOMAXPROCS workers.
-func CheckFresh(h History, timeout time.Duration) LinResult {
-	return checkFresh(h, timeout, minWindow)
+// opsOf is how many operations e makes: one a delivery, two an Online.
+func opsOf(e *Event) int {
+	switch {
+	case e.Kind == EvDeliver:
+		return 1
+	case e.Kind == EvControl && e.Name == CtlOnline:
+		return 2
+	}
+	return 0
 }
 
-// checkFresh is CheckFresh with the window size as a parameter, so tests can cut sessions finely.
-func checkFresh(h History, timeout time.Duration, window int) LinResult {
-	var deadline time.Time
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
-	}
+// CheckFresh judges the fresh property. It assumes a history Check accepted. It always reaches
+// a verdict, in time linear in the history but for a binary search per session and per
+// operation that does not ask for the post after the previous one.
+func CheckFresh(h History) LinResult {
 	server := serverOf(h)
-	ss, byID := collectSessions(h, server)
-	posts := collectPosts(h, server, ss, byID)
-	res := LinResult{timeout: timeout}
+	ss := collectSessions(h, server)
+	posts := collectPosts(h, server, ss)
+	res := LinResult{Verdict: VerdictOK, h: h}
+	var sw sweep
 	for k := range ss {
-		if len(ss[k].ops) == 0 {
+		s := &ss[k]
+		if len(s.ops) == 0 {
 			continue
 		}
 		res.Sessions++
-		res.parts = append(res.parts, windows(&ss[k], k, &posts[ss[k].epoch], window)...)
-	}
-	res.Partitions = len(res.parts)
-	for k := range res.parts {
-		res.Ops += len(res.parts[k].ops)
-	}
-	runParts(res.parts, deadline)
-
-	state := make([]porcupine.CheckResult, len(ss))
-	blamed := make([]*freshPart, len(ss))
-	for k := range res.parts {
-		p := &res.parts[k]
-		switch {
-		case p.result == porcupine.Illegal && state[p.session] != porcupine.Illegal:
-			state[p.session], blamed[p.session] = porcupine.Illegal, p
-		case p.result == porcupine.Unknown && state[p.session] == "":
-			state[p.session] = porcupine.Unknown
+		res.Ops += len(s.ops)
+		l := &posts[s.epoch]
+		if op, bad := sw.judge(s, l); bad {
+			res.Illegal = append(res.Illegal, s.id)
+			res.blames = append(res.blames, blame(h, l, s, op))
 		}
 	}
-	for k := range ss {
-		switch state[k] {
-		case porcupine.Illegal:
-			res.Illegal = append(res.Illegal, ss[k].id)
-			res.blames = append(res.blames, blame(h, &posts[ss[k].epoch], &ss[k], blamed[k]))
-		case porcupine.Unknown:
-			res.Unknown = append(res.Unknown, ss[k].id)
-		}
-	}
-	switch {
-	case len(res.Illegal) > 0:
+	if len(res.Illegal) > 0 {
 		res.Verdict = VerdictIllegal
-	case len(res.Unknown) > 0:
-		res.Verdict = VerdictUnknown
-	default:
-		res.Verdict = VerdictOK
 	}
 	return res
 }
 
-// runParts runs the searches. Each worker takes the next part; a part started after the
-// deadline is unknown without a search, since porcupine reads a zero timeout as none.
-func runParts(parts []freshPart, deadline time.Time) {
-	model := freshModel()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(parts)) {
-		wg.Go(func() {
-			for {
-				k := int(next.Add(1)) - 1
-				if k >= len(parts) {
-					return
-				}
-				p := &parts[k]
-				var left time.Duration
-				if !deadline.IsZero() {
-					if left = time.Until(deadline); left <= 0 {
-						p.result = porcupine.Unknown
-						continue
-					}
-				}
-				var info porcupine.LinearizationInfo
-				p.result, info = porcupine.CheckOperationsVerbose(model, p.ops, left)
-				if p.result == porcupine.Illegal {
-					p.blame = stuckAt(p.ops, info)
-				}
-			}
-		})
-	}
-	wg.Wait()
+// sweep holds the windows of the kept posts of one session at a time; CheckFresh reuses it
+// for every session.
+type sweep struct {
+	lo, hi     []int64 // the clients' bounds on p_k: after lo[k] (Online's open), by hi[k]
+	loBy, hiBy []int32 // index in the session's ops of the operation that set each bound, -1 if none
 }
 
-// stuckAt finds the client operation an illegal search could not place: of the operations
-// outside the longest partial linearization, the one that returns first, which is where every
-// search ran aground. Posts are never blamed; a post stuck is the symptom of a client operation
-// that needed the register elsewhere.
-func stuckAt(ops []porcupine.Operation, info porcupine.LinearizationInfo) int {
-	done := make([]bool, len(ops))
-	if parts := info.PartialLinearizations(); len(parts) == 1 {
-		// Porcupine gathers partial linearizations through a map; the longest, with ties broken
-		// by content, keeps the blame deterministic.
-		var longest []int
-		for _, l := range parts[0] {
-			if len(l) > len(longest) || len(l) == len(longest) && slices.Compare(l, longest) < 0 {
-				longest = l
-			}
-		}
-		for _, id := range longest {
-			done[id] = true
+// noOp stands for the posts themselves when they, not a client operation, cannot be ordered.
+var noOp = clientOp{event: -1}
+
+// judge decides one session: legal, or illegal with the operation to blame (noOp when the
+// posts alone cannot be ordered). Of several failures it blames the earliest in the history.
+func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
+	first, end := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, o := range s.ops {
+		first, end = min(first, o.t), max(end, o.t)
+	}
+	a := l.settledBefore(first)
+	v0 := l.lastBefore(a)
+	b := max(a, l.beganBy(end)) // kept posts are those of [a, b) that began by end
+	n := b - a
+	w.lo, w.hi = resize(w.lo, n, math.MinInt64), resize(w.hi, n, math.MaxInt64)
+	w.loBy, w.hiBy = resize(w.loBy, n, -1), resize(w.hiBy, n, -1)
+
+	var culprit clientOp
+	bad := false
+	fail := func(o clientOp) {
+		if !bad || o.event < culprit.event {
+			culprit, bad = o, true
 		}
 	}
-	best := -1
-	for k := range ops {
-		if done[k] || ops[k].ClientId == 0 {
+	hint := a
+	for x, o := range s.ops {
+		switch o.kind {
+		case opOnlineLow:
+			if v0 > o.seq {
+				fail(o)
+				continue
+			}
+			if o.seq == math.MaxInt64 {
+				continue // no post is above it
+			}
+			j := l.lowerBound(o.seq+1, a)
+			if j < b && o.t > w.lo[j-a] {
+				w.lo[j-a], w.loBy[j-a] = o.t, int32(x)
+			}
+		case opOnlineHigh:
+			_, posted := l.find(o.seq)
+			s.ops[x].held = posted || o.seq == emptySeq
+			if o = s.ops[x]; !o.held {
+				fail(o)
+				continue
+			}
+			fallthrough
+		case opDeliver:
+			if v0 >= o.seq {
+				continue
+			}
+			j := l.lowerBound(o.seq, hint)
+			hint = j + 1
+			switch {
+			case j >= b:
+				fail(o) // no post of seq ≥ it began in time
+			case o.t < w.hi[j-a]:
+				w.hi[j-a], w.hiBy[j-a] = o.t, int32(x)
+			}
+		}
+	}
+
+	// The sweep: p is the earliest instant the posts so far can all have taken effect by,
+	// and from which operation that lower bound comes (-1: a post's call).
+	p, pBy := int64(math.MinInt64), int32(-1)
+	last := v0
+	var pendHi int64 = math.MaxInt64 // bounds aimed at posts left out pass to the next kept one
+	pendHiBy, pendLo, pendLoBy := int32(-1), int64(math.MinInt64), int32(-1)
+	for j := a; j < b; j++ {
+		q, x := &l.ps[j], j-a
+		if w.hi[x] < pendHi {
+			pendHi, pendHiBy = w.hi[x], w.hiBy[x]
+		}
+		if w.lo[x] > pendLo {
+			pendLo, pendLoBy = w.lo[x], w.loBy[x]
+		}
+		if q.call > end {
 			continue
 		}
-		if best < 0 || ops[k].Return < ops[best].Return {
-			best = k
+		if q.seq <= last {
+			fail(noOp)
+			break
 		}
+		last = q.seq
+		if q.call > p {
+			p, pBy = q.call, -1
+		}
+		if pendLo > p {
+			p, pBy = pendLo, pendLoBy
+		}
+		hi, hiBy := q.ret, int32(-1)
+		if pendHi < hi {
+			hi, hiBy = pendHi, pendHiBy
+		}
+		if p > hi {
+			// An open that needs the register low after an operation that needs it high: the
+			// Online is wrong; a delivery needed a post before the posts could get there.
+			switch {
+			case pBy >= 0:
+				fail(s.ops[pBy])
+			case hiBy >= 0:
+				fail(s.ops[hiBy])
+			default:
+				fail(noOp)
+			}
+			break
+		}
+		pendHi, pendHiBy, pendLo, pendLoBy = math.MaxInt64, -1, math.MinInt64, -1
 	}
-	return best
+	if pendHiBy >= 0 && !bad {
+		fail(s.ops[pendHiBy]) // it needed a post that never began in time
+	}
+	return culprit, bad
 }
 
-// blame writes the violation of an illegal session from the operation its search stuck at.
-func blame(h History, l *postLog, s *freshSession, p *freshPart) freshBlame {
+// resize makes s n long, every element fill, reusing its array when it is large enough.
+func resize[T any](s []T, n int, fill T) []T {
+	if cap(s) < n {
+		s = make([]T, n)
+	}
+	s = s[:n]
+	for i := range s {
+		s[i] = fill
+	}
+	return s
+}
+
+// blame writes the violation of an illegal session from the operation to blame.
+func blame(h History, l *postLog, s *freshSession, op clientOp) freshBlame {
 	b := freshBlame{session: s.id, node: s.node, event: s.open}
-	if p.blame < 0 {
+	if op.event < 0 {
 		b.msg = "the server's posts cannot be ordered by seq around the session's operations"
 		return b
 	}
-	op := p.ops[p.blame]
-	in := op.Input.(*freshOp)
-	b.event = in.event
-	t, seq := op.Call, in.seq
-	switch in.kind {
+	b.event = int(op.event)
+	t, seq := op.t, op.seq
+	switch op.kind {
 	case opDeliver:
 		j, posted := l.find(seq)
 		switch {
@@ -591,15 +527,15 @@ func blame(h History, l *postLog, s *freshSession, p *freshPart) freshBlame {
 			b.msg = fmt.Sprintf("seq %d delivered at t=%d, but its post cannot have taken effect by then", seq, t)
 		}
 	case opOnlineLow, opOnlineHigh:
-		b.msg = fmt.Sprintf("Online(%s) at t=%d", seqString(seq), h[b.event].T) + onlineWhy(h, l, s.tOpen, in)
+		b.msg = fmt.Sprintf("Online(%s) at t=%d", seqString(seq), h[b.event].T) + onlineWhy(h, l, s.tOpen, op)
 	}
 	return b
 }
 
 // onlineWhy explains why an Online's half could not be placed.
-func onlineWhy(h History, l *postLog, open int64, in *freshOp) string {
-	seq := in.seq
-	if in.kind == opOnlineLow {
+func onlineWhy(h History, l *postLog, open int64, op clientOp) string {
+	seq := op.seq
+	if op.kind == opOnlineLow {
 		n := l.settledBefore(open)
 		if last := l.lastBefore(n); n > 0 && last > seq {
 			q := l.ps[n-1]
@@ -608,7 +544,7 @@ func onlineWhy(h History, l *postLog, open int64, in *freshOp) string {
 		}
 		return fmt.Sprintf(": the server's last seq cannot have been at most %s at the open, t=%d", seqString(seq), open)
 	}
-	t := h[in.event].T
+	t := h[op.event].T
 	begun := int64(emptySeq)
 	for _, q := range l.ps {
 		if q.call <= t {
@@ -616,7 +552,7 @@ func onlineWhy(h History, l *postLog, open int64, in *freshOp) string {
 		}
 	}
 	switch {
-	case !in.held:
+	case !op.held:
 		return " names a seq that was never posted"
 	case begun < seq:
 		return fmt.Sprintf(", but no post of seq %d had begun by then (the last begun: %s)", seq, seqString(begun))
@@ -678,25 +614,4 @@ func sessionContext(h History, session int64, i int, phases bool) []Event {
 		}
 	}
 	return ctx
-}
-
-// Visualize writes porcupine's self-contained HTML view of the searches: only the illegal
-// ones when there are any, so a failure report stays small, otherwise all of them. It searches
-// again to record the partial linearizations, within the timeout CheckFresh had.
-func (r LinResult) Visualize(w io.Writer) error {
-	var chosen [][]porcupine.Operation
-	for k := range r.parts {
-		if r.parts[k].result == porcupine.Illegal {
-			chosen = append(chosen, r.parts[k].ops)
-		}
-	}
-	if len(chosen) == 0 {
-		for k := range r.parts {
-			chosen = append(chosen, r.parts[k].ops)
-		}
-	}
-	model := freshModel()
-	model.Partition = func([]porcupine.Operation) [][]porcupine.Operation { return chosen }
-	_, info := porcupine.CheckOperationsVerbose(model, nil, r.timeout)
-	return porcupine.Visualize(model, info, w)
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -18,7 +17,7 @@ import (
 func runFresh(t *testing.T, src string) {
 	t.Helper()
 	s := parseScript(t, src)
-	res := CheckFresh(s.h, 10*time.Second)
+	res := CheckFresh(s.h)
 	var got []string
 	for _, v := range res.Violations(s.h) {
 		got = append(got, fmt.Sprintf("%s c%d @%d", v.Property, v.Session, v.Index))
@@ -40,8 +39,11 @@ func runFresh(t *testing.T, src string) {
 	if len(s.want) > 0 {
 		want = VerdictIllegal
 	}
-	if res.Verdict != want || len(res.Illegal) != len(s.want) || len(res.Unknown) != 0 {
-		t.Fatalf("verdict %q, illegal %v, unknown %v; want %q", res.Verdict, res.Illegal, res.Unknown, want)
+	if res.Verdict != want || len(res.Illegal) != len(s.want) {
+		t.Fatalf("verdict %q, illegal %v; want %q", res.Verdict, res.Illegal, want)
+	}
+	if illegal, unknown := porcupineFresh(s.h, minWindow, 0); !slices.Equal(illegal, res.Illegal) || len(unknown) > 0 {
+		t.Fatalf("porcupine finds %v illegal, %v unknown; the sweep %v", illegal, unknown, res.Illegal)
 	}
 }
 
@@ -104,7 +106,7 @@ func TestFreshMessages(t *testing.T) {
 		{"ok 10; open c1 seq 10; d c1 10 20", "seq 20 delivered at t=4, before any post of seq >= 20 began"},
 	} {
 		s := parseScript(t, tc.src)
-		vs := CheckFresh(s.h, 10*time.Second).Violations(s.h)
+		vs := CheckFresh(s.h).Violations(s.h)
 		if len(vs) != 1 || !strings.Contains(vs[0].Message, tc.want) {
 			t.Errorf("%s:\n got %+v\nwant one violation saying %q", tc.src, vs, tc.want)
 		}
@@ -113,7 +115,7 @@ func TestFreshMessages(t *testing.T) {
 
 func TestFreshContext(t *testing.T) {
 	s := parseScript(t, "ok 10 20; open c1 seq 10; open c2 seq 10; d c2 10; d c1 10; ok 30; d c1 20; d c1 30; online c1 30; d c1 40!fresh; close c1; state c1 Closed; open c3 seq 0; close c3; state c1 Closed; d c1 50")
-	vs := CheckFresh(s.h, 10*time.Second).Violations(s.h)
+	vs := CheckFresh(s.h).Violations(s.h)
 	if len(vs) != 1 || vs[0].Index != markerIndex(t, s.want[0]) {
 		t.Fatalf("got %+v, want one violation at %s", vs, s.want[0])
 	}
@@ -137,27 +139,19 @@ func markerIndex(t *testing.T, marker string) int {
 	return i
 }
 
-func TestFreshUnknownIsNotOK(t *testing.T) {
-	h := freshBenchHistory(2000, 4)
-	res := CheckFresh(h, time.Nanosecond)
-	if res.Verdict != VerdictUnknown || len(res.Unknown) == 0 || len(res.Illegal) != 0 {
-		t.Fatalf("verdict %q, unknown %v, illegal %v; want unknown", res.Verdict, res.Unknown, res.Illegal)
-	}
-	if vs := res.Violations(h); len(vs) != 0 {
-		t.Fatalf("unknown produced violations: %+v", vs)
-	}
-	if res := CheckFresh(h, 0); res.Verdict != VerdictOK {
-		t.Fatalf("without a timeout: %q, want ok", res.Verdict)
-	}
-}
-
 func TestFreshWindows(t *testing.T) {
 	h := freshBenchHistory(3000, 3)
-	res := CheckFresh(h, 0)
-	if res.Verdict != VerdictOK || res.Sessions != 3 || res.Partitions <= res.Sessions {
-		t.Fatalf("verdict %q, %d sessions in %d partitions; want ok, sessions cut into windows", res.Verdict, res.Sessions, res.Partitions)
+	ss := collectSessions(h, serverOf(h))
+	posts := collectPosts(h, serverOf(h), ss)
+	for k := range ss {
+		if n := len(windows(&ss[k], &posts[ss[k].epoch], minWindow)); n < 2 {
+			t.Fatalf("session %d in %d windows; want it cut", ss[k].id, n)
+		}
 	}
-	// A violation deep in a late window is still found, and only there.
+	if res := CheckFresh(h); res.Verdict != VerdictOK || res.Sessions != 3 {
+		t.Fatalf("verdict %q on %d sessions; want ok on 3", res.Verdict, res.Sessions)
+	}
+	// A violation deep in a late window is still found, and only there, by both.
 	var bad int
 	for i := len(h) - 1; i >= 0; i-- {
 		if h[i].Kind == EvDeliver && h[i].Session == 2 {
@@ -167,14 +161,17 @@ func TestFreshWindows(t *testing.T) {
 	}
 	broken := slices.Clone(h)
 	broken[bad].Seq += 1000
-	vs := CheckFresh(broken, 0).Violations(broken)
+	vs := CheckFresh(broken).Violations(broken)
 	if len(vs) != 1 || vs[0].Session != 2 || vs[0].Index != bad {
 		t.Fatalf("got %+v, want one violation of session 2 at %d", vs, bad)
 	}
+	if illegal, unknown := porcupineFresh(broken, minWindow, 0); !slices.Equal(illegal, []int64{2}) || len(unknown) > 0 {
+		t.Fatalf("porcupine: illegal %v, unknown %v; want [2]", illegal, unknown)
+	}
 }
 
-// TestFreshPostsSpanningEveryInstant: pipelined posts leave no instant to cut at, so each
-// session is one partition, and the check is still correct.
+// TestFreshPostsSpanningEveryInstant: pipelined posts leave no instant to cut at, so porcupine
+// searches each session whole, and both checks are still correct.
 func TestFreshPostsSpanningEveryInstant(t *testing.T) {
 	var h History
 	add := func(e Event) {
@@ -191,15 +188,22 @@ func TestFreshPostsSpanningEveryInstant(t *testing.T) {
 		add(Event{Node: "c1", Session: 1, Kind: EvDeliver, Seq: seq, MsgID: testMsgID, Sum: testSum(seq)})
 		add(post(EvPostOK, seq))
 	}
-	res := CheckFresh(h, 0)
-	if res.Verdict != VerdictOK || res.Partitions != 1 {
-		t.Fatalf("verdict %q in %d partitions, want ok in 1", res.Verdict, res.Partitions)
+	ss := collectSessions(h, serverOf(h))
+	posts := collectPosts(h, serverOf(h), ss)
+	if n := len(windows(&ss[0], &posts[0], minWindow)); n != 1 {
+		t.Fatalf("%d windows, want 1", n)
+	}
+	if res := CheckFresh(h); res.Verdict != VerdictOK {
+		t.Fatalf("verdict %q, want ok", res.Verdict)
+	}
+	if illegal, unknown := porcupineFresh(h, minWindow, 0); len(illegal)+len(unknown) > 0 {
+		t.Fatalf("porcupine: illegal %v, unknown %v", illegal, unknown)
 	}
 }
 
 func TestFreshVisualize(t *testing.T) {
 	s := parseScript(t, "ok 10 20; open c1 seq 10; open c2 seq 10; d c2 10 20; online c2 20; d c1 10; online c1 10; ok 30; d c2 30")
-	res := CheckFresh(s.h, 10*time.Second)
+	res := CheckFresh(s.h)
 	if !slices.Equal(res.Illegal, []int64{1}) {
 		t.Fatalf("illegal %v, want [1]", res.Illegal)
 	}
@@ -217,7 +221,7 @@ func TestFreshVisualize(t *testing.T) {
 
 	buf.Reset()
 	ok := parseScript(t, "ok 10; open c1 seq 10; d c1 10; online c1 10")
-	if err := CheckFresh(ok.h, 10*time.Second).Visualize(&buf); err != nil {
+	if err := CheckFresh(ok.h).Visualize(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "session 1: Online(10)") {
@@ -225,12 +229,13 @@ func TestFreshVisualize(t *testing.T) {
 	}
 }
 
-// TestFreshAgainstGlobalModel compares the partitioned check with the property exactly as
-// DESIGN states it: one porcupine search over the whole history, each Online a single read of
-// the register over [open, Online] that returns its seq. With one session the two must agree
-// on every history; the windows, the compressed posts and the split Online read must not
-// change a verdict. With several sessions the global search also sees what sessions imply
-// about each other, so it may find more, never less.
+// TestFreshAgainstGlobalModel compares the sweep with porcupine's search over windows of every
+// size, which must agree on every history, and with the property exactly as DESIGN states it:
+// one porcupine search over the whole history, each Online a single read of the register over
+// [open, Online] that returns its seq. With one session that must agree too; the windows, the
+// compressed posts and the split Online read must not change a verdict. With several sessions
+// the global search also sees what sessions imply about each other, so it may find more, never
+// less.
 func TestFreshAgainstGlobalModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var verdicts [2]int
@@ -239,28 +244,43 @@ func TestFreshAgainstGlobalModel(t *testing.T) {
 		sessions := 1 + iter%3
 		h := randomFreshHistory(r, sessions)
 		global := globalFresh(t, h)
+		res := CheckFresh(h)
+		got := res.Verdict == VerdictIllegal
+		want := global == porcupine.Illegal
+		fail := func(format string, args ...any) {
+			t.Helper()
+			var buf bytes.Buffer
+			_ = WriteHistory(&buf, h)
+			t.Fatalf(format+" on\n%s", append(args, buf.String())...)
+		}
+		if got && !want || sessions == 1 && got != want {
+			fail("sweep %q, global %q", res.Verdict, global)
+		}
+		ss := collectSessions(h, serverOf(h))
+		posts := collectPosts(h, serverOf(h), ss)
 		for _, window := range []int{1, 2, 5, minWindow} {
-			res := checkFresh(h, 0, window)
-			if res.Partitions > res.Sessions {
-				cut = true
+			for k := range ss {
+				if len(ss[k].ops) > 0 && len(windows(&ss[k], &posts[ss[k].epoch], window)) > 1 {
+					cut = true
+				}
 			}
-			got := res.Verdict == VerdictIllegal
-			want := global == porcupine.Illegal
-			if res.Verdict == VerdictUnknown || got && !want || sessions == 1 && got != want {
-				var buf bytes.Buffer
-				_ = WriteHistory(&buf, h)
-				t.Fatalf("window %d: partitioned %q, global %q on\n%s", window, res.Verdict, global, buf.String())
+			illegal, unknown := porcupineFresh(h, window, 0)
+			if len(unknown) > 0 || !slices.Equal(illegal, res.Illegal) {
+				fail("window %d: porcupine illegal %v unknown %v, sweep illegal %v", window, illegal, unknown, res.Illegal)
 			}
 		}
-		if global == porcupine.Illegal {
-			verdicts[1]++
-		} else {
-			verdicts[0]++
-		}
+		verdicts[btoi(want)]++
 	}
 	if verdicts[0] < 300 || verdicts[1] < 300 || !cut {
 		t.Fatalf("the generator is off: %d legal, %d illegal histories, windows cut: %v", verdicts[0], verdicts[1], cut)
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // globalFresh is the reference: fresh as one porcupine search, the read as the property reads.
@@ -451,18 +471,17 @@ func TestFreshBenchHistoryIsHealthy(t *testing.T) {
 }
 
 // BenchmarkCheckFresh checks a history of about 100,000 operations: 11,000 posts and 8
-// sessions of 11,000 deliveries each. The target is under a second per check.
+// sessions of 11,000 deliveries each.
 func BenchmarkCheckFresh(b *testing.B) {
 	h := freshBenchHistory(11_000, 8)
 	b.ReportAllocs()
-	var ops, parts int
+	var ops int
 	for b.Loop() {
-		res := CheckFresh(h, time.Minute)
+		res := CheckFresh(h)
 		if res.Verdict != VerdictOK {
 			b.Fatalf("healthy history judged %q", res.Verdict)
 		}
-		ops, parts = res.Ops, res.Partitions
+		ops = res.Ops
 	}
 	b.ReportMetric(float64(ops), "ops")
-	b.ReportMetric(float64(parts), "partitions")
 }

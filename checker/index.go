@@ -1,12 +1,19 @@
 package checker
 
 // sessionIndex maps session ids to their positions in a slice of per-session state. Events
-// mostly come in runs of one session, so the last answer is kept to skip the map.
+// mostly come in runs of one session, so the last answer is kept to skip the lookup; ids below
+// denseIDs, which every recorder here hands out from 1 up, are looked up in a slice rather than
+// the map, since deliveries to several sessions interleave and a map lookup per event was a
+// tenth of judging them.
 type sessionIndex struct {
 	byID   map[int64]int
+	dense  []int32 // dense[id] is the position + 1 of id, 0 if it was not added
 	lastID int64
 	last   int // position of lastID, or -1
 }
+
+// denseIDs bounds the slice part of the index: 4 MB at most, whatever ids a history holds.
+const denseIDs = 1 << 20
 
 func newSessionIndex() sessionIndex { return sessionIndex{byID: make(map[int64]int), last: -1} }
 
@@ -15,7 +22,15 @@ func (x *sessionIndex) find(id int64) (int, bool) {
 	if x.last >= 0 && x.lastID == id {
 		return x.last, true
 	}
-	k, ok := x.byID[id]
+	var k int
+	var ok bool
+	if id >= 0 && id < denseIDs {
+		if id < int64(len(x.dense)) && x.dense[id] > 0 {
+			k, ok = int(x.dense[id])-1, true
+		}
+	} else {
+		k, ok = x.byID[id]
+	}
 	if ok {
 		x.lastID, x.last = id, k
 	}
@@ -24,6 +39,16 @@ func (x *sessionIndex) find(id int64) (int, bool) {
 
 // add records that session id is at position k; it reports false if id was already there.
 func (x *sessionIndex) add(id int64, k int) bool {
+	if id >= 0 && id < denseIDs {
+		if id >= int64(len(x.dense)) {
+			x.dense = append(x.dense, make([]int32, id+1-int64(len(x.dense)))...)
+		}
+		if x.dense[id] > 0 {
+			return false
+		}
+		x.dense[id] = int32(k + 1)
+		return true
+	}
 	if _, dup := x.byID[id]; dup {
 		return false
 	}

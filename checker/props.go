@@ -104,7 +104,7 @@ func (p prop) doc() string {
 	case pDurable:
 		return "every post acknowledged as synced survives the server's crashes"
 	case pFresh:
-		return "Online.seq lies between the server's last seq at the open and at the Online, and every delivery follows its post's start (porcupine)"
+		return "Online.seq lies between the server's last seq at the open and at the Online, and every delivery follows its post's start"
 	case pLiveness:
 		return "once faults stop, every history-mode session reaches Online or ends within a bound, and every live session gets every post within it (on calm links an Error with no fault before it does not end that duty)"
 	case pProgress:

@@ -2,7 +2,10 @@ package scenarios
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+
+	"github.com/streamsim/streamsim/checker"
 )
 
 // fanoutPlan is one server publishing posts live to eight clients that subscribed early, with
@@ -64,4 +67,41 @@ func BenchmarkBody60K(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		body(int64(i), 7, 60<<10)
 	}
+}
+
+// TestFreshMillionPosts: a healthy run of 1M posts to 8 clients gets a verdict on every
+// property, fresh included, and it is a pass.
+func TestFreshMillionPosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("campaign-sized: make test runs it without -race")
+	}
+	const posts = 1_000_000
+	out, err := Run(fanoutPlan(posts), 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Delivered != 8*posts || len(out.Result.Violations) > 0 || out.Fresh.Verdict != checker.VerdictOK || out.Fresh.Sessions != 8 {
+		t.Fatalf("delivered %d, fresh %q on %d sessions, violations %v", out.Delivered, out.Fresh.Verdict, out.Fresh.Sessions, out.Result.Violations)
+	}
+}
+
+// BenchmarkRetained reports the heap a finished run keeps per delivered message: its history
+// and verdicts, as a campaign holds them until it reports.
+func BenchmarkRetained(b *testing.B) {
+	p := fanoutPlan(20_000)
+	var perDelivery float64
+	for i := 0; b.Loop(); i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		out, err := Run(p, uint64(i), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perDelivery = float64(after.HeapAlloc-before.HeapAlloc) / float64(out.Delivered)
+		runtime.KeepAlive(out)
+	}
+	b.ReportMetric(perDelivery, "B/delivery")
 }

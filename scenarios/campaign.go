@@ -69,6 +69,15 @@ type Report struct {
 	Coverage Coverage
 }
 
+// Compression is simulated time over wall-clock time: how many times faster than real time
+// the campaign ran, its seeds' virtual times added up, as seeds running in parallel do.
+func (r Report) Compression() float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.SimNs) / float64(r.Wall.Nanoseconds())
+}
+
 // MsgsPerSec is simulated deliveries per wall-clock second.
 func (r Report) MsgsPerSec() float64 {
 	if r.Wall <= 0 {
@@ -112,8 +121,8 @@ func (c Campaign) Run() Report {
 			for seed := range seeds {
 				out, err := runSafely(c.Scenario, seed, c.Options)
 				cov := Cover(out.History)
-				// A campaign keeps only what it reports: the history and porcupine's
-				// partitions stay behind (a report replays the seed for them).
+				// A campaign keeps only what it reports: the history and the fresh
+				// verdict's details stay behind (a report replays the seed for them).
 				out.History, out.Fresh = nil, checker.LinResult{}
 				results <- result{seed, out, cov, err}
 			}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -101,7 +102,28 @@ IMPL is "reference" (default) or "mutant:NAME", the reference with one planted b
 Exit status: 0 no violation, 1 violations found, 2 bad usage.
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	tuneGC()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// A campaign's live heap is a few MB, so at the default GOGC the collector runs at its floor,
+// hundreds of times a second, for about 30% of the time; 400 makes a campaign 2 to 2.6 times
+// faster for tens of MB. A single huge run's heap is what it records, so there the soft limit
+// takes over and collects well before 5 times it. GOGC and GOMEMLIMIT in the environment win.
+const (
+	gcPercent   = 400
+	gcSoftLimit = 2 << 30
+)
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(gcSoftLimit)
+	}
+}
 
 // errUsage marks errors that are the caller's to fix; they exit 2.
 type errUsage struct{ msg string }
@@ -266,7 +288,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 
 	progress := isTerminal(stderr)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "scenario\tseeds\tviolations\tdelivered\twall\tsim msgs/s\thash\t\n")
+	fmt.Fprintf(tw, "scenario\tseeds\tviolations\tdelivered\twall\tsim msgs/s\tsim/wall\thash\t\n")
 	var total scenarios.Report
 	var failures []string
 	var summary reports.Summary
@@ -283,13 +305,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		if progress {
 			fmt.Fprint(stderr, "\r\033[K")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%016x\t\n", s.Name, rep.Seeds, rep.Violations, rep.Delivered, rep.Wall.Round(time.Millisecond), rep.MsgsPerSec(), rep.Hash)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%.0fx\t%016x\t\n", s.Name, rep.Seeds, rep.Violations, rep.Delivered, rep.Wall.Round(time.Millisecond), rep.MsgsPerSec(), rep.Compression(), rep.Hash)
 		total.Coverage.Add(rep.Coverage)
 		total.Seeds += rep.Seeds
 		total.Violations += rep.Violations
 		total.Delivered += rep.Delivered
 		total.Wall += rep.Wall
 		total.Failed += rep.Failed
+		total.SimNs += rep.SimNs
 		for i, f := range rep.Failures {
 			d := describe(s.Name, *impl, f)
 			if !*noShrink && worthShrinking(f, i, len(failures), *outDir != "") {
@@ -309,7 +332,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		summary.Failures = append(summary.Failures, fails...)
 	}
 	if len(list) > 1 {
-		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec())
+		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t%.0fx\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec(), total.Compression())
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\nboundary coverage (runs reaching each situation):\n")
@@ -580,12 +603,12 @@ func cmdCheck(args []string, stdout io.Writer) (int, error) {
 		BoundNs: *boundUs * 1000, SessionsOnly: *lossy, Calm: !*lossy,
 	})...)
 	vs = append(vs, checker.CheckProgress(h, checker.ProgressOptions{Calm: !*lossy, HandshakeNs: *handshakeUs * 1000})...)
-	lin := checker.CheckFresh(h, freshTimeout)
+	lin := checker.CheckFresh(h)
 	vs = append(vs, lin.Violations(h)...)
 	for _, v := range vs {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
 	}
-	fmt.Fprintf(stdout, "%s: %d events, %d sessions, %d posts, %d delivered, %d violations, fresh (porcupine): %s\n",
+	fmt.Fprintf(stdout, "%s: %d events, %d sessions, %d posts, %d delivered, %d violations, fresh: %s\n",
 		path, len(h), res.Sessions, res.Posts, res.Delivered, len(vs), lin.Verdict)
 	if len(vs) > 0 {
 		return 1, nil

@@ -70,9 +70,13 @@ func TestRunReportsFigures(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	row := regexp.MustCompile(`(?m)^\s*test_overlapped\s+5\s+0\s+30\s+\S+\s+\d+\s+[0-9a-f]{16}\s*$`)
-	if !row.MatchString(out) {
-		t.Fatalf("no row with 5 seeds, 0 violations, 30 delivered, wall, rate and hash:\n%s", out)
+	row := regexp.MustCompile(`(?m)^\s*test_overlapped\s+5\s+0\s+30\s+\S+\s+\d+\s+(\d+)x\s+[0-9a-f]{16}\s*$`)
+	m := row.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no row with 5 seeds, 0 violations, 30 delivered, wall, rate, time compression and hash:\n%s", out)
+	}
+	if m[1] == "0" {
+		t.Fatalf("time compression 0x: the simulated time is not counted\n%s", out)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/reports"
@@ -13,9 +12,6 @@ import (
 // reportsPerScenario bounds how many failing seeds of one scenario get a report directory: a
 // mutant campaign fails thousands of seeds with the same bug.
 const reportsPerScenario = 10
-
-// freshTimeout bounds porcupine's search in simrun check; past it the verdict is unknown.
-const freshTimeout = 10 * time.Second
 
 // results converts a campaign report for results.json.
 func results(rep scenarios.Report, c scenarios.Campaign, impl string) (reports.ScenarioResult, []reports.FailureResult) {
