@@ -13,7 +13,7 @@ FP        := GOCACHE=$(FP_CACHE)
 FP_FLAGS  = -tags failpoints -toolexec="$$($(GO) tool -n failpoint-toolexec)"
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test bench fuzz lint cover deps
+.PHONY: help run build test bench fuzz lint cover deps loadtest
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ deps: ## install what the tests need beyond Go: Chromium for the report test
 
 bench: ## benchmarks (benchstat-friendly: make bench > new.txt)
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./...
+
+loadtest: ## issue 11's load: 1,024 clients that never read and 4 honest subscribers against serve
+	SIMRUN_LOAD_IDLE=1024 SIMRUN_LOAD_HONEST=4 $(GO) test -count=1 -v -run '^TestServeUnderClientsThatDoNotRead$$' ./cmd/simrun
 
 fuzz: ## each fuzz target for FUZZTIME (default 10s)
 	@for pkg in $$($(GO) list ./...); do \
