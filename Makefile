@@ -5,6 +5,8 @@ BIN       := bin/simrun
 # The default campaign: every catalogue scenario, `random` included, over SEEDS seeds each.
 SEEDS     ?= 2000
 FUZZTIME  ?= 10s
+# Runs of each benchmark: enough for benchstat to give a spread.
+BENCHCOUNT ?= 6
 # Failpoint builds rewrite the markers in reference/ at compile time (failpoint-toolexec, a
 # tool line in go.mod), so sources are never touched. Go's build cache cannot tell rewritten
 # compiles from plain ones, so they get a cache of their own.
@@ -13,7 +15,7 @@ FP        := GOCACHE=$(FP_CACHE)
 FP_FLAGS  = -tags failpoints -toolexec="$$($(GO) tool -n failpoint-toolexec)"
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test bench fuzz lint cover deps
+.PHONY: help run build test bench fuzz lint cover deps loadtest
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,8 +41,11 @@ deps: ## install what the tests need beyond Go: Chromium for the report test
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
-bench: ## benchmarks (benchstat-friendly: make bench > new.txt)
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./...
+bench: ## benchmarks (benchstat-friendly: make bench > new.txt; BENCHCOUNT runs, default 6)
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) ./...
+
+loadtest: ## issue 11's load: 1,024 clients that never read and 4 honest subscribers against serve
+	SIMRUN_LOAD_IDLE=1024 SIMRUN_LOAD_HONEST=4 $(GO) test -count=1 -v -run '^TestServeUnderClientsThatDoNotRead$$' ./cmd/simrun
 
 fuzz: ## each fuzz target for FUZZTIME (default 10s)
 	@for pkg in $$($(GO) list ./...); do \

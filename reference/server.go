@@ -65,6 +65,9 @@ type srvConn struct {
 	hello  []byte       // online channel, until the Hello is complete
 	next   int64        // history: the next seq to read from the store
 	paused bool         // history: a batch timer is pending
+	// bodyHint is the mean body size of the last history batch, with HistoryBatchBytes: what
+	// the next one reads.
+	bodyHint int
 }
 
 // Server is the reference stream+ server. Post stores a message and then publishes it on the
@@ -307,6 +310,7 @@ func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.lastNow(), RequestedSeq: reported, BlockSeq: -1}))
 	c.ph = spHistory
 	c.next = max(start, 0)
+	c.bodyHint = s.cfg.HistoryBatchBytes // the first batch reads one message
 	s.tails = append(s.tails, c)
 	s.pump(c)
 }
@@ -377,8 +381,14 @@ func (s *Server) pump(c *srvConn) {
 		}
 		return
 	}
+	want := s.cfg.HistoryBatchMsgs
+	if s.cfg.HistoryBatchBytes > 0 {
+		// As many as the last batch's bodies say fit, so that a batch of large messages
+		// does not read from the store what it will not send.
+		want = min(want, max(1, s.cfg.HistoryBatchBytes/max(1, c.bodyHint)))
+	}
 	var err error
-	s.recs, err = s.cfg.Store.Read(s.recs[:0], c.next, s.cfg.HistoryBatchMsgs)
+	s.recs, err = s.cfg.Store.Read(s.recs[:0], c.next, want)
 	if err != nil {
 		// The history cannot continue; the client sees its request channel close before
 		// it caught up and fails loudly.
@@ -389,7 +399,7 @@ func (s *Server) pump(c *srvConn) {
 		return
 	}
 	recs := s.recs
-	more := len(recs) == s.cfg.HistoryBatchMsgs // the store may hold more after this batch
+	more := len(recs) == want // the store may hold more after this batch
 	if s.cfg.HistoryBatchBytes > 0 {
 		n := 0
 		for i, r := range recs {
@@ -398,6 +408,7 @@ func (s *Server) pump(c *srvConn) {
 				break
 			}
 		}
+		c.bodyHint = n / len(recs)
 	}
 	cut := len(recs) > 1 && hit(s.cfg.Failpoints, FPServerMidBatch)
 	if cut {

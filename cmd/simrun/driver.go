@@ -161,6 +161,7 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	o.cfg = reference.ServerConfig{
 		Autoseq: env.Autoseq, HistoryBatchMsgs: env.HistoryBatchMsgs, HistoryIntervalNs: env.HistoryIntervalUs * 1000,
 		PubLastSeq: env.PubLastSeq, MaxMsgBytes: *maxSize, HistoryBatchBytes: historyBatchBytes,
+		HistoryMaxPendingBytes: historyBatchBytes,
 	}
 	if o.cfg.Bugs, err = parseImpl(*impl); err != nil {
 		return o, err

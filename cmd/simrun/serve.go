@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -35,6 +36,11 @@ func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		}
 		fmt.Fprintf(stderr, "simrun serve: online %s, request %s, store %s, last seq %d\n", online, request, store, last)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Most of what serve holds is short-lived copies of messages on their way out; a soft
+		// limit has the collector reclaim them before the heap doubles (GOGC's default).
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Asked for, SIGPIPE no longer kills the process when the reader of the acknowledgements
@@ -52,6 +58,11 @@ func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 	return 0, nil
 }
 
+// serveMemoryLimit is the heap size at which serve's collector starts working harder (a soft
+// limit: GOMEMLIMIT overrides it). What the connections hold is bounded apart from it
+// (README, "Memory").
+const serveMemoryLimit = 160 << 20
+
 // badInput is a line of standard input serve cannot read.
 type badInput struct{ msg string }
 
@@ -65,7 +76,12 @@ func serve(ctx context.Context, o serverOpts, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, stop()) }()
+	defer func() {
+		st := srv.Stats()
+		fmt.Fprintf(stderr, "simrun serve: connections: %d accepted, %d refused at the cap, %d evicted to make room, %d idle timeouts, %d stalled readers closed, %d slow subscribers reset\n",
+			st.Accepted, st.Rejected, st.Evictions, st.IdleTimeouts, st.Stalls, st.SlowDrops)
+		err = errors.Join(err, stop())
+	}()
 	on, rq := srv.Addrs()
 	o.listening(on, rq, last)
 	if o.feed > 0 {
@@ -132,9 +148,12 @@ type lineBatch struct {
 	err   error
 }
 
-// postBatchLines bounds a batch: enough to amortise a trip to the server's loop, few enough
+// postBatchLines and postBatchBytes bound a batch: enough to amortise a trip to the server's loop, few enough
 // that acknowledgements are not held back long.
-const postBatchLines = 256
+const (
+	postBatchLines = 256
+	postBatchBytes = 1 << 20
+)
 
 // readPostLines reads r on a goroutine of its own, so that serve can stop on a signal while
 // its input is quiet, and hands serve every complete line already buffered as one batch, so
@@ -150,7 +169,7 @@ func readPostLines(r io.Reader, maxLine int) (<-chan lineBatch, chan<- struct{})
 			b := lineBatch{first: n}
 			var buf []byte
 			var ends []int
-			for len(ends) < postBatchLines && (len(ends) == 0 || br.Buffered() > 0) {
+			for len(ends) < postBatchLines && len(buf) < postBatchBytes && (len(ends) == 0 || br.Buffered() > 0) {
 				line, err := readLine(br, maxLine)
 				if err == errLineTooLong {
 					b.err = badInput{fmt.Sprintf("serve: standard input line %d: longer than %d bytes (a body over the message size limit)", n, maxLine)}
@@ -228,7 +247,9 @@ func maxLineBytes(o serverOpts) int {
 const (
 	defaultMaxSize = 256<<10 - 16
 	maxMaxSize     = 64 << 20
-	// historyBatchBytes bounds what one history send holds, whatever the message size.
+	// historyBatchBytes bounds what one history send holds, whatever the message size, and
+	// how much a paused history leaves unsent: what a client that does not read costs the
+	// server is about two of them, however large the store.
 	historyBatchBytes = 64 << 10
 )
 

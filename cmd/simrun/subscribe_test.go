@@ -65,18 +65,20 @@ func BenchmarkSubscribeReplay(b *testing.B) {
 		online := make(chan struct{})
 		go func(online chan struct{}) {
 			// Reads like a consumer of the history would, and stops the session at Online.
-			buf := make([]byte, 256<<10)
-			var tail []byte
 			marker := []byte(`"name":"Online"`)
+			// buf keeps the last bytes of the previous read before the new ones, so a
+			// marker split between two reads is still found.
+			buf := make([]byte, len(marker)+256<<10)
+			kept := 0
 			for {
-				n, err := r.Read(buf)
-				chunk := append(tail, buf[:n]...)
-				if online != nil && bytes.Contains(chunk, marker) {
+				n, err := r.Read(buf[kept:])
+				seen := buf[:kept+n]
+				if online != nil && bytes.Contains(seen, marker) {
 					close(online)
 					online = nil
 					cancel()
 				}
-				tail = append(tail[:0], chunk[max(0, len(chunk)-len(marker)):]...)
+				kept = copy(buf, seen[max(0, len(seen)-len(marker)):])
 				if err != nil {
 					return
 				}

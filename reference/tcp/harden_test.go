@@ -223,12 +223,14 @@ func TestHardening(t *testing.T) {
 			}
 		}},
 		{"connection flood", Limits{MaxConns: 8, IdleTimeout: time.Minute}, false, func(t *testing.T, g *rig) {
-			// The healthy subscriber holds one slot; seven silent ones fill the cap. Each
-			// newcomer makes room by evicting the oldest silent one, and is served.
+			// The healthy subscriber holds one slot; seven silent ones fill the cap. Once
+			// they have been silent long enough, each newcomer makes room by evicting the
+			// oldest, and is served.
 			silent := make([]net.Conn, 7)
 			for i := range silent {
 				silent[i] = dialRaw(t, g.online())
 			}
+			time.Sleep(handshakeGrace)
 			for i := range silent {
 				nc := dialRaw(t, g.online())
 				helloHandshake(t, nc)

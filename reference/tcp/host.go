@@ -77,14 +77,16 @@ type conn struct {
 	answered bool               // the node has sent on it: its handshake is answered
 	// The server tracks frame boundaries of what a request-channel client sends, to time
 	// out a frame left incomplete. The client side of that channel is always std frames.
-	hdrHave  int
-	size     [4]byte
-	bodyLeft uint64
-	idle     *time.Timer
-	idleGen  uint64 // tells a stale idle timer from the armed one
-	counted  bool   // its socket counts against MaxConns: open and not reset
-	stall    *time.Timer
-	stallAt  int64 // written when the stall timer was armed
+	hdrHave    int
+	size       [4]byte
+	bodyLeft   uint64
+	idle       *time.Timer
+	idleGen    uint64 // tells a stale idle timer from the armed one
+	counted    bool   // its socket counts against MaxConns: open and not reset
+	opened     time.Time
+	stall      *time.Timer
+	stallAt    int64 // written when the stall timer was armed
+	stallSince time.Time
 
 	// Shared with the writer. Sends are copied into out, so the writer takes everything
 	// queued since its last write as one contiguous write, however many frames it holds; it
@@ -101,6 +103,7 @@ type conn struct {
 
 	// Shared with the reader.
 	discard atomic.Bool // the node is done with it: read only to drain
+	heard   atomic.Bool // the peer has sent something, handled or not
 	ack     chan struct{}
 
 	running atomic.Int32 // reader and writer still running; the last one out closes nc
@@ -270,15 +273,16 @@ func (h *host) loop() {
 	for {
 		var ev event
 		if len(h.soon) > 0 {
-			// Timers due now run in turn with what arrives meanwhile, so a history stream
-			// pumping batch after batch does not hold other connections back.
+			// Timers due now take turns with everything that arrived meanwhile, so history
+			// streams pumping batch after batch hold nothing else back.
 			select {
-			case ev = <-h.events:
-				h.handleAll(ev)
 			case <-h.quit:
 				h.exit()
 				return
 			default:
+			}
+			for n := len(h.events); n > 0; n-- {
+				h.handleAll(<-h.events)
 			}
 			due := h.soon
 			h.soon = h.soonSpare[:0]
@@ -494,6 +498,7 @@ func (h *host) newConn(ch reference.Channel) *conn {
 func (h *host) open(c *conn, nc net.Conn) {
 	c.nc = nc
 	c.state = csOpen
+	c.opened = time.Now()
 	c.counted = true
 	h.sockets++
 	c.running.Store(2)
@@ -585,10 +590,10 @@ func (h *host) makeRoom() bool {
 			continue
 		case c.state != csOpen:
 			key = [2]int64{5, -int64(c.id)} // closing: of no use to anyone
-		case !c.answered:
-			key = [2]int64{4, -int64(c.id)} // handshake unfinished
-		case c.ch == reference.ChanRequest && c.pending.Load() > int64(h.lim.StallBytes):
-			key = [2]int64{3, c.pending.Load()} // furthest behind
+		case !c.answered && !c.heard.Load() && time.Since(c.opened) >= handshakeGrace:
+			key = [2]int64{4, -int64(c.id)} // silent since it connected
+		case c.stall != nil && c.written.Load() == c.stallAt && time.Since(c.stallSince) >= stallGrace:
+			key = [2]int64{3, c.pending.Load()} // over StallBytes and reading nothing: furthest behind
 		case c.ch == reference.ChanRequest:
 			// A request channel lives only until its history is read; an honest client
 			// reset here fails loudly and opens again.
@@ -611,12 +616,20 @@ func (h *host) makeRoom() bool {
 	return true
 }
 
+// handshakeGrace is how long a connection may stay silent before it counts as a waste of a
+// slot at the cap. One that sent its handshake is waiting for a busy server, not wasting it.
+const handshakeGrace = time.Second
+
+// stallGrace is how long a connection must have read nothing, over StallBytes, before it
+// counts as furthest behind at the cap: an honest reader is never that still.
+const stallGrace = 100 * time.Millisecond
+
 // watchStall arms c's stall timer when c is a server's request channel over StallBytes.
 func (h *host) watchStall(c *conn) {
 	if !h.server || c.ch != reference.ChanRequest || c.stall != nil || c.pending.Load() <= int64(h.lim.StallBytes) {
 		return
 	}
-	c.stallAt = c.written.Load()
+	c.stallAt, c.stallSince = c.written.Load(), time.Now()
 	c.stall = time.AfterFunc(h.lim.StallTimeout, func() { h.post(event{kind: evStall, c: c}) })
 }
 
@@ -670,6 +683,9 @@ func (h *host) readLoop(c *conn) {
 	buf := make([]byte, h.readBuf)
 	for {
 		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.heard.Store(true)
+		}
 		if n > 0 && !c.discard.Load() {
 			if !h.post(event{kind: evRecv, c: c, p: buf[:n]}) {
 				return

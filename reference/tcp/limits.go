@@ -15,8 +15,8 @@ type Limits struct {
 	// MaxConns caps the server's open sockets, both channels and lingering closes included.
 	// A connection accepted at the cap first makes room by resetting one that costs the
 	// others: a lingering close, then one that has not finished its handshake, then the
-	// request channel furthest behind (over StallBytes unsent), then the oldest request
-	// channel (a client reset there fails loudly and opens again). Online subscribers are
+	// request channel furthest behind (over StallBytes unsent, nothing read for a moment),
+	// then the oldest request channel (a client reset there fails loudly and opens again). Online subscribers are
 	// never evicted: when all are, the new connection is reset at once, before the node
 	// hears of it. Default 1024.
 	MaxConns int
