@@ -163,6 +163,10 @@ type Fault struct {
 	DelayUs    int64  `json:"delay_us,omitempty"`
 }
 
+// CalmLinks reports whether neither channel's link ends a connection on its own, so that a
+// session that fails with no fault before it failed for nothing (checker.LivenessOptions.Calm).
+func (p *Plan) CalmLinks() bool { return p.Net.Online.calm() && p.Net.Request.calm() }
+
 // calm reports whether the link never ends a connection on its own: no datagram semantics,
 // and nothing that queues bytes until the server drops a lagging subscriber.
 func (l Link) calm() bool {

@@ -168,7 +168,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
 	live := checker.LivenessOptions{
 		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable,
-		Calm: p.Net.Online.calm() && p.Net.Request.calm(),
+		Calm: p.CalmLinks(),
 	}
 	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
 	var lin checker.LinResult

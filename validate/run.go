@@ -45,12 +45,19 @@ const (
 
 // Outcome is what one real run produced and what the checker made of it.
 type Outcome struct {
+	Verdict Verdict
 	History checker.History
 	Result  checker.Result // Check's verdict, then liveness and fresh violations
 	Fresh   checker.LinResult
 	Scale   float64  // real time per unit of plan time
 	Notes   []string // what the plan asked for that the run could not do
 	Wall    time.Duration
+	// Canary is how late the machine ran; Bound the liveness bound, stretched by it.
+	Canary  Canary
+	Bound   time.Duration
+	Latency Latency
+	// Coverage is the boundary situations the run reached (scenarios.Situations).
+	Coverage scenarios.Coverage
 }
 
 // Run plays plan p once in real time against the drivers of opt and judges the history. The
@@ -70,10 +77,10 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 		return Outcome{}, err
 	}
 	defer os.RemoveAll(dir)
-	r := &runner{p: p, m: m, opt: opt, dir: dir, lines: make(chan line, 256), stop: make(chan struct{})}
+	r := &runner{p: p, m: m, opt: opt, dir: dir, lines: make(chan line, 256), stop: make(chan struct{}), lastAcked: -1}
 	err = r.run(ctx, seed)
 	r.shutdown()
-	out := Outcome{Scale: m.scale, Notes: m.notes, Wall: time.Since(start)}
+	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: m.notes, Wall: time.Since(start), Canary: r.canary}
 	if err != nil {
 		return out, err
 	}
@@ -84,15 +91,32 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	if err != nil {
 		return out, fmt.Errorf("the drivers' history cannot be judged: %w", err)
 	}
-	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(m.bound), EndNs: int64(m.end)})...)
+	// The bound covers what the plan allows plus what the machine was measured to add; the
+	// same rules as a simulated run's otherwise, calm links included.
+	out.Bound = m.bound + r.canary.Late()
+	timed := checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(out.Bound), EndNs: r.stopped, Calm: p.CalmLinks()})
+	res.Violations = append(res.Violations, timed...)
 	out.Fresh = checker.CheckFresh(r.hist, freshTimeout)
 	res.Violations = append(res.Violations, out.Fresh.Violations(r.hist)...)
 	out.Result = res
+	out.Latency = measure(r.hist)
+	out.Coverage = scenarios.Cover(r.hist)
 	if out.Fresh.Verdict == checker.VerdictUnknown {
 		return out, fmt.Errorf("porcupine timed out after %v: fresh is unknown", freshTimeout)
 	}
+	switch {
+	case len(res.Violations) == 0:
+		out.Verdict = Pass
+	case len(timed) == len(res.Violations) && r.canary.Late() >= inconclusiveLate:
+		out.Verdict = Inconclusive
+	}
 	return out, nil
 }
+
+// inconclusiveLate is how late the machine must have run for a liveness violation to be
+// blamed on it rather than on the implementation: a quarter of the least liveness bound. A
+// machine that late in the moments measured may have been later still in others.
+const inconclusiveLate = livenessFloor / 4
 
 // runner is one run in progress. Everything but the drivers' pipe goroutines and the proxies
 // runs on the goroutine that called Run, so its state needs no locks.
@@ -116,6 +140,11 @@ type runner struct {
 	hist    checker.History
 	session int64
 	err     error // the first reason the run cannot go on
+
+	canary    Canary
+	lastAcked int64 // the highest seq the server acknowledged; -1 before any
+	lastAckAt int64 // history time of the last acknowledgement
+	stopped   int64 // history time the run stopped at
 }
 
 // client is a plan client's application, as the simulator's: it opens and closes as planned,
@@ -135,6 +164,11 @@ type client struct {
 	backoff              time.Duration
 	triggers             []scenarios.Fault
 
+	// online: the session reported Online (Active in online mode); ackedLive is the highest
+	// seq acknowledged by then, which history covered.
+	online    bool
+	ackedLive int64
+
 	// The driver's stream: commands awaiting an answer, and the session its events belong
 	// to (the one whose open was answered last).
 	waiting []pendingCmd
@@ -145,6 +179,7 @@ type client struct {
 type pendingCmd struct {
 	cmd     string
 	session int64
+	sent    int64 // history time
 }
 
 func (r *runner) fail(format string, args ...any) {
@@ -335,15 +370,28 @@ func (r *runner) loop(ctx context.Context) error {
 	end := r.m.end
 	for r.err == nil {
 		now := time.Since(r.t0)
-		for len(r.q.all) > 0 && r.q.all[0].at <= now && r.err == nil {
-			heap.Pop(&r.q).(action).fn()
+		// Nothing planned runs past the end, as in a simulation: a reopen due then is not owed.
+		for len(r.q.all) > 0 && r.q.all[0].at <= min(now, end) && r.err == nil {
+			a := heap.Pop(&r.q).(action)
+			r.canary.Timer = max(r.canary.Timer, now-a.at)
+			a.fn()
 		}
-		if now >= end {
+		if now >= end && r.settled() {
 			break
 		}
-		next := end
-		if len(r.q.all) > 0 {
-			next = min(next, r.q.all[0].at)
+		// A slow implementation must not pass by not finishing: past its end the run waits
+		// for every answer and every delivery owed, up to a bound past the end or past the
+		// last acknowledgement, so that every post is judged.
+		deadline := max(end, time.Duration(r.lastAckAt)) + r.m.bound + r.canary.Late()
+		if now >= deadline {
+			break
+		}
+		next := deadline
+		if now < end {
+			next = end
+			if len(r.q.all) > 0 {
+				next = min(next, r.q.all[0].at)
+			}
 		}
 		// Since Go 1.23 a reset timer never delivers a stale tick.
 		timer.Reset(next - now)
@@ -358,13 +406,14 @@ func (r *runner) loop(ctx context.Context) error {
 	if r.err != nil {
 		return r.err
 	}
-	// Events stamped before the end may still be in the pipes.
+	r.stopped = r.now()
+	// Events stamped before the stop may still be in the pipes.
 	drain := time.NewTimer(drainTime)
 	defer drain.Stop()
 	for {
 		select {
 		case l := <-r.lines:
-			if l.eof || (l.err == nil && r.at(l.ev.T) > int64(end)) {
+			if l.eof || (l.err == nil && r.at(l.ev.T) > r.stopped) {
 				continue
 			}
 			r.handle(l)
@@ -372,11 +421,47 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.err
 			}
 		case <-drain.C:
-			return nil
+			return r.unanswered()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// settled reports whether nothing is owed any more: every command answered, and every live
+// session has delivered every acknowledged post.
+func (r *runner) settled() bool {
+	if len(r.posts) > 0 {
+		return false
+	}
+	for _, c := range r.clients {
+		if len(c.waiting) > 0 {
+			return false
+		}
+		// With nothing acknowledged a session may wait for the first post without Online.
+		if c.live && r.lastAcked >= 0 && !(c.online && (c.last >= r.lastAcked || c.ackedLive >= r.lastAcked)) {
+			return false
+		}
+	}
+	return true
+}
+
+// unanswered fails the run if a driver left a command unanswered: one that sleeps through its
+// commands would otherwise pass with nothing delivered and nothing violated.
+func (r *runner) unanswered() error {
+	if len(r.posts) > 0 {
+		p := r.hist[r.posts[0]]
+		r.fail("server driver left post seq %d unanswered (%d posts in all), sent %v before the run stopped",
+			p.Seq, len(r.posts), time.Duration(r.stopped-p.T).Round(time.Millisecond))
+	}
+	for _, c := range r.clients {
+		if len(c.waiting) > 0 {
+			w := c.waiting[0]
+			r.fail("%s driver left %s unanswered (session %d), sent %v before the run stopped",
+				c.plan.Name, w.cmd, w.session, time.Duration(r.stopped-w.sent).Round(time.Millisecond))
+		}
+	}
+	return r.err
 }
 
 func (r *runner) client(name string) *client {
@@ -398,6 +483,7 @@ func (r *runner) handle(l line) {
 		r.fail("%s driver: %v", l.p.name, l.err)
 		return
 	}
+	r.canary.Read = max(r.canary.Read, time.Duration(r.now()-r.at(l.ev.T)))
 	if l.p == r.server {
 		r.answerPost(l.ev)
 		return
@@ -443,6 +529,7 @@ func (r *runner) answerPost(ev Event) {
 		return
 	default:
 		e.Kind, e.Seq, e.Sum = checker.EvPostOK, *ev.Seq, p.Sum
+		r.lastAcked, r.lastAckAt = max(r.lastAcked, e.Seq), e.T
 		if ev.Synced {
 			e.Name = checker.PostSynced
 		}
@@ -482,7 +569,7 @@ func (r *runner) inject(f scenarios.Fault) {
 }
 
 func (c *client) send(cmd Command, session int64) {
-	c.waiting = append(c.waiting, pendingCmd{cmd.Cmd, session})
+	c.waiting = append(c.waiting, pendingCmd{cmd.Cmd, session, c.r.now()})
 	c.proc.send(cmd)
 }
 
@@ -512,7 +599,7 @@ func (c *client) reopen() {
 
 func (c *client) start(mode reference.Mode, seq int64, why string) {
 	c.r.session++
-	c.session, c.opened, c.live = c.r.session, true, true
+	c.session, c.opened, c.live, c.online = c.r.session, true, true, false
 	c.record(checker.Event{T: c.r.now(), Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why}, c.session)
 	c.send(Open(mode.String(), seq), c.session)
 }
@@ -552,6 +639,7 @@ func (c *client) handle(ev Event) {
 	case EvControl:
 		c.record(checker.Event{T: t, Kind: checker.EvControl, Name: ev.Name, Seq: *ev.Seq}, c.current)
 		if ev.Name == checker.CtlOnline {
+			c.online, c.ackedLive = true, c.r.lastAcked
 			c.backoff = 0
 			c.fire("online")
 		}
@@ -572,6 +660,7 @@ func (c *client) answer(ev Event, t int64) {
 	}
 	w := c.waiting[0]
 	c.waiting = c.waiting[1:]
+	c.r.canary.Answer = max(c.r.canary.Answer, time.Duration(t-w.sent))
 	switch {
 	case w.cmd == CmdOpen && ev.Ev == EvOK:
 		c.current, c.ended = w.session, false
@@ -590,6 +679,7 @@ func (c *client) state(s string) {
 	if s == checker.StActive {
 		if c.plan.Mode == checker.ModeOnline {
 			c.backoff = 0 // online mode never reports Online: Active is its handover
+			c.online, c.ackedLive = true, c.r.lastAcked
 		}
 		return
 	}

@@ -110,8 +110,9 @@ func TestStubbornDriverIsKilled(t *testing.T) {
 	pids := filepath.Join(t.TempDir(), "pids")
 	server := fmt.Sprintf(`trap '' TERM; sleep 60 & echo $! > %s; echo $$ >> %s; %s`, pids, pids, shell("wait; wait"))
 	start := time.Now()
-	if _, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: server, ClientCmd: refDrivers().ClientCmd}); err != nil {
-		t.Fatal(err)
+	// It never answers the posts either, which fails the run.
+	if _, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: server, ClientCmd: refDrivers().ClientCmd}); err == nil || !strings.Contains(err.Error(), "unanswered") {
+		t.Fatalf("error %v, want the unanswered posts", err)
 	}
 	if d := time.Since(start); d > 3*exitGrace+5*time.Second {
 		t.Errorf("the run took %v", d)
@@ -191,4 +192,39 @@ func TestServerStartedAgain(t *testing.T) {
 	if err != nil || len(out.Result.Violations) > 0 || out.Result.Delivered < 1 {
 		t.Fatalf("error %v, violations %+v, %d delivered", err, out.Result.Violations, out.Result.Delivered)
 	}
+}
+
+// A server driver that becomes ready and then never answers must not pass with nothing
+// delivered and nothing violated: the post it left unanswered fails the run by name.
+func TestSleepingServerDriverFails(t *testing.T) {
+	t.Parallel()
+	_, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: shell("while read -r l; do :; done"), ClientCmd: refDrivers().ClientCmd})
+	if err == nil || !strings.Contains(err.Error(), "server driver left post seq 10 unanswered") {
+		t.Fatalf("error %v, want the server driver's unanswered post", err)
+	}
+}
+
+// A client driver that answers its commands but stops delivering halfway, behind a server slow
+// enough that the last posts are acknowledged after the plan's end, is judged: the run waits
+// for what is owed instead of stopping at the end with nothing due yet.
+func TestClientStoppingHalfwayFails(t *testing.T) {
+	t.Parallel()
+	opt := refDrivers()
+	opt.ServerCmd = `{ while IFS= read -r l; do case $l in *'"seq":'[4-7]0,*) sleep 0.3 ;; esac; printf '%s\n' "$l"; done; } | ` + opt.ServerCmd
+	// Nothing after the delivery of 50 gets through but the commands' answers.
+	opt.ClientCmd += ` | { stuck=; while IFS= read -r l; do
+		case $l in *'"ev":"ok"'*|*'"ev":"error"'*|*'"ev":"ready"'*) ;; *) [ -n "$stuck" ] && continue ;; esac
+		printf '%s\n' "$l"; case $l in *'"ev":"data"'*'"seq":50,'*) stuck=1 ;; esac
+	done; }`
+	out, err := Run(context.Background(), scenario(t, "test_overlapped"), 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict == Pass || !hasProperty(out.Result.Violations, checker.PropLiveness) {
+		t.Fatalf("verdict %v, violations %+v; want a liveness violation", out.Verdict, out.Result.Violations)
+	}
+}
+
+func hasProperty(vs []checker.Violation, prop string) bool {
+	return slices.ContainsFunc(vs, func(v checker.Violation) bool { return v.Property == prop })
 }
