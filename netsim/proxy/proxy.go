@@ -109,7 +109,7 @@ type Proxy struct {
 	segmentHook func(ordinal uint64, d Direction, n int, cuts []int)
 
 	connections, dialFailures, resets, refused, corrupted atomic.Uint64
-	bytes                             [2]atomic.Uint64
+	bytes                                                 [2]atomic.Uint64
 
 	done      chan struct{} // closed by Close; ends the accept loop's backoff
 	closeOnce sync.Once
