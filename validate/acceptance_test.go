@@ -17,7 +17,7 @@ import (
 func validateAll(t *testing.T, clientFlags string) (code int, out string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bin := shellQuote(simrun)
+	bin := ShellQuote(simrun)
 	cmd := exec.CommandContext(ctx, simrun, "validate",
 		"--server-cmd", bin+" driver server --online {online} --request {request} --storage {storage}",
 		"--client-cmd", bin+" driver client"+clientFlags,
@@ -39,15 +39,16 @@ func validateAll(t *testing.T, clientFlags string) (code int, out string) {
 func TestAcceptanceReference(t *testing.T) {
 	t.Parallel()
 	code, out := validateAll(t, "")
-	if code != 0 {
-		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	// A loaded machine may leave runs inconclusive (exit 3), never failed.
+	if code != 0 && code != 3 {
+		t.Fatalf("exit %d, want 0 or 3:\n%s", code, out)
 	}
-	m := regexp.MustCompile(`(?m)^(\d+) runs, 0 violations, 0 failed runs`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no summary line with zero violations:\n%s", out)
+	m := regexp.MustCompile(`(?m)^(\d+) runs, 0 violations, 0 failed runs, (\d+) inconclusive runs`).FindStringSubmatch(out)
+	if m == nil || (m[2] != "0") != (code == 3) {
+		t.Fatalf("no summary line with zero violations matching exit %d:\n%s", code, out)
 	}
 	// Rows whose last column is "-" ran every fault their plan asks for.
-	full := regexp.MustCompile(`(?m)^\S+\s+1\s+0\s+0\s+\d+\s+\S+\s+-$`).FindAllString(out, -1)
+	full := regexp.MustCompile(`(?m)^\S+\s+1\s+0\s+0\s+\d+\s+\d+\s+\S+\s+-$`).FindAllString(out, -1)
 	if runs, _ := strconv.Atoi(m[1]); runs < 20 || len(full) < 20 {
 		t.Fatalf("%s runs, %d of them with every fault of their plan; want at least 20:\n%s", m[1], len(full), out)
 	}

@@ -31,7 +31,7 @@ type Report struct {
 	Violations int
 	Delivered  int64
 	Wall       time.Duration // summed over runs
-	Notes      []string      // what the scenario's plans asked for that no run could do
+	Notes      []Note        // what the scenario's plans asked for that runs could not do, sorted
 	Failures   []Failure     // every failing run, in seed order; the first Keep with Plan and Outcome
 	// Inconclusive are the runs whose only violations rest on timing on a machine measured
 	// running late, kept as Failures are.
@@ -42,6 +42,12 @@ type Report struct {
 	// SimCoverage the simulations of the same plans and seeds that did: a situation a
 	// simulation reaches and the real runs do not was not tested in real time.
 	Coverage, SimCoverage scenarios.Coverage
+}
+
+// Note is something a plan asked for that Runs of the scenario's runs could not reproduce.
+type Note struct {
+	Text string
+	Runs int
 }
 
 // Failure is a run that violated a property or could not be judged.
@@ -116,14 +122,17 @@ func (c Campaign) Run(ctx context.Context) []Report {
 		rep.Runs++
 		rep.Wall += r.out.Wall
 		rep.Delivered += r.out.Result.Delivered
-		rep.Canary.add(r.out.Canary)
-		rep.Latency.add(&r.out.Latency)
+		rep.Canary.Add(r.out.Canary)
+		rep.Latency.Add(&r.out.Latency)
 		rep.Coverage.Add(r.out.Coverage)
 		rep.SimCoverage.Add(r.sim)
 		for _, n := range r.out.Notes {
-			if !slices.Contains(rep.Notes, n) {
-				rep.Notes = append(rep.Notes, n)
+			i := slices.IndexFunc(rep.Notes, func(o Note) bool { return o.Text == n })
+			if i < 0 {
+				i = len(rep.Notes)
+				rep.Notes = append(rep.Notes, Note{Text: n})
 			}
+			rep.Notes[i].Runs++
 		}
 		vs := r.out.Result.Violations
 		if r.err == nil && r.out.Verdict == Pass {
@@ -146,7 +155,7 @@ func (c Campaign) Run(ctx context.Context) []Report {
 		*list = append(*list, f)
 	}
 	for i := range reps {
-		slices.Sort(reps[i].Notes)
+		slices.SortFunc(reps[i].Notes, func(a, b Note) int { return cmp.Compare(a.Text, b.Text) })
 	}
 	return reps
 }

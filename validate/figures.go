@@ -49,7 +49,8 @@ type Canary struct {
 // Late is the most the machine was measured to run late.
 func (c Canary) Late() time.Duration { return max(c.Timer, c.Answer, c.Read) }
 
-func (c *Canary) add(o Canary) {
+// Add keeps the larger of each figure.
+func (c *Canary) Add(o Canary) {
 	c.Timer, c.Answer, c.Read = max(c.Timer, o.Timer), max(c.Answer, o.Answer), max(c.Read, o.Read)
 }
 
@@ -65,7 +66,8 @@ type Latency struct {
 	Delivery Hist
 }
 
-func (l *Latency) add(o *Latency) {
+// Add merges o's samples into l.
+func (l *Latency) Add(o *Latency) {
 	l.Online.add(&o.Online)
 	l.Delivery.add(&o.Delivery)
 }

@@ -30,6 +30,7 @@ const (
 type mapping struct {
 	scale  float64
 	links  [2]proxy.Link // by reference.Channel; both directions alike, as in the plan
+	setup  [2]time.Duration
 	server ServerSettings
 	idle   time.Duration // the plan's idle timeout: how long a blackhole holds before it resets
 	bound  time.Duration // the liveness bound
@@ -44,6 +45,8 @@ func mapPlan(p *scenarios.Plan) mapping {
 	m.idle = m.d(cmp.Or(p.Net.IdleTimeoutUs, 2_000_000))
 	for ch, l := range []scenarios.Link{reference.ChanOnline: p.Net.Online, reference.ChanRequest: p.Net.Request} {
 		m.links[ch] = m.link(l, reference.Channel(ch).String())
+		// A simulated connection is up after a round trip of its link; loopback's at once.
+		m.setup[ch] = 2 * m.d(l.LatencyUs)
 	}
 	m.server = ServerSettings{
 		Autoseq: p.Server.Autoseq, Durable: p.Server.Durable, HistoryBatchMsgs: p.Server.HistoryBatchMsgs,

@@ -1,7 +1,9 @@
 package validate
 
 import (
+	"cmp"
 	"container/heap"
+	"encoding/binary"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/netsim/proxy"
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/wire"
 	"github.com/streamsim/streamsim/scenarios"
 )
 
@@ -50,7 +54,9 @@ type Outcome struct {
 	Result  checker.Result // Check's verdict, then liveness and fresh violations
 	Fresh   checker.LinResult
 	Scale   float64  // real time per unit of plan time
-	Notes   []string // what the plan asked for that the run could not do
+	Notes   []string // what the plan asked for that the run could not do, sorted
+	// Schedule is the faults the proxies applied, in order, with their real times.
+	Schedule []string
 	Wall    time.Duration
 	// Canary is how late the machine ran; Bound the liveness bound, stretched by it.
 	Canary  Canary
@@ -80,7 +86,13 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	r := &runner{p: p, m: m, opt: opt, dir: dir, lines: make(chan line, 256), stop: make(chan struct{}), lastAcked: -1}
 	err = r.run(ctx, seed)
 	r.shutdown()
-	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: m.notes, Wall: time.Since(start), Canary: r.canary}
+	for _, c := range r.clients {
+		for _, f := range c.triggers {
+			r.m.note(fmt.Sprintf("%s aimed at %s's %s phase (never reported)", f.Kind, f.Client, f.Trigger))
+		}
+	}
+	slices.Sort(r.m.notes)
+	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: r.m.notes, Wall: time.Since(start), Canary: r.canary, Schedule: r.faultLog}
 	if err != nil {
 		return out, err
 	}
@@ -142,6 +154,7 @@ type runner struct {
 	err     error // the first reason the run cannot go on
 
 	canary    Canary
+	faultLog  []string // Outcome.Schedule
 	lastAcked int64 // the highest seq the server acknowledged; -1 before any
 	lastAckAt int64 // history time of the last acknowledgement
 	stopped   int64 // history time the run stopped at
@@ -227,7 +240,16 @@ func (r *runner) run(ctx context.Context, seed uint64) error {
 			if r.opt.Net == "unix" {
 				listen = filepath.Join(r.dir, fmt.Sprintf("p%d-%d.sock", i, ch))
 			}
-			px, err := proxy.Start(proxy.Config{Listen: listen, Target: addrs[ch], Seed: seed*1_000_003 + uint64(2*i+ch), Up: r.m.links[ch], Down: r.m.links[ch]})
+			cfg := proxy.Config{
+				Listen: listen, Target: addrs[ch], Seed: seed*1_000_003 + uint64(2*i+ch),
+				Up: r.m.links[ch], Down: r.m.links[ch], SetupNs: int64(r.m.setup[ch]),
+			}
+			if v := cp.RequestVersion; v != 0 && ch == int(reference.ChanRequest) {
+				// The request is the first frame on a request connection; its version is the
+				// first field of its body.
+				cfg.Corrupt = []proxy.Corruption{{Dir: proxy.Up, Offset: wire.HeaderSize, Bytes: binary.LittleEndian.AppendUint16(nil, uint16(v))}}
+			}
+			px, err := proxy.Start(cfg)
 			if err != nil {
 				return err
 			}
@@ -549,23 +571,50 @@ func (r *runner) inject(f scenarios.Fault) {
 	}
 	px := c.proxies[ch]
 	d := r.m.d(f.DurationUs)
+	// The fault's time is taken before it starts: the client may react before Reset returns.
+	t := r.now()
+	before := px.Stats()
+	n := 0
 	switch f.Kind {
 	case scenarios.FaultReset:
-		px.Reset()
+		n = px.Reset()
 	case scenarios.FaultStall:
-		px.Stall(proxy.Down, d)
+		n = px.Stall(proxy.Down, d)
 	case scenarios.FaultSlowClose:
 		// The proxy delays every later close rather than the current connection's only.
 		px.SlowClose(d)
+		n = -1
 	case scenarios.FaultBlackhole:
 		// A blackhole holds the data; one that outlasts the idle timeout resets there, as
 		// TCP's timeouts would (netsim.Network.Blackhole).
-		px.Stall(proxy.Down, d)
+		n = px.Stall(proxy.Down, d)
 		if d >= r.m.idle {
-			r.in(r.m.idle, func() { px.Reset() })
+			r.in(r.m.idle, func() { r.log("reset (blackhole past the idle timeout)", f, px.Reset(), 0) })
 		}
 	}
-	r.record(checker.Event{T: r.now(), Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel})
+	r.record(checker.Event{T: t, Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel})
+	r.log(f.Kind, f, n, d)
+	if n == 0 {
+		// As in a simulation, a fault on a channel with no connection does nothing; it is
+		// listed because a real run's timing, not the plan, may be why.
+		r.m.note(fmt.Sprintf("%s on %s's %s channel found no connection", f.Kind, f.Client, cmp.Or(f.Channel, "online")))
+	}
+	if px.Stats().Refused > before.Refused {
+		r.faultLog[len(r.faultLog)-1] += " (refused during setup)"
+	}
+}
+
+// log adds a fault to the run's schedule: n connections hit, -1 for every later one.
+func (r *runner) log(what string, f scenarios.Fault, n int, d time.Duration) {
+	hit := "every later connection"
+	if n >= 0 {
+		hit = fmt.Sprintf("%d connections", n)
+	}
+	s := fmt.Sprintf("%9.3fms %s on %s %s: %s", float64(time.Since(r.t0))/1e6, what, f.Client, cmp.Or(f.Channel, "online"), hit)
+	if d > 0 {
+		s += fmt.Sprintf(", for %v", d.Round(time.Microsecond))
+	}
+	r.faultLog = append(r.faultLog, s)
 }
 
 func (c *client) send(cmd Command, session int64) {

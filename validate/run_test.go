@@ -17,7 +17,7 @@ import (
 )
 
 func refDrivers() Options {
-	bin := shellQuote(simrun)
+	bin := ShellQuote(simrun)
 	return Options{
 		ServerCmd: bin + " driver server --online {online} --request {request}",
 		ClientCmd: bin + " driver client --online {online} --request {request} --name {name}",

@@ -297,21 +297,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec())
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\nboundary coverage (runs reaching each situation):\n")
-	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	unreached := 0
-	for i, sit := range scenarios.Situations() {
-		mark := ""
-		if total.Coverage[i] == 0 {
-			mark, unreached = "  UNREACHED", unreached+1
-		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s%s\n", sit.Name, total.Coverage[i], sit.Doc, mark)
-	}
-	tw.Flush()
-	if unreached > 0 {
-		fmt.Fprintf(stdout, "%d situations unreached: this campaign never tested them\n", unreached)
-	}
 	fmt.Fprintln(stdout)
+	coverageMatrix(stdout, total.Coverage, nil)
 	if *outDir != "" {
 		if err := reports.WriteSummary(*outDir, summary); err != nil {
 			return 1, err
@@ -646,4 +633,37 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// coverageMatrix prints how many runs reached each boundary situation, for run and validate.
+// With sim, the counts of simulations of the same plans and seeds, a situation they reach and
+// the real runs never do is marked as not reached in real time.
+func coverageMatrix(w io.Writer, cov, sim scenarios.Coverage) {
+	fmt.Fprintf(w, "boundary coverage (runs reaching each situation):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if sim != nil {
+		fmt.Fprintf(tw, "  \treal\tsimulated\t\n")
+	}
+	unreached, notReal := 0, 0
+	for i, sit := range scenarios.Situations() {
+		mark, counts := "", fmt.Sprint(cov[i])
+		if sim != nil {
+			counts += fmt.Sprintf("\t%d", sim[i])
+		}
+		switch {
+		case cov[i] == 0 && (sim == nil || sim[i] == 0):
+			mark, unreached = "  UNREACHED", unreached+1
+		case cov[i] == 0:
+			mark, notReal = "  NOT REACHED IN REAL TIME", notReal+1
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", sit.Name, counts, sit.Doc, mark)
+	}
+	tw.Flush()
+	if unreached > 0 {
+		fmt.Fprintf(w, "%d situations unreached: this campaign never tested them\n", unreached)
+	}
+	if notReal > 0 {
+		fmt.Fprintf(w, "%d situations reached only in simulation: the real runs did not test them\n", notReal)
+	}
+	fmt.Fprintln(w)
 }
