@@ -3,8 +3,8 @@ package validate
 import (
 	"cmp"
 	"container/heap"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,7 +57,7 @@ type Outcome struct {
 	Notes   []string // what the plan asked for that the run could not do, sorted
 	// Schedule is the faults the proxies applied, in order, with their real times.
 	Schedule []string
-	Wall    time.Duration
+	Wall     time.Duration
 	// Canary is how late the machine ran; Bound the liveness bound, stretched by it.
 	Canary  Canary
 	Bound   time.Duration
@@ -155,9 +155,9 @@ type runner struct {
 
 	canary    Canary
 	faultLog  []string // Outcome.Schedule
-	lastAcked int64 // the highest seq the server acknowledged; -1 before any
-	lastAckAt int64 // history time of the last acknowledgement
-	stopped   int64 // history time the run stopped at
+	lastAcked int64    // the highest seq the server acknowledged; -1 before any
+	lastAckAt int64    // history time of the last acknowledgement
+	stopped   int64    // history time the run stopped at
 }
 
 // client is a plan client's application, as the simulator's: it opens and closes as planned,
