@@ -58,7 +58,7 @@ const (
 	PhReply      = "reply"       // Reply received (Seq: the server's last seq)
 	PhOverlap    = "overlap"     // history reached buffered online data (Seq: the buffer's front)
 	PhClientDone = "client_done" // ClientDone sent (Seq: last history seq)
-	PhEvict      = "evict"       // the online buffer overflowed for the first time (Seq: evicted seq)
+	PhEvict      = "evict"       // the online buffer overflowed for the first time (Seq: evicted seq, or the seq of a message larger than the buffer)
 )
 
 // Client session states.

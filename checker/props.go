@@ -13,6 +13,7 @@ const (
 	PropDurable   = "durable"  // a property of the server: its violations have Session 0
 	PropFresh     = "fresh"    // judged by CheckFresh, not Check
 	PropLiveness  = "liveness" // judged by CheckLiveness, not Check
+	PropProgress  = "progress" // judged by CheckProgress, not Check
 )
 
 // Property names and explains one verdict of the checker.
@@ -22,8 +23,8 @@ type Property struct {
 }
 
 // Properties lists the properties the checker judges, one line of explanation each: Check's,
-// then fresh, which CheckFresh judges, and liveness, which CheckLiveness judges. The slice is new on every call, so callers may keep or
-// modify it.
+// then fresh, which CheckFresh judges, liveness, which CheckLiveness judges, and progress, which
+// CheckProgress judges. The slice is new on every call, so callers may keep or modify it.
 func Properties() []Property {
 	ps := make([]Property, 0, numProps)
 	for p := range numProps {
@@ -48,6 +49,7 @@ const (
 	pDurable
 	pFresh
 	pLiveness
+	pProgress
 	numProps
 )
 
@@ -75,6 +77,8 @@ func (p prop) String() string {
 		return PropFresh
 	case pLiveness:
 		return PropLiveness
+	case pProgress:
+		return PropProgress
 	}
 	return "unknown"
 }
@@ -103,6 +107,8 @@ func (p prop) doc() string {
 		return "Online.seq lies between the server's last seq at the open and at the Online, and every delivery follows its post's start (porcupine)"
 	case pLiveness:
 		return "once faults stop, every history-mode session reaches Online or ends within a bound, and every live session gets every post within it (on calm links an Error with no fault before it does not end that duty)"
+	case pProgress:
+		return "on calm links, a session ends in Error only for a cause the history shows: a fault, failpoint, crash or restart touching it, a buffer overflow, or a documented failure of its open (seq beyond the server's last+1, or on an empty server)"
 	}
 	return ""
 }

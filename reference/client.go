@@ -77,7 +77,7 @@ const (
 	PhaseReply                       // Reply received; seq: the seq history must reach
 	PhaseOverlap                     // history reached the buffered online data; seq: the buffer's front
 	PhaseClientDone                  // ClientDone sent; seq: the last history seq
-	PhaseEvict                       // the buffer overflowed for the first time; seq: the evicted seq
+	PhaseEvict                       // the buffer overflowed for the first time; seq: the evicted seq, or that of a message larger than the buffer
 )
 
 var phaseNames = [...]string{PhaseRequest: "request", PhaseReply: "reply", PhaseOverlap: "overlap", PhaseClientDone: "client_done", PhaseEvict: "evict"}
@@ -172,10 +172,13 @@ func NewClient(env Env, h Handler, cfg ClientConfig) *Client {
 		cfg.MaxFrameBytes = 64<<10 - wire.HeaderSize
 	}
 	if cfg.HandshakeTimeoutNs <= 0 {
-		cfg.HandshakeTimeoutNs = 5_000_000_000
+		cfg.HandshakeTimeoutNs = DefaultHandshakeTimeoutNs
 	}
 	return &Client{env: env, h: h, cfg: cfg, last: -1, serverSeq: -1}
 }
+
+// DefaultHandshakeTimeoutNs is ClientConfig.HandshakeTimeoutNs when it is not set.
+const DefaultHandshakeTimeoutNs int64 = 5_000_000_000
 
 // ErrBadOpen is returned by Open for parameters that cannot be requested.
 var ErrBadOpen = errors.New("invalid open")
@@ -405,6 +408,10 @@ func (c *Client) buffer(f wire.Frame) bool {
 			c.h.Phase(PhaseEvict, c.buf.lastEvicted)
 		}
 		return true
+	}
+	// An overflow too, and the history must show it as one: the failure is documented.
+	if evicted == 0 {
+		c.h.Phase(PhaseEvict, f.Seq)
 	}
 	c.fail("online message %d of %d bytes does not fit the %d-byte buffer", f.Seq, len(f.Body), c.cfg.BufferBytes)
 	return false

@@ -165,9 +165,14 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 			i++
 		}
 	}
-	for _, c := range s.tails {
+	// pump may drop the stream it serves, which shifts the rest of tails down one place.
+	for i := 0; i < len(s.tails); {
+		c := s.tails[i]
 		if !c.paused {
 			s.pump(c)
+		}
+		if i < len(s.tails) && s.tails[i] == c {
+			i++
 		}
 	}
 	return seq, nil

@@ -2,9 +2,11 @@ package reference
 
 import (
 	"encoding/binary"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/wire"
 )
 
@@ -185,5 +187,48 @@ func TestServerBoundsWhatWaitsForSlowReaders(t *testing.T) {
 	s.Timer(3)
 	if fr := env.frames(t, 3); len(fr) != 3 || fr[1].Seq != 1 || fr[2].Seq != 2 {
 		t.Fatalf("history did not resume once the reader caught up: %+v", fr)
+	}
+}
+
+// failingReads is a store whose next reads fail, as a file store's do on a damaged segment.
+type failingReads struct {
+	storage.Store
+	fail int // reads left to fail
+}
+
+func (f *failingReads) Read(dst []storage.Record, from int64, max int) ([]storage.Record, error) {
+	if f.fail > 0 {
+		f.fail--
+		return dst, errors.New("damaged segment")
+	}
+	return f.Store.Read(dst, from, max)
+}
+
+// A post pumps every caught-up history stream; one whose read fails is dropped on the way, and
+// that must neither skip the stream after it nor reach past the end of the shrunk list.
+func TestServerPostSurvivesATailDroppedWhilePumping(t *testing.T) {
+	store := &failingReads{Store: storage.NewMemory()}
+	env := newFakeEnv()
+	s := NewServer(env, ServerConfig{Store: store})
+	if _, err := s.Post(10, 1, []byte{10}); err != nil {
+		t.Fatal(err)
+	}
+	req := wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqSeq, Seq: 10})
+	for id := ConnID(1); id <= 3; id++ {
+		s.Accepted(id, ChanRequest)
+		s.Received(id, req)
+	}
+	store.fail = 1
+	if _, err := s.Post(20, 1, []byte{20}); err != nil {
+		t.Fatal(err)
+	}
+	if !env.closed[1] {
+		t.Fatal("the stream whose read failed was not dropped")
+	}
+	for id := ConnID(2); id <= 3; id++ {
+		fr := env.frames(t, id)
+		if len(fr) != 3 || fr[2].Seq != 20 {
+			t.Fatalf("stream %d got %+v, want Reply, 10, 20", id, fr)
+		}
 	}
 }

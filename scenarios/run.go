@@ -166,11 +166,12 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
+	calm := p.CalmLinks()
 	live := checker.LivenessOptions{
-		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable,
-		Calm: p.CalmLinks(),
+		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm,
 	}
 	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
+	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: calm, HandshakeNs: p.handshakeNs()})...)
 	var lin checker.LinResult
 	if !opt.NoFresh {
 		// The linear validators go first; porcupine adds what they cannot see: whether
@@ -185,6 +186,17 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
 		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
 	}, nil
+}
+
+// handshakeNs is the shortest handshake timeout of the plan's clients.
+func (p *Plan) handshakeNs() int64 {
+	ns := reference.DefaultHandshakeTimeoutNs
+	for _, c := range p.Clients {
+		if c.HandshakeTimeoutUs > 0 {
+			ns = min(ns, c.HandshakeTimeoutUs*1000)
+		}
+	}
+	return ns
 }
 
 // crashes reports whether the plan crashes node.
@@ -220,7 +232,7 @@ func (r *runner) newClient(a *clientApp) *reference.Client {
 	}
 	var env reference.Env = a.host
 	if a.plan.RequestVersion != 0 {
-		env = &versionEnv{Host: a.host, version: a.plan.RequestVersion}
+		env = &versionEnv{Host: a.host, app: a, version: a.plan.RequestVersion}
 	}
 	return reference.NewClient(env, a, reference.ClientConfig{
 		BufferBytes: a.plan.BufferBytes, Protocol: proto, Peer: a.plan.Name, Bugs: r.opt.Bugs,
@@ -229,11 +241,17 @@ func (r *runner) newClient(a *clientApp) *reference.Client {
 	})
 }
 
+// faultMalformed names the fault event of a malformed request; it is no plan fault kind, since
+// a plan asks for it through ClientPlan.RequestVersion.
+const faultMalformed = "malformed_request"
+
 // versionEnv is the environment of a client that sends a malformed request
 // (ClientPlan.RequestVersion): it rewrites the version field of the first write on each
-// request channel, which is the request.
+// request channel, which is the request. It records each one as a fault of the client, so the
+// loud failure that follows has a cause in the history.
 type versionEnv struct {
 	*netsim.Host
+	app     *clientApp
 	version int16
 	request reference.ConnID // the request channel whose request has not gone out yet
 }
@@ -251,6 +269,7 @@ func (e *versionEnv) Send(id reference.ConnID, p []byte) {
 		e.request = 0
 		p = bytes.Clone(p)
 		binary.LittleEndian.PutUint16(p[wire.HeaderSize:], uint16(e.version))
+		e.app.r.record(checker.Event{Node: e.app.plan.Name, Kind: checker.EvFault, Name: faultMalformed, Reason: fmt.Sprintf("request version %d", e.version)})
 	}
 	e.Host.Send(id, p)
 }
