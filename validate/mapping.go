@@ -118,6 +118,18 @@ func (m *mapping) d(us int64) time.Duration {
 // us is a plan duration in real microseconds.
 func (m *mapping) us(us int64) int64 { return int64(float64(us) * m.scale) }
 
+// handshakeNs is the shortest handshake timeout the plan's clients are given, in real time: a
+// driver given none uses the reference's default, unscaled.
+func (m *mapping) handshakeNs(p *scenarios.Plan) int64 {
+	ns := reference.DefaultHandshakeTimeoutNs
+	for _, c := range p.Clients {
+		if c.HandshakeTimeoutUs > 0 {
+			ns = min(ns, int64(m.d(c.HandshakeTimeoutUs)))
+		}
+	}
+	return ns
+}
+
 // client is a plan client's settings for its driver.
 func (m *mapping) client(c scenarios.ClientPlan) ClientSettings {
 	return ClientSettings{

@@ -40,6 +40,8 @@ type Options struct {
 const (
 	// readyTimeout bounds a driver's start, up to its ready line.
 	readyTimeout = 10 * time.Second
+	// canaryTick is how often the run's loop wakes to measure how late its timer fires.
+	canaryTick = 20 * time.Millisecond
 	// drainTime is how long a run keeps reading after its end, for events that happened
 	// before the end but were still in a pipe.
 	drainTime = 100 * time.Millisecond
@@ -108,6 +110,7 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	out.Bound = m.bound + r.canary.Late()
 	timed := checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(out.Bound), EndNs: r.stopped, Calm: p.CalmLinks()})
 	res.Violations = append(res.Violations, timed...)
+	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: p.CalmLinks(), HandshakeNs: m.handshakeNs(&p)})...)
 	out.Fresh = checker.CheckFresh(r.hist, freshTimeout)
 	res.Violations = append(res.Violations, out.Fresh.Violations(r.hist)...)
 	out.Result = res
@@ -390,31 +393,43 @@ func (r *runner) loop(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	end := r.m.end
+	tick := canaryTick
 	for r.err == nil {
 		now := time.Since(r.t0)
+		// The canary's own timer samples how late timers run all through the run, also
+		// where nothing is planned.
+		if now >= tick {
+			r.canary.Timer = max(r.canary.Timer, now-tick)
+			tick = now + canaryTick
+		}
 		// Nothing planned runs past the end, as in a simulation: a reopen due then is not owed.
 		for len(r.q.all) > 0 && r.q.all[0].at <= min(now, end) && r.err == nil {
 			a := heap.Pop(&r.q).(action)
 			r.canary.Timer = max(r.canary.Timer, now-a.at)
 			a.fn()
 		}
-		if now >= end && r.settled() {
+		// Every acknowledged post is judged: the run goes on until its bound has passed.
+		// A slow implementation must not pass by not finishing either: past that, the run
+		// waits for every answer and every delivery owed, up to one more bound.
+		judged := max(end, time.Duration(r.lastAckAt)+r.m.bound+r.canary.Late())
+		if now >= judged && r.settled() {
 			break
 		}
-		// A slow implementation must not pass by not finishing: past its end the run waits
-		// for every answer and every delivery owed, up to a bound past the end or past the
-		// last acknowledgement, so that every post is judged.
-		deadline := max(end, time.Duration(r.lastAckAt)) + r.m.bound + r.canary.Late()
+		deadline := judged + r.m.bound
 		if now >= deadline {
 			break
 		}
 		next := deadline
+		if now < judged {
+			next = judged
+		}
 		if now < end {
 			next = end
 			if len(r.q.all) > 0 {
 				next = min(next, r.q.all[0].at)
 			}
 		}
+		next = min(next, tick)
 		// Since Go 1.23 a reset timer never delivers a stale tick.
 		timer.Reset(next - now)
 		select {
@@ -649,9 +664,18 @@ func (c *client) reopen() {
 func (c *client) start(mode reference.Mode, seq int64, why string) {
 	c.r.session++
 	c.session, c.opened, c.live, c.online = c.r.session, true, true, false
-	c.record(checker.Event{T: c.r.now(), Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why}, c.session)
+	t := c.r.now()
+	if v := c.plan.RequestVersion; v != 0 {
+		// The proxy corrupts every request of this client: the cause of the failure that
+		// should follow, shown as the simulator shows it.
+		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: faultMalformed, Reason: fmt.Sprintf("request version %d", v)})
+	}
+	c.record(checker.Event{T: t, Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why}, c.session)
 	c.send(Open(mode.String(), seq), c.session)
 }
+
+// faultMalformed is the fault event of a malformed request, named as the simulator names it.
+const faultMalformed = "malformed_request"
 
 func (c *client) close() {
 	if !c.opened || c.closed {

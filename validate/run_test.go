@@ -228,3 +228,68 @@ func TestClientStoppingHalfwayFails(t *testing.T) {
 func hasProperty(vs []checker.Violation, prop string) bool {
 	return slices.ContainsFunc(vs, func(v checker.Violation) bool { return v.Property == prop })
 }
+
+// A client that fails with no cause after Online, on calm links, as TLL's does on a late online
+// copy (P3), owes the posts after its failure: on calm links an Error with no fault before it
+// does not end that duty, and progress wants a cause for it.
+func TestClientFailingAfterOnlineOnCalmLinksFails(t *testing.T) {
+	t.Parallel()
+	opt := refDrivers()
+	// The driver's Online is followed by an Error, and nothing of the session after it.
+	opt.ClientCmd += ` | { failed=; while IFS= read -r l; do
+		case $l in *'"ev":"ok"'*|*'"ev":"error"'*|*'"ev":"ready"'*) ;; *) [ -n "$failed" ] && continue ;; esac
+		printf '%s\n' "$l"
+		case $l in *'"name":"Online"'*) failed=1; printf '{"ev":"state","t":%s,"state":"Error","reason":"seq in the past"}\n' "$(date +%s%N)" ;; esac
+	done; }`
+	out, err := Run(context.Background(), scenario(t, "test_overlapped"), 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict != Fail || !hasProperty(out.Result.Violations, checker.PropLiveness) || !hasProperty(out.Result.Violations, checker.PropProgress) {
+		t.Fatalf("verdict %v, violations %+v; want liveness and progress", out.Verdict, out.Result.Violations)
+	}
+}
+
+// evictionRace is reply_race_overflow with room for real time: the request reaches the server
+// (at 16.4 ms of plan time: a 1 ms open, two round trips of the online link, one of the request
+// link to connect and its latency) 3 ms before a burst of posts whose online copies reach the
+// client 2 ms before the Reply, and overflow its 1 KiB buffer on the nothing-to-fetch path. At
+// the run's scale of 20 the request may come 60 ms late, where the catalogue's allows 2 ms.
+func evictionRace() scenarios.Plan {
+	p := scenarios.Plan{Name: "eviction_race", DurationUs: 30000}
+	p.Net.Online = scenarios.Link{LatencyUs: 100}
+	p.Net.Request = scenarios.Link{LatencyUs: 5000}
+	for s := range int64(10) {
+		p.Posts = append(p.Posts, scenarios.Post{Seq: s, SizeBytes: 16})
+	}
+	for s := int64(10); s < 30; s++ {
+		p.Posts = append(p.Posts, scenarios.Post{AtUs: 19400 + s, Seq: s, SizeBytes: 100})
+	}
+	p.Posts = append(p.Posts, scenarios.Post{AtUs: 25000, Seq: 30, SizeBytes: 16})
+	p.Clients = []scenarios.ClientPlan{{Name: "c1", OpenAtUs: 1000, Mode: "seq", Seq: 10, BufferBytes: 1024}}
+	return p
+}
+
+// A client that goes live on the nothing-to-fetch path though its buffer evicted messages
+// (TLL P4) is caught in real time once the proxies make the handshake as slow as the plan
+// says; the reference passes the same plan.
+func TestSilentEvictionIsCaught(t *testing.T) {
+	t.Parallel()
+	for _, impl := range []string{"reference", "mutant:silent-eviction"} {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel()
+			opt := refDrivers()
+			opt.ClientCmd += " --impl " + impl
+			out, err := Run(context.Background(), evictionRace(), 1, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if impl == "reference" && out.Verdict != Pass || impl != "reference" && out.Verdict != Fail {
+				t.Fatalf("verdict %v, violations %+v", out.Verdict, out.Result.Violations)
+			}
+			if i := slices.IndexFunc(scenarios.Situations(), func(s scenarios.Situation) bool { return s.Name == "live-overtakes-reply" }); out.Coverage[i] == 0 {
+				t.Fatalf("the run did not reach live-overtakes-reply: coverage %v", out.Coverage)
+			}
+		})
+	}
+}
