@@ -36,8 +36,8 @@ Usage:
   simrun subscribe --online ADDR --request ADDR --mode MODE [--seq S] [--name N]
                 [--protocol new|old]
   simrun driver client|server --online ADDR --request ADDR [--storage DIR] [--impl IMPL]
-  simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all) [--seeds N]
-                [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
+  simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all | --plan FILE)
+                [--seeds N] [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
   simrun help
 
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
@@ -80,11 +80,16 @@ mutants runs the kill matrix: the catalogue, seed by seed (run i plays scenario 
 serve, subscribe: the reference server (posting "seq msgid payload" lines from standard
         input, or a feed) and client (writing its history) on real sockets; ADDR is
         HOST:PORT or a Unix socket path. driver: the reference behind the driver protocol.
-validate plays scenarios in real time against driver commands, every connection through
-        a fault proxy, and judges them as run does (README, "The driver protocol").
+validate plays scenarios (or a failure report's plan.json) in real time against driver
+        commands, every connection through a fault proxy, and judges them as run does
+        (README, "The driver protocol"). A run whose only violations rest on timing, on a
+        machine measured running late, is inconclusive rather than failed. It prints latency
+        figures (open to Online, post to delivery: p50, p99, max), the coverage matrix beside
+        the simulator's, and per failing run its fault schedule and rerun command. Exit 0
+        all passed, 1 a run failed, 3 none failed but some were inconclusive.
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
-Exit status: 0 no violation, 1 violations found, 2 bad usage.
+Exit status: 0 no violation, 1 violations found, 2 bad usage (validate: 3 inconclusive).
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
