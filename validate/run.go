@@ -119,13 +119,20 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	if out.Fresh.Verdict == checker.VerdictUnknown {
 		return out, fmt.Errorf("porcupine timed out after %v: fresh is unknown", freshTimeout)
 	}
-	switch {
-	case len(res.Violations) == 0:
-		out.Verdict = Pass
-	case len(timed) == len(res.Violations) && r.canary.Late() >= inconclusiveLate:
-		out.Verdict = Inconclusive
-	}
+	out.Verdict = judge(len(res.Violations), len(timed), r.canary)
 	return out, nil
+}
+
+// judge gives the verdict of a run with n violations, of which timed are liveness's, on a
+// machine that ran as late as c says.
+func judge(n, timed int, c Canary) Verdict {
+	switch {
+	case n == 0:
+		return Pass
+	case timed == n && c.Late() >= inconclusiveLate:
+		return Inconclusive
+	}
+	return Fail
 }
 
 // inconclusiveLate is how late the machine must have run for a liveness violation to be
