@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,7 +10,7 @@ import (
 )
 
 func TestJudge(t *testing.T) {
-	calm, late := Canary{Timer: time.Millisecond}, Canary{Answer: inconclusiveLate}
+	calm, late, stalled := Canary{Timer: time.Millisecond, CPUStall: 0.2}, Canary{Answer: livenessFloor / 4}, Canary{CPUStall: 0.5}
 	for _, c := range []struct {
 		n, timed int
 		canary   Canary
@@ -17,6 +19,7 @@ func TestJudge(t *testing.T) {
 		{0, 0, late, Pass},
 		{1, 1, calm, Fail},         // a liveness violation on a machine that kept time
 		{1, 1, late, Inconclusive}, // the same on one that ran late
+		{1, 1, stalled, Inconclusive},
 		{2, 1, late, Fail},         // a safety violation is never the machine's
 	} {
 		if got := judge(c.n, c.timed, c.canary); got != c.want {
@@ -74,5 +77,30 @@ func TestMeasure(t *testing.T) {
 	}
 	if l.Delivery.N != 1 || l.Delivery.Max != 3*time.Millisecond {
 		t.Errorf("post to delivery: %s, want one of 3ms", l.Delivery.String())
+	}
+}
+
+// The stall figure is the "some" line's total, in microseconds; anything else is no figure.
+func TestReadStall(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		text string
+		want time.Duration
+		ok   bool
+	}{
+		{"some avg10=97.41 avg60=96.58 avg300=96.20 total=1499964380\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 1499964380 * time.Microsecond, true},
+		{"full avg10=0.00 total=5\n", 0, false},
+		{"some avg10=1 total=x\n", 0, false},
+	} {
+		path := filepath.Join(dir, "cpu")
+		if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := readStall(path); got != c.want || ok != c.ok {
+			t.Errorf("readStall(%q) = %v, %v; want %v, %v", c.text, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := readStall(filepath.Join(dir, "none")); ok {
+		t.Error("a missing file gave a figure")
 	}
 }

@@ -129,16 +129,12 @@ func judge(n, timed int, c Canary) Verdict {
 	switch {
 	case n == 0:
 		return Pass
-	case timed == n && c.Late() >= inconclusiveLate:
+	case timed == n && c.TooSlow():
 		return Inconclusive
 	}
 	return Fail
 }
 
-// inconclusiveLate is how late the machine must have run for a liveness violation to be
-// blamed on it rather than on the implementation: a quarter of the least liveness bound. A
-// machine that late in the moments measured may have been later still in others.
-const inconclusiveLate = livenessFloor / 4
 
 // runner is one run in progress. Everything but the drivers' pipe goroutines and the proxies
 // runs on the goroutine that called Run, so its state needs no locks.
@@ -399,6 +395,8 @@ func (r *runner) in(d time.Duration, fn func()) { r.after(time.Since(r.t0)+d, fn
 func (r *runner) loop(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	stall := startStall()
+	defer func() { r.canary.CPUStall = stall.share() }()
 	end := r.m.end
 	tick := canaryTick
 	for r.err == nil {
