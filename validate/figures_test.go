@@ -20,7 +20,7 @@ func TestJudge(t *testing.T) {
 		{1, 1, calm, Fail},         // a liveness violation on a machine that kept time
 		{1, 1, late, Inconclusive}, // the same on one that ran late
 		{1, 1, stalled, Inconclusive},
-		{2, 1, late, Fail},         // a safety violation is never the machine's
+		{2, 1, late, Fail}, // a safety violation is never the machine's
 	} {
 		if got := judge(c.n, c.timed, c.canary); got != c.want {
 			t.Errorf("judge(%d, %d, %v) = %v, want %v", c.n, c.timed, c.canary, got, c.want)

@@ -135,7 +135,6 @@ func judge(n, timed int, c Canary) Verdict {
 	return Fail
 }
 
-
 // runner is one run in progress. Everything but the drivers' pipe goroutines and the proxies
 // runs on the goroutine that called Run, so its state needs no locks.
 type runner struct {
