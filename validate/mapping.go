@@ -71,7 +71,8 @@ func mapPlan(p *scenarios.Plan) mapping {
 	if len(p.Failpoints) > 0 {
 		m.note("failpoints")
 	}
-	m.bound = livenessFloor + m.d(longest)
+	// A plan whose links make handshakes slow sets its own bound, as it does for the simulator.
+	m.bound = max(livenessFloor, m.d(p.LivenessBoundUs)) + m.d(longest)
 	m.end = max(m.d(p.DurationUs), m.d(last)+m.bound)
 	slices.Sort(m.notes)
 	return m
