@@ -151,6 +151,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 				if f.Verdict == validate.Inconclusive {
 					fmt.Fprintf(stdout, "  %s\n", figures(f.Outcome))
 				}
+				if f.Err == nil {
+					fmt.Fprintf(stdout, "  %s\n", runLatency(f.Outcome))
+				}
 				for _, s := range f.Outcome.Schedule {
 					fmt.Fprintf(stdout, "  fault %s\n", s)
 				}
@@ -213,6 +216,11 @@ func firstProblem(f validate.Failure) string {
 // figures says why a run was inconclusive.
 func figures(o validate.Outcome) string {
 	return fmt.Sprintf("the machine ran late: %v; liveness bound stretched to %v", o.Canary, o.Bound.Round(time.Millisecond))
+}
+
+// runLatency is one run's latency figures.
+func runLatency(o validate.Outcome) string {
+	return fmt.Sprintf("latency: open -> Online %s; post -> delivery %s", o.Latency.Online.String(), o.Latency.Delivery.String())
 }
 
 // latencyTable prints, per scenario and over the campaign, the latency figures and how late
@@ -288,7 +296,7 @@ func writeValidateFailure(dir, scenario string, f validate.Failure, impl string,
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "verdict: %s\n%s\n", f.Verdict, figures(f.Outcome))
+	fmt.Fprintf(&b, "verdict: %s\n%s\n%s\n", f.Verdict, figures(f.Outcome), runLatency(f.Outcome))
 	for _, s := range f.Outcome.Schedule {
 		fmt.Fprintf(&b, "fault %s\n", s)
 	}
