@@ -32,6 +32,7 @@ import (
 //	      "hash": "6e8d8b1f76f5ad1f"    campaign hash of exactly these seeds, 16 hex digits
 //	    }],
 //	    "violations": 3,                over all seeds; a run that could not complete counts 1
+//	    "inconclusive": 1,              simrun validate only: runs too slowed by the machine to judge
 //	    "delivered": 700,               simulated deliveries
 //	    "events": 3100,                 kernel events fired
 //	    "sim_ns": 900000,               virtual time simulated
@@ -42,6 +43,8 @@ import (
 //	    "impl": "reference",
 //	    "seed": 1,
 //	    "error": "...",                 only when the run could not complete
+//	    "verdict": "inconclusive",      simrun validate only, when the machine was too slow to judge
+//	    "figures": "...",               with it: how late the machine ran, the stretched bound
 //	    "violations": [{"property": "no-dup", "node": "c1", "session": 1, "index": 17,
 //	                    "message": "seq 40 delivered again"}]
 //	  }]
@@ -61,10 +64,13 @@ type ScenarioResult struct {
 	Impl       string      `json:"impl"`
 	Ranges     []SeedRange `json:"ranges"`
 	Violations int         `json:"violations"`
-	Delivered  int64       `json:"delivered"`
-	Events     uint64      `json:"events"`
-	SimNs      int64       `json:"sim_ns"`
-	WallNs     int64       `json:"wall_ns"`
+	// Inconclusive counts real-time runs whose only violations the machine's lateness may
+	// explain; they are not in Violations.
+	Inconclusive int    `json:"inconclusive,omitempty"`
+	Delivered    int64  `json:"delivered"`
+	Events       uint64 `json:"events"`
+	SimNs        int64  `json:"sim_ns"`
+	WallNs       int64  `json:"wall_ns"`
 }
 
 // SeedRange is a run of seeds, or with Shards > 1 the Shard-th of Shards interleaved shares of
@@ -157,6 +163,10 @@ type FailureResult struct {
 	Seed       uint64            `json:"seed"`
 	Error      string            `json:"error,omitempty"`
 	Violations []ViolationResult `json:"violations"`
+	// Verdict is "inconclusive" for a real-time run too slowed by the machine to judge, with
+	// Figures saying how late it ran; empty for a failure.
+	Verdict string `json:"verdict,omitempty"`
+	Figures string `json:"figures,omitempty"`
 	// Replay is the command that reruns this seed when it is not simrun replay's (a
 	// validate run against real processes); empty means ReplayCommand's.
 	Replay string `json:"replay,omitempty"`
@@ -288,6 +298,7 @@ func Merge(parts ...Summary) (Summary, error) {
 			}
 			m.Ranges = append(m.Ranges, r.Ranges...)
 			m.Violations += r.Violations
+			m.Inconclusive += r.Inconclusive
 			m.Delivered += r.Delivered
 			m.Events += r.Events
 			m.SimNs += r.SimNs
@@ -397,8 +408,12 @@ func markdown(s Summary) []byte {
 	var b bytes.Buffer
 	b.WriteString("# streamsim results\n\n")
 	failing := map[[2]string]int{}
+	failed := 0
 	for _, f := range s.Failures {
-		failing[[2]string{f.Scenario, f.Impl}]++
+		if f.Verdict == "" {
+			failing[[2]string{f.Scenario, f.Impl}]++
+			failed++
+		}
 	}
 	b.WriteString("| scenario | impl | seeds | violations | failing seeds | delivered | wall | sim msgs/s | campaign hash |\n")
 	b.WriteString("|:--|:--|--:|--:|--:|--:|--:|--:|:--|\n")
@@ -423,7 +438,7 @@ func markdown(s Summary) []byte {
 	}
 	if len(s.Scenarios) > 1 {
 		fmt.Fprintf(&b, "| **total** | | %d | %d | %d | %d | %s | %.0f | |\n",
-			total.Seeds(), total.Violations, len(s.Failures), total.Delivered, wall(total.WallNs), total.MsgsPerSec())
+			total.Seeds(), total.Violations, failed, total.Delivered, wall(total.WallNs), total.MsgsPerSec())
 	}
 	if len(sharded) > 0 {
 		b.WriteString("\n## Shard hashes\n\n")
@@ -443,6 +458,9 @@ func markdown(s Summary) []byte {
 		fmt.Fprintf(&b, "- **%s** seed %d (%s)", mdText(f.Scenario), f.Seed, mdText(f.Impl))
 		if f.Error != "" {
 			fmt.Fprintf(&b, ": error: %s", mdText(f.Error))
+		}
+		if f.Verdict != "" {
+			fmt.Fprintf(&b, ": %s: %s", mdText(f.Verdict), mdText(f.Figures))
 		}
 		b.WriteByte('\n')
 		for _, v := range f.Violations {

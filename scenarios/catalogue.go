@@ -92,7 +92,7 @@ func fixed(name, doc string, build func() Plan) Scenario {
 // fails the catalogue too, not only the generated scenarios.
 func vary(p *Plan, seed uint64) {
 	rng := rand.New(rand.NewSource(int64(seed)))
-	sizes := p.calm()
+	sizes := p.Calm()
 	for _, c := range p.Clients {
 		sizes = sizes && c.BufferBytes == 0
 	}

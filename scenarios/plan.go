@@ -176,8 +176,8 @@ type Fault struct {
 	On string `json:"on,omitempty"`
 }
 
-// watched is the client whose phases trigger f.
-func (f Fault) watched() string { return cmp.Or(f.On, f.Client) }
+// Watched is the client whose phases trigger f.
+func (f Fault) Watched() string { return cmp.Or(f.On, f.Client) }
 
 // calm reports whether the link never ends a connection on its own: no datagram semantics,
 // and nothing that queues bytes until the server drops a lagging subscriber.
@@ -185,9 +185,9 @@ func (l Link) calm() bool {
 	return !l.Unreliable && l.BandwidthBytesPerSec == 0 && l.RecvBytesPerSec == 0 && l.LossProb == 0
 }
 
-// calm reports whether nothing in the plan ends a connection on its own: calm links, and no
+// Calm reports whether nothing in the plan ends a connection on its own: calm links, and no
 // slow reader or tight lag limit that makes the server drop a subscriber.
-func (p *Plan) calm() bool {
+func (p *Plan) Calm() bool {
 	if !p.Net.Online.calm() || !p.Net.Request.calm() || p.Server.MaxLagBytes != 0 {
 		return false
 	}
@@ -388,7 +388,7 @@ func (f Fault) validate(clients map[string]bool) error {
 	switch {
 	case f.On != "" && (f.Trigger == "" || !clients[f.On]):
 		return fmt.Errorf("%s: on %q must name a client, with a trigger", f.Kind, f.On)
-	case f.Trigger != "" && !clients[f.watched()]:
+	case f.Trigger != "" && !clients[f.Watched()]:
 		return fmt.Errorf("%s: trigger %s needs on: the client whose phase it waits for", f.Kind, f.Trigger)
 	}
 	return nil

@@ -151,7 +151,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	for _, f := range p.Faults {
 		if f.Trigger != "" {
-			a := r.app(f.watched())
+			a := r.app(f.Watched())
 			a.triggers = append(a.triggers, f)
 			continue
 		}
@@ -172,7 +172,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
-	calm := p.calm()
+	calm := p.Calm()
 	live := checker.LivenessOptions{
 		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm,
 	}

@@ -31,13 +31,29 @@ type Report struct {
 	Violations int
 	Delivered  int64
 	Wall       time.Duration // summed over runs
-	Notes      []string      // what the scenario's plans asked for that no run could do
+	Notes      []Note        // what the scenario's plans asked for that runs could not do, sorted
 	Failures   []Failure     // every failing run, in seed order; the first Keep with Plan and Outcome
+	// Inconclusive are the runs whose only violations rest on timing on a machine measured
+	// running late, kept as Failures are.
+	Inconclusive []Failure
+	Canary       Canary  // the latest the machine ran in any run
+	Latency      Latency // over every run
+	// Coverage counts the runs that reached each boundary situation in real time, and
+	// SimCoverage the simulations of the same plans and seeds that did: a situation a
+	// simulation reaches and the real runs do not was not tested in real time.
+	Coverage, SimCoverage scenarios.Coverage
+}
+
+// Note is something a plan asked for that Runs of the scenario's runs could not reproduce.
+type Note struct {
+	Text string
+	Runs int
 }
 
 // Failure is a run that violated a property or could not be judged.
 type Failure struct {
 	Seed       uint64
+	Verdict    Verdict
 	Err        error
 	Violations []checker.Violation
 	Plan       scenarios.Plan // zero beyond Campaign.Keep
@@ -54,6 +70,7 @@ type result struct {
 	plan scenarios.Plan
 	out  Outcome
 	err  error
+	sim  scenarios.Coverage
 }
 
 // Run plays every scenario and seed and returns one report per scenario, in order. Cancelling
@@ -67,7 +84,7 @@ func (c Campaign) Run(ctx context.Context) []Report {
 			for j := range jobs {
 				p := c.Scenarios[j.scenario].Build(j.seed)
 				out, err := Run(ctx, p, j.seed, c.Options)
-				results <- result{j, p, out, err}
+				results <- result{j, p, out, err, simCoverage(p, j.seed)}
 			}
 		})
 	}
@@ -97,30 +114,58 @@ func (c Campaign) Run(ctx context.Context) []Report {
 	reps := make([]Report, len(c.Scenarios))
 	for i, s := range c.Scenarios {
 		reps[i].Scenario = s.Name
+		reps[i].Coverage.Add(nil)
+		reps[i].SimCoverage.Add(nil)
 	}
 	for _, r := range all {
 		rep := &reps[r.scenario]
 		rep.Runs++
 		rep.Wall += r.out.Wall
 		rep.Delivered += r.out.Result.Delivered
+		rep.Canary.Add(r.out.Canary)
+		rep.Latency.Add(&r.out.Latency)
+		rep.Coverage.Add(r.out.Coverage)
+		rep.SimCoverage.Add(r.sim)
 		for _, n := range r.out.Notes {
-			if !slices.Contains(rep.Notes, n) {
-				rep.Notes = append(rep.Notes, n)
+			i := slices.IndexFunc(rep.Notes, func(o Note) bool { return o.Text == n })
+			if i < 0 {
+				i = len(rep.Notes)
+				rep.Notes = append(rep.Notes, Note{Text: n})
 			}
+			rep.Notes[i].Runs++
 		}
 		vs := r.out.Result.Violations
-		if r.err == nil && len(vs) == 0 {
+		if r.err == nil && r.out.Verdict == Pass {
 			continue
 		}
-		rep.Violations += len(vs)
-		f := Failure{Seed: r.seed, Err: r.err, Violations: vs}
-		if len(rep.Failures) < c.Keep {
+		verdict := r.out.Verdict
+		if r.err != nil {
+			verdict = Fail
+		}
+		list := &rep.Failures
+		if verdict == Inconclusive {
+			list = &rep.Inconclusive
+		} else {
+			rep.Violations += len(vs)
+		}
+		f := Failure{Seed: r.seed, Verdict: verdict, Err: r.err, Violations: vs}
+		if len(*list) < c.Keep {
 			f.Plan, f.Outcome = r.plan, r.out
 		}
-		rep.Failures = append(rep.Failures, f)
+		*list = append(*list, f)
 	}
 	for i := range reps {
-		slices.Sort(reps[i].Notes)
+		slices.SortFunc(reps[i].Notes, func(a, b Note) int { return cmp.Compare(a.Text, b.Text) })
 	}
 	return reps
+}
+
+// simCoverage is what the simulator reaches with the same plan and seed; nil when it cannot
+// run the plan, which then has nothing to compare with.
+func simCoverage(p scenarios.Plan, seed uint64) scenarios.Coverage {
+	out, err := scenarios.Run(p, seed, scenarios.Options{NoFresh: true})
+	if err != nil {
+		return nil
+	}
+	return scenarios.Cover(out.History)
 }

@@ -30,6 +30,7 @@ const (
 type mapping struct {
 	scale  float64
 	links  [2]proxy.Link // by reference.Channel; both directions alike, as in the plan
+	setup  [2]time.Duration
 	server ServerSettings
 	idle   time.Duration // the plan's idle timeout: how long a blackhole holds before it resets
 	bound  time.Duration // the liveness bound
@@ -44,6 +45,8 @@ func mapPlan(p *scenarios.Plan) mapping {
 	m.idle = m.d(cmp.Or(p.Net.IdleTimeoutUs, 2_000_000))
 	for ch, l := range []scenarios.Link{reference.ChanOnline: p.Net.Online, reference.ChanRequest: p.Net.Request} {
 		m.links[ch] = m.link(l, reference.Channel(ch).String())
+		// A simulated connection is up after a round trip of its link; loopback's at once.
+		m.setup[ch] = 2 * m.d(l.LatencyUs)
 	}
 	m.server = ServerSettings{
 		Autoseq: p.Server.Autoseq, Durable: p.Server.Durable, HistoryBatchMsgs: p.Server.HistoryBatchMsgs,
@@ -68,7 +71,8 @@ func mapPlan(p *scenarios.Plan) mapping {
 	if len(p.Failpoints) > 0 {
 		m.note("failpoints")
 	}
-	m.bound = livenessFloor + m.d(longest)
+	// A plan whose links make handshakes slow sets its own bound, as it does for the simulator.
+	m.bound = max(livenessFloor, m.d(p.LivenessBoundUs)) + m.d(longest)
 	m.end = max(m.d(p.DurationUs), m.d(last)+m.bound)
 	slices.Sort(m.notes)
 	return m
@@ -114,6 +118,18 @@ func (m *mapping) d(us int64) time.Duration {
 
 // us is a plan duration in real microseconds.
 func (m *mapping) us(us int64) int64 { return int64(float64(us) * m.scale) }
+
+// handshakeNs is the shortest handshake timeout the plan's clients are given, in real time: a
+// driver given none uses the reference's default, unscaled.
+func (m *mapping) handshakeNs(p *scenarios.Plan) int64 {
+	ns := reference.DefaultHandshakeTimeoutNs
+	for _, c := range p.Clients {
+		if c.HandshakeTimeoutUs > 0 {
+			ns = min(ns, int64(m.d(c.HandshakeTimeoutUs)))
+		}
+	}
+	return ns
+}
 
 // client is a plan client's settings for its driver.
 func (m *mapping) client(c scenarios.ClientPlan) ClientSettings {

@@ -49,6 +49,14 @@ func TestMapPlan(t *testing.T) {
 	if m.idle != 20*time.Second {
 		t.Errorf("idle timeout %v, want the default 2 s stretched 10 times", m.idle)
 	}
+	if m.setup != [2]time.Duration{2 * time.Millisecond, 4 * time.Millisecond} {
+		t.Errorf("setup %v, want a round trip of each link", m.setup)
+	}
+	// A plan's own bound, stretched, replaces the floor when it is longer.
+	p.LivenessBoundUs = 80_000
+	if b := mapPlan(&p).bound; b != 800*time.Millisecond+300*time.Millisecond {
+		t.Errorf("bound %v with the plan's 80 ms bound, want 800 ms plus the stall", b)
+	}
 
 	long := scenarios.Plan{DurationUs: 5_000_000}
 	short := scenarios.Plan{DurationUs: 10}

@@ -1,14 +1,17 @@
 package validate
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/netsim/proxy"
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/reference/wire"
 	"github.com/streamsim/streamsim/scenarios"
 )
 
@@ -36,6 +40,8 @@ type Options struct {
 const (
 	// readyTimeout bounds a driver's start, up to its ready line.
 	readyTimeout = 10 * time.Second
+	// canaryTick is how often the run's loop wakes to measure how late its timer fires.
+	canaryTick = 20 * time.Millisecond
 	// drainTime is how long a run keeps reading after its end, for events that happened
 	// before the end but were still in a pipe.
 	drainTime = 100 * time.Millisecond
@@ -43,12 +49,21 @@ const (
 
 // Outcome is what one real run produced and what the checker made of it.
 type Outcome struct {
+	Verdict Verdict
 	History checker.History
 	Result  checker.Result // Check's verdict, then liveness and fresh violations
 	Fresh   checker.LinResult
 	Scale   float64  // real time per unit of plan time
-	Notes   []string // what the plan asked for that the run could not do
-	Wall    time.Duration
+	Notes   []string // what the plan asked for that the run could not do, sorted
+	// Schedule is the faults the proxies applied, in order, with their real times.
+	Schedule []string
+	Wall     time.Duration
+	// Canary is how late the machine ran; Bound the liveness bound, stretched by it.
+	Canary  Canary
+	Bound   time.Duration
+	Latency Latency
+	// Coverage is the boundary situations the run reached (scenarios.Situations).
+	Coverage scenarios.Coverage
 }
 
 // Run plays plan p once in real time against the drivers of opt and judges the history. The
@@ -68,10 +83,16 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 		return Outcome{}, err
 	}
 	defer os.RemoveAll(dir)
-	r := &runner{p: p, m: m, opt: opt, dir: dir, lines: make(chan line, 256), stop: make(chan struct{})}
+	r := &runner{p: p, m: m, opt: opt, dir: dir, lines: make(chan line, 256), stop: make(chan struct{}), lastAcked: -1}
 	err = r.run(ctx, seed)
 	r.shutdown()
-	out := Outcome{Scale: m.scale, Notes: m.notes, Wall: time.Since(start)}
+	for _, c := range r.clients {
+		for _, f := range c.triggers {
+			r.m.note(fmt.Sprintf("%s aimed at %s's %s phase (never reported)", f.Kind, f.Client, f.Trigger))
+		}
+	}
+	slices.Sort(r.m.notes)
+	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: r.m.notes, Wall: time.Since(start), Canary: r.canary, Schedule: r.faultLog}
 	if err != nil {
 		return out, err
 	}
@@ -82,11 +103,31 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	if err != nil {
 		return out, fmt.Errorf("the drivers' history cannot be judged: %w", err)
 	}
-	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(m.bound), EndNs: int64(m.end)})...)
+	// The bound covers what the plan allows plus what the machine was measured to add; the
+	// same rules as a simulated run's otherwise, calm links included.
+	out.Bound = m.bound + r.canary.Late()
+	timed := checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(out.Bound), EndNs: r.stopped, Calm: p.Calm()})
+	res.Violations = append(res.Violations, timed...)
+	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: p.Calm(), HandshakeNs: m.handshakeNs(&p)})...)
 	out.Fresh = checker.CheckFresh(r.hist)
 	res.Violations = append(res.Violations, out.Fresh.Violations(r.hist)...)
 	out.Result = res
+	out.Latency = measure(r.hist)
+	out.Coverage = scenarios.Cover(r.hist)
+	out.Verdict = judge(len(res.Violations), len(timed), r.canary)
 	return out, nil
+}
+
+// judge gives the verdict of a run with n violations, of which timed are liveness's, on a
+// machine that ran as late as c says.
+func judge(n, timed int, c Canary) Verdict {
+	switch {
+	case n == 0:
+		return Pass
+	case timed == n && c.TooSlow():
+		return Inconclusive
+	}
+	return Fail
 }
 
 // runner is one run in progress. Everything but the drivers' pipe goroutines and the proxies
@@ -111,6 +152,12 @@ type runner struct {
 	hist    checker.History
 	session int64
 	err     error // the first reason the run cannot go on
+
+	canary    Canary
+	faultLog  []string // Outcome.Schedule
+	lastAcked int64    // the highest seq the server acknowledged; -1 before any
+	lastAckAt int64    // history time of the last acknowledgement
+	stopped   int64    // history time the run stopped at
 }
 
 // client is a plan client's application, as the simulator's: it opens and closes as planned,
@@ -130,6 +177,11 @@ type client struct {
 	backoff              time.Duration
 	triggers             []scenarios.Fault
 
+	// online: the session reported Online (Active in online mode); ackedLive is the highest
+	// seq acknowledged by then, which history covered.
+	online    bool
+	ackedLive int64
+
 	// The driver's stream: commands awaiting an answer, and the session its events belong
 	// to (the one whose open was answered last).
 	waiting []pendingCmd
@@ -140,6 +192,7 @@ type client struct {
 type pendingCmd struct {
 	cmd     string
 	session int64
+	sent    int64 // history time
 }
 
 func (r *runner) fail(format string, args ...any) {
@@ -187,7 +240,16 @@ func (r *runner) run(ctx context.Context, seed uint64) error {
 			if r.opt.Net == "unix" {
 				listen = filepath.Join(r.dir, fmt.Sprintf("p%d-%d.sock", i, ch))
 			}
-			px, err := proxy.Start(proxy.Config{Listen: listen, Target: addrs[ch], Seed: seed*1_000_003 + uint64(2*i+ch), Up: r.m.links[ch], Down: r.m.links[ch]})
+			cfg := proxy.Config{
+				Listen: listen, Target: addrs[ch], Seed: seed*1_000_003 + uint64(2*i+ch),
+				Up: r.m.links[ch], Down: r.m.links[ch], SetupNs: int64(r.m.setup[ch]),
+			}
+			if v := cp.RequestVersion; v != 0 && ch == int(reference.ChanRequest) {
+				// The request is the first frame on a request connection; its version is the
+				// first field of its body.
+				cfg.Corrupt = []proxy.Corruption{{Dir: proxy.Up, Offset: wire.HeaderSize, Bytes: binary.LittleEndian.AppendUint16(nil, uint16(v))}}
+			}
+			px, err := proxy.Start(cfg)
 			if err != nil {
 				return err
 			}
@@ -307,7 +369,7 @@ func (r *runner) schedule() {
 	}
 	for _, f := range r.p.Faults {
 		if f.Trigger != "" {
-			c := r.client(f.Client)
+			c := r.client(f.Watched())
 			c.triggers = append(c.triggers, f)
 			continue
 		}
@@ -327,19 +389,46 @@ func (r *runner) in(d time.Duration, fn func()) { r.after(time.Since(r.t0)+d, fn
 func (r *runner) loop(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	stall := startStall()
+	defer func() { r.canary.CPUStall = stall.share() }()
 	end := r.m.end
+	tick := canaryTick
 	for r.err == nil {
 		now := time.Since(r.t0)
-		for len(r.q.all) > 0 && r.q.all[0].at <= now && r.err == nil {
-			heap.Pop(&r.q).(action).fn()
+		// The canary's own timer samples how late timers run all through the run, also
+		// where nothing is planned.
+		if now >= tick {
+			r.canary.Timer = max(r.canary.Timer, now-tick)
+			tick = now + canaryTick
 		}
-		if now >= end {
+		// Nothing planned runs past the end, as in a simulation: a reopen due then is not owed.
+		for len(r.q.all) > 0 && r.q.all[0].at <= min(now, end) && r.err == nil {
+			a := heap.Pop(&r.q).(action)
+			r.canary.Timer = max(r.canary.Timer, now-a.at)
+			a.fn()
+		}
+		// Every acknowledged post is judged: the run goes on until its bound has passed.
+		// A slow implementation must not pass by not finishing either: past that, the run
+		// waits for every answer and every delivery owed, up to one more bound.
+		judged := max(end, time.Duration(r.lastAckAt)+r.m.bound+r.canary.Late())
+		if now >= judged && r.settled() {
 			break
 		}
-		next := end
-		if len(r.q.all) > 0 {
-			next = min(next, r.q.all[0].at)
+		deadline := judged + r.m.bound
+		if now >= deadline {
+			break
 		}
+		next := deadline
+		if now < judged {
+			next = judged
+		}
+		if now < end {
+			next = end
+			if len(r.q.all) > 0 {
+				next = min(next, r.q.all[0].at)
+			}
+		}
+		next = min(next, tick)
 		// Since Go 1.23 a reset timer never delivers a stale tick.
 		timer.Reset(next - now)
 		select {
@@ -353,13 +442,14 @@ func (r *runner) loop(ctx context.Context) error {
 	if r.err != nil {
 		return r.err
 	}
-	// Events stamped before the end may still be in the pipes.
+	r.stopped = r.now()
+	// Events stamped before the stop may still be in the pipes.
 	drain := time.NewTimer(drainTime)
 	defer drain.Stop()
 	for {
 		select {
 		case l := <-r.lines:
-			if l.eof || (l.err == nil && r.at(l.ev.T) > int64(end)) {
+			if l.eof || (l.err == nil && r.at(l.ev.T) > r.stopped) {
 				continue
 			}
 			r.handle(l)
@@ -367,11 +457,47 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.err
 			}
 		case <-drain.C:
-			return nil
+			return r.unanswered()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// settled reports whether nothing is owed any more: every command answered, and every live
+// session has delivered every acknowledged post.
+func (r *runner) settled() bool {
+	if len(r.posts) > 0 {
+		return false
+	}
+	for _, c := range r.clients {
+		if len(c.waiting) > 0 {
+			return false
+		}
+		// With nothing acknowledged a session may wait for the first post without Online.
+		if c.live && r.lastAcked >= 0 && !(c.online && (c.last >= r.lastAcked || c.ackedLive >= r.lastAcked)) {
+			return false
+		}
+	}
+	return true
+}
+
+// unanswered fails the run if a driver left a command unanswered: one that sleeps through its
+// commands would otherwise pass with nothing delivered and nothing violated.
+func (r *runner) unanswered() error {
+	if len(r.posts) > 0 {
+		p := r.hist[r.posts[0]]
+		r.fail("server driver left post seq %d unanswered (%d posts in all), sent %v before the run stopped",
+			p.Seq, len(r.posts), time.Duration(r.stopped-p.T).Round(time.Millisecond))
+	}
+	for _, c := range r.clients {
+		if len(c.waiting) > 0 {
+			w := c.waiting[0]
+			r.fail("%s driver left %s unanswered (session %d), sent %v before the run stopped",
+				c.plan.Name, w.cmd, w.session, time.Duration(r.stopped-w.sent).Round(time.Millisecond))
+		}
+	}
+	return r.err
 }
 
 func (r *runner) client(name string) *client {
@@ -393,6 +519,7 @@ func (r *runner) handle(l line) {
 		r.fail("%s driver: %v", l.p.name, l.err)
 		return
 	}
+	r.canary.Read = max(r.canary.Read, time.Duration(r.now()-r.at(l.ev.T)))
 	if l.p == r.server {
 		r.answerPost(l.ev)
 		return
@@ -438,6 +565,7 @@ func (r *runner) answerPost(ev Event) {
 		return
 	default:
 		e.Kind, e.Seq, e.Sum = checker.EvPostOK, *ev.Seq, p.Sum
+		r.lastAcked, r.lastAckAt = max(r.lastAcked, e.Seq), e.T
 		if ev.Synced {
 			e.Name = checker.PostSynced
 		}
@@ -450,34 +578,61 @@ func (r *runner) inject(f scenarios.Fault) {
 	if f.Kind == scenarios.FaultCrash || f.Kind == scenarios.FaultPartition {
 		return // noted in the outcome
 	}
-	c := r.client(f.Client)
+	c := r.client(f.Watched())
 	ch := reference.ChanOnline
 	if f.Channel == "request" {
 		ch = reference.ChanRequest
 	}
 	px := c.proxies[ch]
 	d := r.m.d(f.DurationUs)
+	// The fault's time is taken before it starts: the client may react before Reset returns.
+	t := r.now()
+	before := px.Stats()
+	n := 0
 	switch f.Kind {
 	case scenarios.FaultReset:
-		px.Reset()
+		n = px.Reset()
 	case scenarios.FaultStall:
-		px.Stall(proxy.Down, d)
+		n = px.Stall(proxy.Down, d)
 	case scenarios.FaultSlowClose:
 		// The proxy delays every later close rather than the current connection's only.
 		px.SlowClose(d)
+		n = -1
 	case scenarios.FaultBlackhole:
 		// A blackhole holds the data; one that outlasts the idle timeout resets there, as
 		// TCP's timeouts would (netsim.Network.Blackhole).
-		px.Stall(proxy.Down, d)
+		n = px.Stall(proxy.Down, d)
 		if d >= r.m.idle {
-			r.in(r.m.idle, func() { px.Reset() })
+			r.in(r.m.idle, func() { r.log("reset (blackhole past the idle timeout)", f, px.Reset(), 0) })
 		}
 	}
-	r.record(checker.Event{T: r.now(), Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel})
+	r.record(checker.Event{T: t, Node: f.Client, Kind: checker.EvFault, Name: f.Kind, Reason: f.Channel})
+	r.log(f.Kind, f, n, d)
+	if n == 0 {
+		// As in a simulation, a fault on a channel with no connection does nothing; it is
+		// listed because a real run's timing, not the plan, may be why.
+		r.m.note(fmt.Sprintf("%s on %s's %s channel found no connection", f.Kind, f.Client, cmp.Or(f.Channel, "online")))
+	}
+	if px.Stats().Refused > before.Refused {
+		r.faultLog[len(r.faultLog)-1] += " (refused during setup)"
+	}
+}
+
+// log adds a fault to the run's schedule: n connections hit, -1 for every later one.
+func (r *runner) log(what string, f scenarios.Fault, n int, d time.Duration) {
+	hit := "every later connection"
+	if n >= 0 {
+		hit = fmt.Sprintf("%d connections", n)
+	}
+	s := fmt.Sprintf("%9.3fms %s on %s %s: %s", float64(time.Since(r.t0))/1e6, what, f.Client, cmp.Or(f.Channel, "online"), hit)
+	if d > 0 {
+		s += fmt.Sprintf(", for %v", d.Round(time.Microsecond))
+	}
+	r.faultLog = append(r.faultLog, s)
 }
 
 func (c *client) send(cmd Command, session int64) {
-	c.waiting = append(c.waiting, pendingCmd{cmd.Cmd, session})
+	c.waiting = append(c.waiting, pendingCmd{cmd.Cmd, session, c.r.now()})
 	c.proc.send(cmd)
 }
 
@@ -507,10 +662,19 @@ func (c *client) reopen() {
 
 func (c *client) start(mode reference.Mode, seq int64, why string) {
 	c.r.session++
-	c.session, c.opened, c.live = c.r.session, true, true
-	c.record(checker.Event{T: c.r.now(), Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why}, c.session)
+	c.session, c.opened, c.live, c.online = c.r.session, true, true, false
+	t := c.r.now()
+	if v := c.plan.RequestVersion; v != 0 {
+		// The proxy corrupts every request of this client: the cause of the failure that
+		// should follow, shown as the simulator shows it.
+		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: faultMalformed, Reason: fmt.Sprintf("request version %d", v)})
+	}
+	c.record(checker.Event{T: t, Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why}, c.session)
 	c.send(Open(mode.String(), seq), c.session)
 }
+
+// faultMalformed is the fault event of a malformed request, named as the simulator names it.
+const faultMalformed = "malformed_request"
 
 func (c *client) close() {
 	if !c.opened || c.closed {
@@ -547,6 +711,7 @@ func (c *client) handle(ev Event) {
 	case EvControl:
 		c.record(checker.Event{T: t, Kind: checker.EvControl, Name: ev.Name, Seq: *ev.Seq}, c.current)
 		if ev.Name == checker.CtlOnline {
+			c.online, c.ackedLive = true, c.r.lastAcked
 			c.backoff = 0
 			c.fire("online")
 		}
@@ -567,6 +732,7 @@ func (c *client) answer(ev Event, t int64) {
 	}
 	w := c.waiting[0]
 	c.waiting = c.waiting[1:]
+	c.r.canary.Answer = max(c.r.canary.Answer, time.Duration(t-w.sent))
 	switch {
 	case w.cmd == CmdOpen && ev.Ev == EvOK:
 		c.current, c.ended = w.session, false
@@ -585,6 +751,7 @@ func (c *client) state(s string) {
 	if s == checker.StActive {
 		if c.plan.Mode == checker.ModeOnline {
 			c.backoff = 0 // online mode never reports Online: Active is its handover
+			c.online, c.ackedLive = true, c.r.lastAcked
 		}
 		return
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func refDrivers() Options {
-	bin := shellQuote(simrun)
+	bin := ShellQuote(simrun)
 	return Options{
 		ServerCmd: bin + " driver server --online {online} --request {request}",
 		ClientCmd: bin + " driver client --online {online} --request {request} --name {name}",
@@ -40,8 +40,9 @@ func TestRunOnUnixSockets(t *testing.T) {
 	opt := refDrivers()
 	opt.Net, opt.Dir = "unix", t.TempDir()
 	p := scenario(t, "test_slow_online")
-	// A close well after the stall, which even a slow machine has recovered from by then.
-	p.DurationUs, p.Clients[0].CloseAtUs = 30000, 29000
+	// A close well after the stall, which even a machine at load 20 has recovered from by then
+	// (at 580 ms one such run had not yet had its Reply).
+	p.DurationUs, p.Clients[0].CloseAtUs = 50000, 49000
 	out, err := Run(context.Background(), p, 1, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +111,9 @@ func TestStubbornDriverIsKilled(t *testing.T) {
 	pids := filepath.Join(t.TempDir(), "pids")
 	server := fmt.Sprintf(`trap '' TERM; sleep 60 & echo $! > %s; echo $$ >> %s; %s`, pids, pids, shell("wait; wait"))
 	start := time.Now()
-	if _, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: server, ClientCmd: refDrivers().ClientCmd}); err != nil {
-		t.Fatal(err)
+	// It never answers the posts either, which fails the run.
+	if _, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: server, ClientCmd: refDrivers().ClientCmd}); err == nil || !strings.Contains(err.Error(), "unanswered") {
+		t.Fatalf("error %v, want the unanswered posts", err)
 	}
 	if d := time.Since(start); d > 3*exitGrace+5*time.Second {
 		t.Errorf("the run took %v", d)
@@ -190,5 +192,117 @@ func TestServerStartedAgain(t *testing.T) {
 	out, err := Run(context.Background(), scenario(t, "test_open_last"), 1, opt)
 	if err != nil || len(out.Result.Violations) > 0 || out.Result.Delivered < 1 {
 		t.Fatalf("error %v, violations %+v, %d delivered", err, out.Result.Violations, out.Result.Delivered)
+	}
+}
+
+// A server driver that becomes ready and then never answers must not pass with nothing
+// delivered and nothing violated: the post it left unanswered fails the run by name.
+func TestSleepingServerDriverFails(t *testing.T) {
+	t.Parallel()
+	_, err := Run(context.Background(), scenario(t, "test_open_seq"), 1, Options{ServerCmd: shell("while read -r l; do :; done"), ClientCmd: refDrivers().ClientCmd})
+	if err == nil || !strings.Contains(err.Error(), "server driver left post seq 10 unanswered") {
+		t.Fatalf("error %v, want the server driver's unanswered post", err)
+	}
+}
+
+// A client driver that answers its commands but stops delivering halfway, behind a server slow
+// enough that the last posts are acknowledged after the plan's end, is judged: the run waits
+// for what is owed instead of stopping at the end with nothing due yet.
+func TestClientStoppingHalfwayFails(t *testing.T) {
+	t.Parallel()
+	opt := refDrivers()
+	opt.ServerCmd = `{ while IFS= read -r l; do case $l in *'"seq":'[4-7]0,*) sleep 0.3 ;; esac; printf '%s\n' "$l"; done; } | ` + opt.ServerCmd
+	// Nothing after the delivery of 50 gets through but the commands' answers.
+	opt.ClientCmd += ` | { stuck=; while IFS= read -r l; do
+		case $l in *'"ev":"ok"'*|*'"ev":"error"'*|*'"ev":"ready"'*) ;; *) [ -n "$stuck" ] && continue ;; esac
+		printf '%s\n' "$l"; case $l in *'"ev":"data"'*'"seq":50,'*) stuck=1 ;; esac
+	done; }`
+	out, err := Run(context.Background(), scenario(t, "test_overlapped"), 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict == Pass || !hasProperty(out.Result.Violations, checker.PropLiveness) {
+		t.Fatalf("verdict %v, violations %+v; want a liveness violation", out.Verdict, out.Result.Violations)
+	}
+}
+
+func hasProperty(vs []checker.Violation, prop string) bool {
+	return slices.ContainsFunc(vs, func(v checker.Violation) bool { return v.Property == prop })
+}
+
+// A client that fails with no cause after Online, on calm links, as TLL's does on a late online
+// copy (P3), owes the posts after its failure: on calm links an Error with no fault before it
+// does not end that duty, and progress wants a cause for it.
+func TestClientFailingAfterOnlineOnCalmLinksFails(t *testing.T) {
+	t.Parallel()
+	opt := refDrivers()
+	// The driver's Online is followed by an Error, and nothing of the session after it.
+	opt.ClientCmd += ` | { failed=; while IFS= read -r l; do
+		case $l in *'"ev":"ok"'*|*'"ev":"error"'*|*'"ev":"ready"'*) ;; *) [ -n "$failed" ] && continue ;; esac
+		printf '%s\n' "$l"
+		case $l in *'"name":"Online"'*) failed=1; printf '{"ev":"state","t":%s,"state":"Error","reason":"seq in the past"}\n' "$(date +%s%N)" ;; esac
+	done; }`
+	// A post long after the Online, which a loaded machine's shell has written its Error by.
+	p := scenario(t, "test_overlapped")
+	p.DurationUs = 50000
+	p.Posts = append(p.Posts, scenarios.Post{AtUs: 40000, Seq: 80, SizeBytes: 16})
+	out, err := Run(context.Background(), p, 1, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict != Fail || !hasProperty(out.Result.Violations, checker.PropLiveness) || !hasProperty(out.Result.Violations, checker.PropProgress) {
+		t.Fatalf("verdict %v, violations %+v; want liveness and progress", out.Verdict, out.Result.Violations)
+	}
+}
+
+// evictionRace is reply_race_overflow with room for real time: the request reaches the server
+// (at 31.4 ms of plan time: a 1 ms open, two round trips of the online link, one of the request
+// link to connect and its latency) 6 ms before a burst of posts whose online copies reach the
+// client 4 ms before the Reply, and overflow its 1 KiB buffer on the nothing-to-fetch path. At
+// the run's scale of 20 the request may come 120 ms late, where the catalogue's allows 2 ms.
+func evictionRace() scenarios.Plan {
+	// Its handshake takes 41 ms of plan time, 820 ms of real time.
+	p := scenarios.Plan{Name: "eviction_race", DurationUs: 50000, LivenessBoundUs: 60000}
+	p.Net.Online = scenarios.Link{LatencyUs: 100}
+	p.Net.Request = scenarios.Link{LatencyUs: 10000}
+	for s := range int64(10) {
+		p.Posts = append(p.Posts, scenarios.Post{Seq: s, SizeBytes: 16})
+	}
+	for s := int64(10); s < 30; s++ {
+		p.Posts = append(p.Posts, scenarios.Post{AtUs: 37400 + s, Seq: s, SizeBytes: 100})
+	}
+	p.Posts = append(p.Posts, scenarios.Post{AtUs: 45000, Seq: 30, SizeBytes: 16})
+	p.Clients = []scenarios.ClientPlan{{Name: "c1", OpenAtUs: 1000, Mode: "seq", Seq: 10, BufferBytes: 1024}}
+	return p
+}
+
+// A client that goes live on the nothing-to-fetch path though its buffer evicted messages
+// (TLL P4) is caught in real time once the proxies make the handshake as slow as the plan
+// says; the reference passes the same plan. A machine too slow for even this window gets up to
+// three runs to reach the race.
+func TestSilentEvictionIsCaught(t *testing.T) {
+	t.Parallel()
+	race := slices.IndexFunc(scenarios.Situations(), func(s scenarios.Situation) bool { return s.Name == "live-overtakes-reply" })
+	for _, impl := range []string{"reference", "mutant:silent-eviction"} {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel()
+			opt := refDrivers()
+			opt.ClientCmd += " --impl " + impl
+			for seed := range uint64(3) {
+				out, err := Run(context.Background(), evictionRace(), seed, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.Coverage[race] == 0 {
+					t.Logf("seed %d did not reach the race (%v)", seed, out.Canary)
+					continue
+				}
+				if impl == "reference" && out.Verdict != Pass || impl != "reference" && out.Verdict != Fail {
+					t.Fatalf("verdict %v, violations %+v", out.Verdict, out.Result.Violations)
+				}
+				return
+			}
+			t.Fatal("no run reached live-overtakes-reply")
+		})
 	}
 }

@@ -64,12 +64,13 @@ func fromEnv(name string, v any) error {
 // expand replaces the placeholders in a shell command, quoting values the shell would split.
 func expand(cmd string, vars map[string]string) string {
 	for k, v := range vars {
-		cmd = strings.ReplaceAll(cmd, "{"+k+"}", shellQuote(v))
+		cmd = strings.ReplaceAll(cmd, "{"+k+"}", ShellQuote(v))
 	}
 	return cmd
 }
 
-func shellQuote(s string) string {
+// ShellQuote quotes s for /bin/sh when the shell would split or expand it.
+func ShellQuote(s string) string {
 	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._/:-+@%=,", r))
 	}) < 0

@@ -280,12 +280,14 @@ func (a *driverApp) Phase(p reference.Phase, seq int64) {
 }
 
 // answer writes a command's answer, setting closing first, so that no callback's line can
-// fall between the two.
-func (a *driverApp) answer(ev validate.Event, closing bool) error {
+// fall between the two. Its time is read under the lock too: read before, it could be earlier
+// than a callback's line written while this waited, and the answer, written after that line,
+// would claim the close came first.
+func (a *driverApp) answer(ev func(t int64) validate.Event, closing bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closing = closing
-	return a.w.Write(ev)
+	return a.w.Write(ev(validate.Now()))
 }
 
 // refuse answers a command that changed nothing.
@@ -351,7 +353,7 @@ func driveCommand(app *driverApp, host *tcp.ClientHost, b []byte) error {
 	}
 	if c.Cmd == validate.CmdClose {
 		// The answer's time is the close: nothing of the session is reported after it.
-		if err := app.answer(validate.OK(validate.Now()), true); err != nil {
+		if err := app.answer(validate.OK, true); err != nil {
 			return err
 		}
 		host.Close()
@@ -361,7 +363,7 @@ func driveCommand(app *driverApp, host *tcp.ClientHost, b []byte) error {
 	// so only one that ended on its own can be left, and that one reported its end.
 	app.quiet()
 	host.Close()
-	if err := app.answer(validate.OK(validate.Now()), false); err != nil {
+	if err := app.answer(validate.OK, false); err != nil {
 		return err
 	}
 	var seq int64

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -214,5 +215,38 @@ func TestNewCommandsBadUsageExits2WithOneLine(t *testing.T) {
 		if strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "simrun: ") {
 			t.Errorf("simrun %v: error is not one line: %q", args, stderr)
 		}
+	}
+}
+
+// A command's answer and the lines the client's callbacks write at the same moment come out
+// in the order of their times: an answer stamped before it waited for the lock would follow a
+// later line with an earlier time, and a close would seem to precede what it cut off.
+func TestDriverAnswersInTimeOrder(t *testing.T) {
+	var out bytes.Buffer
+	app := &driverApp{w: validate.NewWriter(&out)}
+	const n = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			app.Data(int64(i), 0, nil)
+		}
+	}()
+	for range n {
+		if err := app.answer(validate.OK, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	last := int64(0)
+	for i, l := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+		ev, err := validate.ParseEvent(l)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if ev.T < last {
+			t.Fatalf("line %d (%s) at %d, after a line at %d", i+1, ev.Ev, ev.T, last)
+		}
+		last = ev.T
 	}
 }

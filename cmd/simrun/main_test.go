@@ -54,6 +54,8 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		{"run", "--all", "--shard", "3/2"},
 		{"run", "--all", "--shard", "0/2"},
 		{"run", "--all", "--shard", "1/2x"},
+		{"validate", "--server-cmd", "x", "--client-cmd", "y", "--all", "--plan", "p.json"},
+		{"validate", "--server-cmd", "x", "--client-cmd", "y", "--plan", "/no/such/plan.json"},
 	} {
 		code, _, stderr := simrun(args...)
 		if code != 2 {

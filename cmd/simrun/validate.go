@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -16,6 +19,10 @@ import (
 	"github.com/streamsim/streamsim/validate"
 )
 
+// exitInconclusive is validate's exit status when no run failed but some could not be judged
+// because the machine ran too late.
+const exitInconclusive = 3
+
 // cmdValidate plays scenarios in real time against driver processes, through fault proxies.
 func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flags("validate")
@@ -23,6 +30,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	clientCmd := fs.String("client-cmd", "", "shell command that starts one client driver")
 	name := fs.String("scenario", "", "scenarios to run, separated by commas")
 	all := fs.Bool("all", false, "run every catalogue scenario")
+	planFile := fs.String("plan", "", "run this plan file (a failure report's plan.json) instead of scenarios")
 	seeds := fs.Int("seeds", 1, "seeds per scenario")
 	seed := fs.Int64("seed", 1, "first seed")
 	parallel := fs.Int("parallel", 1, "runs at once")
@@ -32,16 +40,17 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
-	// A real-time run cannot be replayed bit for bit; its report names the command that
-	// runs the same scenario and seed again.
-	rerun := func(scenario string, seed uint64) string {
-		return fmt.Sprintf("simrun validate --server-cmd %q --client-cmd %q --scenario %s --seed %d (real time: not bit-exact)", *serverCmd, *clientCmd, scenario, seed)
+	given := 0
+	for _, b := range []bool{*all, *name != "", *planFile != ""} {
+		if b {
+			given++
+		}
 	}
 	switch {
 	case strings.TrimSpace(*serverCmd) == "" || strings.TrimSpace(*clientCmd) == "":
 		return 2, usagef("validate: --server-cmd and --client-cmd are required")
-	case *all == (*name != ""):
-		return 2, usagef("give exactly one of --scenario NAME or --all")
+	case given != 1:
+		return 2, usagef("give exactly one of --scenario NAME, --all or --plan FILE")
 	case *seeds < 1:
 		return 2, usagef("--seeds must be at least 1, got %d", *seeds)
 	case *seed < 0:
@@ -54,7 +63,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 		return 2, usagef("--impl wants a name without spaces, got %q", *impl)
 	}
 	list := scenarios.Catalogue()
-	if !*all {
+	switch {
+	case *planFile != "":
+		p, err := scenarios.Load(*planFile)
+		if err != nil {
+			return 2, usagef("%v", err)
+		}
+		list = []scenarios.Scenario{{Name: planName(p, *planFile), Doc: p.Doc, Build: func(uint64) scenarios.Plan { return p }}}
+	case !*all:
 		list = nil
 		for _, n := range strings.Split(*name, ",") {
 			s, err := lookup(n)
@@ -63,6 +79,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 			list = append(list, s)
 		}
+	}
+	// A real-time run cannot be replayed bit for bit; its report names the command that runs
+	// the same plan and seed again, through the same kind of sockets.
+	rerun := func(scenario string, seed uint64, plan string) string {
+		what := "--scenario " + scenario
+		if plan != "" {
+			what = "--plan " + validate.ShellQuote(plan)
+		}
+		return fmt.Sprintf("simrun validate --server-cmd %s --client-cmd %s %s --seed %d --net %s (real time: not bit-exact)",
+			validate.ShellQuote(*serverCmd), validate.ShellQuote(*clientCmd), what, seed, *netw)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -77,53 +103,78 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\truns\tviolations\tfailed\tdelivered\twall\tnot reproduced\n")
+	fmt.Fprintf(tw, "scenario\truns\tviolations\tfailed\tinconclusive\tdelivered\twall\tnot reproduced\n")
 	var summary reports.Summary
-	violations, failed, runs := 0, 0, 0
+	var total validate.Report
+	violations, failed, inconclusive := 0, 0, 0
 	for _, rep := range reps {
 		notes := "-"
 		if len(rep.Notes) > 0 {
-			notes = strings.Join(rep.Notes, ", ")
+			var ns []string
+			for _, n := range rep.Notes {
+				ns = append(ns, fmt.Sprintf("%s (%d of %d runs)", n.Text, n.Runs, rep.Runs))
+			}
+			notes = strings.Join(ns, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", rep.Scenario, rep.Runs, rep.Violations, len(rep.Failures), rep.Delivered, rep.Wall.Round(time.Millisecond), notes)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", rep.Scenario, rep.Runs, rep.Violations, len(rep.Failures), len(rep.Inconclusive), rep.Delivered, rep.Wall.Round(time.Millisecond), notes)
 		violations += rep.Violations
 		failed += len(rep.Failures)
-		runs += rep.Runs
-		row, fails := validateResults(rep, c, *impl, func(seed uint64) string { return rerun(rep.Scenario, seed) })
+		inconclusive += len(rep.Inconclusive)
+		total.Runs += rep.Runs
+		total.Canary.Add(rep.Canary)
+		total.Latency.Add(&rep.Latency)
+		total.Coverage.Add(rep.Coverage)
+		total.SimCoverage.Add(rep.SimCoverage)
+		row, fails := validateResults(rep, c, *impl)
 		summary.Scenarios = append(summary.Scenarios, row)
 		summary.Failures = append(summary.Failures, fails...)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\n%d runs, %d violations, %d failed runs, %s\n", runs, violations, failed, time.Since(start).Round(time.Millisecond))
-	for _, rep := range reps {
-		if len(rep.Notes) > 0 {
-			fmt.Fprintf(stdout, "note: %s ran without %s: the proxies cannot produce it, so the run tests less than the scenario says\n", rep.Scenario, strings.Join(rep.Notes, ", "))
-		}
-	}
+	fmt.Fprintf(stdout, "\n%d runs, %d violations, %d failed runs, %d inconclusive runs, %s\n", total.Runs, violations, failed, inconclusive, time.Since(start).Round(time.Millisecond))
+	latencyTable(stdout, reps, total)
+	fmt.Fprintln(stdout)
+	coverageMatrix(stdout, total.Coverage, total.SimCoverage)
+	shortOfSimulation(stdout, reps)
+
 	shown := 0
 	for _, rep := range reps {
-		for i, f := range rep.Failures {
-			if shown == 20 {
-				break
-			}
-			shown++
-			fmt.Fprintf(stdout, "FAIL %s seed %d: ", rep.Scenario, f.Seed)
-			if f.Err != nil {
-				fmt.Fprintf(stdout, "%v\n", f.Err)
-			} else {
-				v := f.Violations[0]
-				fmt.Fprintf(stdout, "%s on %s session %d: %s", v.Property, v.Node, v.Session, v.Message)
-				if len(f.Violations) > 1 {
-					fmt.Fprintf(stdout, " (+%d more)", len(f.Violations)-1)
+		for _, kind := range []struct {
+			label string
+			runs  []validate.Failure
+		}{{"FAIL", rep.Failures}, {"INCONCLUSIVE", rep.Inconclusive}} {
+			for i, f := range kind.runs {
+				if shown == 20 {
+					break
 				}
-				fmt.Fprintln(stdout)
-			}
-			if *outDir != "" && i < reportsPerScenario {
-				if path, err := writeValidateFailure(*outDir, rep.Scenario, f, *impl, rerun(rep.Scenario, f.Seed)); err != nil {
-					fmt.Fprintf(stdout, "  report: %v\n", err)
-				} else {
-					fmt.Fprintf(stdout, "  report: %s/report.html\n", path)
+				shown++
+				fmt.Fprintf(stdout, "%s %s seed %d: %s\n", kind.label, rep.Scenario, f.Seed, firstProblem(f))
+				if f.Verdict == validate.Inconclusive {
+					fmt.Fprintf(stdout, "  %s\n", figures(f.Outcome))
 				}
+				if f.Err == nil {
+					fmt.Fprintf(stdout, "  %s\n", runLatency(f.Outcome))
+				}
+				for _, s := range f.Outcome.Schedule {
+					fmt.Fprintf(stdout, "  fault %s\n", s)
+				}
+				plan := ""
+				if *planFile != "" {
+					plan = *planFile
+				}
+				if *outDir != "" && i < reportsPerScenario {
+					path, err := writeValidateFailure(*outDir, rep.Scenario, f, *impl, func(dir string) string {
+						if plan == "" {
+							plan = filepath.Join(dir, "plan.json")
+						}
+						return rerun(rep.Scenario, f.Seed, plan)
+					})
+					if err != nil {
+						fmt.Fprintf(stdout, "  report: %v\n", err)
+					} else {
+						fmt.Fprintf(stdout, "  report: %s/report.html\n", path)
+					}
+				}
+				fmt.Fprintf(stdout, "  rerun: %s\n", rerun(rep.Scenario, f.Seed, plan))
 			}
 		}
 	}
@@ -133,32 +184,124 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		fmt.Fprintf(stdout, "wrote %s/summary.md and %s/results.json\n", *outDir, *outDir)
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0:
 		return 1, nil
+	case inconclusive > 0:
+		return exitInconclusive, nil
 	}
 	return 0, nil
 }
 
+// planName names a plan file's runs: its own name, else the file's.
+func planName(p scenarios.Plan, path string) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strings.TrimSuffix(filepath.Base(path), ".json")
+}
+
+func firstProblem(f validate.Failure) string {
+	if f.Err != nil {
+		return f.Err.Error()
+	}
+	v := f.Violations[0]
+	s := fmt.Sprintf("%s on %s session %d: %s", v.Property, v.Node, v.Session, v.Message)
+	if len(f.Violations) > 1 {
+		s += fmt.Sprintf(" (+%d more)", len(f.Violations)-1)
+	}
+	return s
+}
+
+// figures says why a run was inconclusive.
+func figures(o validate.Outcome) string {
+	return fmt.Sprintf("the machine ran late: %v; liveness bound stretched to %v", o.Canary, o.Bound.Round(time.Millisecond))
+}
+
+// runLatency is one run's latency figures.
+func runLatency(o validate.Outcome) string {
+	return fmt.Sprintf("latency: open -> Online %s; post -> delivery %s", o.Latency.Online.String(), o.Latency.Delivery.String())
+}
+
+// latencyTable prints, per scenario and over the campaign, the latency figures and how late
+// the machine itself ran.
+func latencyTable(w io.Writer, reps []validate.Report, total validate.Report) {
+	fmt.Fprintf(w, "\nlatency (real time):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  scenario\topen -> Online\tpost -> delivery\tmachine late up to\n")
+	row := func(name string, r validate.Report) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%v\n", name, r.Latency.Online.String(), r.Latency.Delivery.String(), r.Canary.Late().Round(time.Microsecond))
+	}
+	for _, r := range reps {
+		row(r.Scenario, r)
+	}
+	if len(reps) > 1 {
+		row("total", total)
+	}
+	tw.Flush()
+}
+
+// shortOfSimulation lists, per scenario, the boundary situations its real runs reached less
+// often than the simulator does with the same plans and seeds: there the scenario tested less
+// than it is named for.
+func shortOfSimulation(w io.Writer, reps []validate.Report) {
+	sits := scenarios.Situations()
+	header := false
+	for _, r := range reps {
+		for i, sit := range sits {
+			if r.Coverage[i] >= r.SimCoverage[i] {
+				continue
+			}
+			if !header {
+				fmt.Fprintf(w, "situations reached less often in real time than in simulation (real/simulated):\n")
+				header = true
+			}
+			fmt.Fprintf(w, "  %s: %s %d/%d\n", r.Scenario, sit.Name, r.Coverage[i], r.SimCoverage[i])
+		}
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+}
+
 // validateResults converts a scenario's report for results.json. Real runs have no trace
 // hash: their timing is the machine's.
-func validateResults(rep validate.Report, c validate.Campaign, impl string, rerun func(uint64) string) (reports.ScenarioResult, []reports.FailureResult) {
+func validateResults(rep validate.Report, c validate.Campaign, impl string) (reports.ScenarioResult, []reports.FailureResult) {
 	row := reports.ScenarioResult{
 		Scenario: rep.Scenario, Impl: impl, Ranges: []reports.SeedRange{{FirstSeed: c.FirstSeed, Seeds: c.Seeds, Hash: "real-time"}},
-		Violations: rep.Violations, Delivered: rep.Delivered, WallNs: int64(rep.Wall),
+		Violations: rep.Violations, Inconclusive: len(rep.Inconclusive), Delivered: rep.Delivered, WallNs: int64(rep.Wall),
 	}
 	var fails []reports.FailureResult
-	for _, f := range rep.Failures {
+	for _, f := range append(append([]validate.Failure(nil), rep.Failures...), rep.Inconclusive...) {
 		fr := failureResult(rep.Scenario, impl, f.Seed, f.Err, f.Violations)
-		fr.Replay = rerun(f.Seed)
+		if f.Verdict == validate.Inconclusive {
+			fr.Verdict, fr.Figures = f.Verdict.String(), figures(f.Outcome)
+		}
 		fails = append(fails, fr)
 	}
+	slices.SortFunc(fails, func(a, b reports.FailureResult) int { return cmp.Compare(a.Seed, b.Seed) })
 	return row, fails
 }
 
-func writeValidateFailure(dir, scenario string, f validate.Failure, impl, replay string) (string, error) {
-	rf := reports.Failure{Scenario: scenario, Seed: f.Seed, Impl: impl, Plan: f.Plan, History: f.Outcome.History, Result: f.Outcome.Result, Replay: replay}
+// writeValidateFailure writes a failure's directory, with the fault schedule the proxies
+// applied in schedule.txt; replay gets the directory and returns the command that reruns it.
+func writeValidateFailure(dir, scenario string, f validate.Failure, impl string, replay func(dir string) string) (string, error) {
+	rf := reports.Failure{Scenario: scenario, Seed: f.Seed, Impl: impl, Plan: f.Plan, History: f.Outcome.History, Result: f.Outcome.Result}
 	if f.Err != nil {
 		rf.Err = f.Err.Error()
 	}
-	return writeFailure(dir, rf, f.Outcome.Fresh)
+	rf.Replay = replay(reports.FailureDir(dir, rf))
+	path, err := writeFailure(dir, rf, f.Outcome.Fresh)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "verdict: %s\n%s\n%s\n", f.Verdict, figures(f.Outcome), runLatency(f.Outcome))
+	for _, s := range f.Outcome.Schedule {
+		fmt.Fprintf(&b, "fault %s\n", s)
+	}
+	for _, n := range f.Outcome.Notes {
+		fmt.Fprintf(&b, "not reproduced: %s\n", n)
+	}
+	return path, os.WriteFile(filepath.Join(path, "schedule.txt"), []byte(b.String()), 0o644)
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -49,8 +50,16 @@ type conn struct {
 
 	mu      sync.Mutex
 	server  duplex // nil until the dial succeeds
+	dialing bool   // the setup is over: the proxy is dialing the target or has
 	aborted bool
 	rst     bool // how it was aborted, for a server that connects after the abort
+}
+
+// settingUp reports whether the connection is still in its setup, unknown to the server.
+func (c *conn) settingUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.dialing
 }
 
 func newConn(p *Proxy, client duplex, ordinal uint64) *conn {
@@ -68,6 +77,18 @@ func (c *conn) serve() {
 	defer c.p.wg.Done()
 	defer c.p.forget(c)
 	defer c.cancel()
+	if setup := time.Duration(c.p.cfg.SetupNs); setup > 0 {
+		t := time.NewTimer(setup)
+		select {
+		case <-t.C:
+		case <-c.done:
+			t.Stop()
+			return
+		}
+	}
+	c.mu.Lock()
+	c.dialing = true
+	c.mu.Unlock()
 	var d net.Dialer
 	nc, err := d.DialContext(c.ctx, c.p.targetNet, c.p.cfg.Target)
 	if err != nil {
@@ -135,6 +156,7 @@ func (c *conn) read(d Direction, src duplex) {
 	q := &c.queues[d]
 	rng := rand.New(rand.NewPCG(c.p.cfg.Seed, streamSeed(c.ordinal, d)))
 	buf := make([]byte, readBufBytes)
+	frames := framePos{}
 	var cuts []int
 	var lastNs int64 // delivery time of the previous piece: no piece may overtake it
 	for {
@@ -148,6 +170,9 @@ func (c *conn) read(d Direction, src duplex) {
 			// A copy, not buf itself, is queued, and an exact-size one so that the queue
 			// bound counts the memory actually held.
 			data := slices.Clone(buf[:n])
+			if len(c.p.cfg.Corrupt) > 0 {
+				c.p.corrupted.Add(uint64(frames.corrupt(data, d, c.p.cfg.Corrupt)))
+			}
 			cuts = l.cutPoints(rng, n, cuts)
 			if c.p.segmentHook != nil {
 				c.p.segmentHook(c.ordinal, d, n, cuts)
@@ -357,4 +382,35 @@ func notify(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
+}
+
+// framePos follows stream+ frames through one direction of a connection, for Corruption.
+type framePos struct {
+	frame int     // index of the frame the next byte belongs to
+	pos   int     // offset of the next byte in that frame
+	size  [4]byte // the frame's body size field, as sent
+}
+
+// corrupt applies every corruption of direction d to data, the next bytes of the stream, and
+// returns how many frames it touched first.
+func (f *framePos) corrupt(data []byte, d Direction, cs []Corruption) int {
+	touched := 0
+	for i := range data {
+		if f.pos < 4 {
+			f.size[f.pos] = data[i]
+		}
+		for _, c := range cs {
+			if c.Dir == d && c.Frame == f.frame && f.pos >= c.Offset && f.pos < c.Offset+len(c.Bytes) {
+				if f.pos == c.Offset {
+					touched++
+				}
+				data[i] = c.Bytes[f.pos-c.Offset]
+			}
+		}
+		f.pos++
+		if f.pos >= frameHeader && f.pos == frameHeader+int(binary.LittleEndian.Uint32(f.size[:])) {
+			f.frame, f.pos = f.frame+1, 0
+		}
+	}
+	return touched
 }

@@ -1,7 +1,8 @@
 // Package proxy is a fault-injecting TCP and Unix-socket proxy for implementations that run as
 // real processes. It is the real-time counterpart of netsim's simulated links: one Proxy sits
 // on one (client, channel) path, forwards bytes both ways, and applies per-direction latency,
-// jitter, bandwidth, segmentation, stalls, resets and slow closes.
+// jitter, bandwidth, segmentation, stalls, resets and slow closes, and per connection a setup
+// time (during which a reset is a refusal) and byte-level corruption of chosen frames.
 //
 // Real timing cannot be replayed, but the schedule of faults can: every random choice (jitter,
 // where a read is cut) comes from a PCG stream derived from Config.Seed and the connection's
@@ -64,13 +65,35 @@ type Config struct {
 	Listen, Target string
 	Seed           uint64
 	Up, Down       Link
+	// SetupNs holds each accepted connection that long before the proxy dials the target and
+	// forwards a byte: the handshake a connection across a slow link takes, which loopback
+	// completes at once. A Reset meanwhile refuses the connection: the server never sees it.
+	SetupNs int64
+	// Corrupt rewrites bytes of chosen frames as they pass.
+	Corrupt []Corruption
 }
+
+// Corruption overwrites bytes of one frame of every connection: starting Offset bytes into
+// the Frame-th frame (from 0) going direction Dir, with Bytes, cut off at the frame's end.
+// Frames are stream+'s: a header of uint32 little-endian body size, int32 msgid and int64 seq,
+// then the body; the proxy follows them by the sizes as sent, whatever it rewrites.
+type Corruption struct {
+	Dir    Direction
+	Frame  int
+	Offset int
+	Bytes  []byte
+}
+
+// frameHeader is the size of a stream+ frame header; the body size is its first 4 bytes.
+const frameHeader = 16
 
 // Stats counts what the proxy has done since Start.
 type Stats struct {
 	Connections  uint64    // accepted from clients
 	DialFailures uint64    // accepted connections whose target could not be reached; the client was reset
 	Resets       uint64    // connections reset, by Reset or because one side reset or failed
+	Refused      uint64    // connections Reset during their setup, before the target saw them
+	Corrupted    uint64    // frames rewritten by Config.Corrupt
 	Bytes        [2]uint64 // delivered, by Direction
 }
 
@@ -85,8 +108,8 @@ type Proxy struct {
 	// segmentHook, when set by tests, sees every read's cut points; the slice is reused.
 	segmentHook func(ordinal uint64, d Direction, n int, cuts []int)
 
-	connections, dialFailures, resets atomic.Uint64
-	bytes                             [2]atomic.Uint64
+	connections, dialFailures, resets, refused, corrupted atomic.Uint64
+	bytes                                                 [2]atomic.Uint64
 
 	done      chan struct{} // closed by Close; ends the accept loop's backoff
 	closeOnce sync.Once
@@ -108,6 +131,14 @@ func start(cfg Config, hook func(uint64, Direction, int, []int)) (*Proxy, error)
 	for _, l := range []Link{cfg.Up, cfg.Down} {
 		if err := l.validate(); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.SetupNs < 0 {
+		return nil, fmt.Errorf("proxy: negative SetupNs %d", cfg.SetupNs)
+	}
+	for _, c := range cfg.Corrupt {
+		if c.Dir > Down || c.Frame < 0 || c.Offset < 0 || len(c.Bytes) == 0 {
+			return nil, fmt.Errorf("proxy: invalid corruption %+v", c)
 		}
 	}
 	ln, err := net.Listen(network(cfg.Listen), cfg.Listen)
@@ -157,11 +188,17 @@ func (p *Proxy) SetLink(dir Direction, l Link) error {
 
 // Reset resets every current connection as a middlebox RST would: both the client and the
 // server get an RST, and bytes in flight through the proxy are dropped. On Unix sockets, which
-// have no RST, the peers see the socket closed. It returns how many connections it reset.
+// have no RST, the peers see the socket closed. A connection still in its setup (SetupNs) is
+// refused: the client is reset before a byte of it reached the server, which never sees it.
+// It returns how many connections it reset or refused.
 func (p *Proxy) Reset() int {
 	n := 0
 	for _, c := range p.current() {
-		if c.abort(true, &p.resets) {
+		count := &p.resets
+		if c.settingUp() {
+			count = &p.refused
+		}
+		if c.abort(true, count) {
 			n++
 		}
 	}
@@ -197,6 +234,8 @@ func (p *Proxy) Stats() Stats {
 		Connections:  p.connections.Load(),
 		DialFailures: p.dialFailures.Load(),
 		Resets:       p.resets.Load(),
+		Refused:      p.refused.Load(),
+		Corrupted:    p.corrupted.Load(),
 		Bytes:        [2]uint64{p.bytes[Up].Load(), p.bytes[Down].Load()},
 	}
 }

@@ -586,3 +586,76 @@ func BenchmarkProxyThroughput(b *testing.B) {
 		b.Fatalf("target received %d bytes; want %d", total, int64(b.N)*int64(len(buf)))
 	}
 }
+
+// A connection's setup holds its bytes, and the server does not see it, until SetupNs has
+// passed; after it, the bytes pass unchanged.
+func TestSetupDelaysTheConnection(t *testing.T) {
+	const setup = 80 * ms
+	r := newRig(t, "tcp", Config{SetupNs: setup}, nil)
+	start := time.Now()
+	cl, sv := r.connect(t)
+	write(t, cl, []byte("hello"))
+	if got := readFull(t, sv, 5); string(got) != "hello" {
+		t.Fatalf("server read %q", got)
+	}
+	if d := time.Since(start); d < time.Duration(setup) {
+		t.Fatalf("the server had the bytes after %v; want at least the setup, %v", d, time.Duration(setup))
+	}
+}
+
+// A Reset during the setup refuses the connection: the client is reset and the server never
+// sees it.
+func TestResetDuringSetupRefuses(t *testing.T) {
+	r := newRig(t, "tcp", Config{SetupNs: int64(waitTimeout)}, nil)
+	cl, err := net.DialTimeout("tcp", r.p.Addr(), waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	write(t, cl, []byte("request"))
+	deadline := time.Now().Add(waitTimeout)
+	for r.p.Stats().Connections == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := r.p.Reset(); n != 1 {
+		t.Fatalf("Reset affected %d connections; want 1", n)
+	}
+	expectReset(t, "client", readErr(cl))
+	r.ln.(*net.TCPListener).SetDeadline(time.Now().Add(100 * time.Millisecond))
+	if sv, err := r.ln.Accept(); err == nil {
+		sv.Close()
+		t.Fatal("the server saw a refused connection")
+	}
+	if s := r.p.Stats(); s.Refused != 1 || s.Resets != 0 {
+		t.Errorf("stats %+v; want 1 refused, 0 resets", s)
+	}
+}
+
+// A corruption rewrites the chosen bytes of the chosen frame only, on every connection, and
+// follows frames by their sizes however the reads cut them.
+func TestCorruptRewritesOneFrame(t *testing.T) {
+	frame := func(seq byte, body string) []byte {
+		b := make([]byte, frameHeader, frameHeader+len(body))
+		b[0], b[8] = byte(len(body)), seq
+		return append(b, body...)
+	}
+	stream := slices.Concat(frame(0, "hello"), frame(1, "request"), frame(2, "tail"))
+	want := slices.Concat(frame(0, "hello"), frame(1, "reXXest"), frame(2, "tail"))
+	cfg := Config{
+		Up:      Link{SegmentProb: 1, SegmentMax: 8},
+		Corrupt: []Corruption{{Dir: Up, Frame: 1, Offset: frameHeader + 2, Bytes: []byte("XX")}},
+	}
+	r := newRig(t, "tcp", cfg, nil)
+	for i := range 2 {
+		cl, sv := r.connect(t)
+		for _, b := range stream { // byte by byte: a frame is followed across reads
+			write(t, cl, []byte{b})
+		}
+		if got := readFull(t, sv, len(want)); !bytes.Equal(got, want) {
+			t.Fatalf("connection %d: server read %q; want %q", i, got, want)
+		}
+	}
+	if s := r.p.Stats(); s.Corrupted != 2 {
+		t.Errorf("Corrupted = %d; want 2", s.Corrupted)
+	}
+}
