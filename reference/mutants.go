@@ -66,6 +66,10 @@ const (
 	// BugPublishBeforeStore: the server publishes a post at once and stores it (and reports
 	// it as its last seq) only storeLagNs later.
 	BugPublishBeforeStore
+	// BugStoreRecoverDropLast: the file store's recovery cuts the newest segment's last
+	// record, complete and synced, as a torn write (storage.BugRecoverDropLast). Only runs
+	// whose server stores on files (durable plans in the simulator) can show it.
+	BugStoreRecoverDropLast
 )
 
 // Mutant documents one planted bug.
@@ -184,6 +188,12 @@ var mutants = []Mutant{
 		Bug:    BugPublishBeforeStore,
 		Origin: "TLL invariant I3: storage receives a message before online does",
 		Doc:    "publishes before storing: a client subscribed just after a post can find it in neither channel",
+	},
+	{
+		Name:   "store-recover-drop-last",
+		Bug:    BugStoreRecoverDropLast,
+		Origin: "issue 11/10: a torn-tail test written end >= size for end > size in file store recovery",
+		Doc:    "after a crash the file store cuts its last record, synced and acknowledged, as if torn",
 	},
 }
 

@@ -106,6 +106,7 @@ type serverOpts struct {
 	feed, size int
 	rate       float64
 	listening  func(online, request string, last int64)
+	recovered  func(storage.Cut) // told each thing the file store's recovery cut
 }
 
 func serverFlags(name string, args []string) (serverOpts, error) {
@@ -166,6 +167,11 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 			return nil, 0, nil, err
 		}
 		cfg.Store, cfg.Durable, last = file, true, file.Last()
+		for _, c := range file.Recovered() {
+			if o.recovered != nil {
+				o.recovered(c)
+			}
+		}
 	}
 	srv, err := tcp.ListenServer(o.online, o.request, cfg)
 	if err != nil {

@@ -38,6 +38,7 @@ Usage:
   simrun driver client|server --online ADDR --request ADDR [--storage DIR] [--impl IMPL]
   simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all) [--seeds N]
                 [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
+  simrun store  verify|repair DIR
   simrun help
 
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
@@ -83,6 +84,12 @@ serve, subscribe: the reference server (posting "seq msgid payload" lines from s
 validate plays scenarios in real time against driver commands, every connection through
         a fault proxy, and judges them as run does (README, "The driver protocol").
 
+store   verify DIR says what the file store in DIR holds, segment by segment, and whether it
+        is intact: exit 0 when the server opens it (naming what a crash left that opening
+        cuts), 1 when it is damaged (the file, offset and what is wrong; the server refuses
+        it). repair DIR is the one way to cut a damaged store back to its last intact record:
+        it prints what it removed, then verifies.
+
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
 Exit status: 0 no violation, 1 violations found, 2 bad usage.
 `
@@ -126,6 +133,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdDriver(args[1:], os.Stdin, stdout)
 	case "validate":
 		code, err = cmdValidate(args[1:], stdout, stderr)
+	case "store":
+		code, err = cmdStore(args[1:], stdout)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

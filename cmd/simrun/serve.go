@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/tcp"
 )
 
@@ -28,6 +29,7 @@ func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		}
 		fmt.Fprintf(stderr, "simrun serve: online %s, request %s, store %s, last seq %d\n", online, request, store, last)
 	}
+	o.recovered = func(c storage.Cut) { fmt.Fprintf(stderr, "simrun serve: store recovery %v\n", c) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, o, stdin, stdout, stderr); err != nil {

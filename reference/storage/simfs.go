@@ -92,7 +92,7 @@ func (f *simFile) crash(rng Rand) {
 	extra := len(f.cur) - f.durLen
 	keep := f.durLen + rng.IntN(extra+1)
 	if keep > f.durLen && rng.IntN(4) == 0 {
-		clear(f.cur[f.durLen+rng.IntN(keep-f.durLen):keep])
+		clear(f.cur[f.durLen+rng.IntN(keep-f.durLen) : keep])
 	}
 	f.cur = f.cur[:keep:keep]
 	f.durLen = keep

@@ -76,3 +76,9 @@ var ErrNotIncreasing = errors.New("non monotonic seq")
 func notIncreasing(seq, last int64) error {
 	return fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, last)
 }
+
+// Syncer is a Store that can make what it holds durable. The server syncs before it
+// acknowledges a post as durable.
+type Syncer interface {
+	Sync() error
+}
