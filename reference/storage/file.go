@@ -74,6 +74,9 @@ type File struct {
 	// pending counts appends since the last sync, for SyncEvery.
 	pending int
 	synced  int64
+	// syncedSize is the newest segment's size at the last sync; after a failure the store
+	// forgets what lies past it.
+	syncedSize int64
 	cuts    []Cut // what recovery cut when the store was opened
 
 	// rd is the last older segment read from, kept open because history replay reads one
@@ -156,6 +159,9 @@ func OpenFile(dir string, opt FileOptions) (*File, error) {
 		f.wOff = f.segs[n-1].size
 	}
 	f.synced = f.Last()
+	if n := len(f.segs); n > 0 {
+		f.syncedSize = f.segs[n-1].size
+	}
 	return f, nil
 }
 
@@ -171,8 +177,22 @@ func (f *File) usable() error {
 	return f.err
 }
 
+// fail refuses every later write and forgets what was not synced: after a failed write or
+// fsync the page cache may hold bytes the disk never got (Linux marks them clean), so only a
+// reopen, which reads the disk, may say more.
 func (f *File) fail(err error) error {
 	f.err = fmt.Errorf("storage: %w (the store accepts no more writes until it is reopened)", err)
+	for len(f.segs) > 0 && f.segs[len(f.segs)-1].first > f.synced {
+		f.segs = f.segs[:len(f.segs)-1]
+	}
+	if n := len(f.segs); n > 0 && f.segs[n-1].last > f.synced {
+		s := &f.segs[n-1]
+		s.last, s.size = f.synced, f.syncedSize
+		for len(s.index) > 0 && s.index[len(s.index)-1].off >= s.size {
+			s.index = s.index[:len(s.index)-1]
+		}
+	}
+	f.buf = f.buf[:0]
 	return f.err
 }
 
@@ -283,6 +303,9 @@ func (f *File) sync() error {
 		}
 	}
 	f.synced, f.pending = f.Last(), 0
+	if n := len(f.segs); n > 0 {
+		f.syncedSize = f.segs[n-1].size
+	}
 	return nil
 }
 

@@ -679,7 +679,7 @@ func TestFileOpenErrors(t *testing.T) {
 		{name: "signed name", files: map[string][]byte{"+0000000000000000010.seg": seg10}, want: "is not a segment file"},
 		{name: "directory named like a segment", subdir: segName(40), files: map[string][]byte{segName(10): seg10}, want: "is not a segment file"},
 		{name: "name disagrees with first record", files: map[string][]byte{segName(11): seg10}, corrupt: true, want: "the segment header names first seq 10, the file name 11"},
-		{name: "seqs overlap across segments", files: map[string][]byte{segName(10): seg10, segName(25): seg25}, corrupt: true, want: "its header says the previous segment ends at seq -1, but 00000000000000000010.seg ends at seq 30"},
+		{name: "seqs overlap across segments", files: map[string][]byte{segName(10): seg10, segName(25): seg25}, corrupt: true, want: "ends at seq 30 without its seal although 00000000000000000025.seg follows it"},
 		{name: "empty older segment", files: map[string][]byte{segName(5): nil, segName(10): seg10}, corrupt: true, want: "segment header cut short"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,13 +69,13 @@ func appendSegHeader(b []byte, first, prevLast int64) []byte {
 // parseSegHeader returns the first and previous last seqs a segment header names, or why it
 // is not a header this version reads.
 func parseSegHeader(b []byte) (first, prevLast int64, why string) {
-	if len(b) < segHdrLen {
-		return 0, 0, fmt.Sprintf("segment header cut short: the file has %d bytes, a header %d", len(b), segHdrLen)
-	}
-	if string(b[:4]) != segMagic {
+	if len(b) >= len(segMagic) && string(b[:4]) != segMagic {
 		return 0, 0, fmt.Sprintf("no segment header (the file starts %x, not %q): a store of format 1, "+
 			"written before segment headers, or not a store at all; this version reads format %d only",
 			b[:4], segMagic, formatVersion)
+	}
+	if len(b) < segHdrLen {
+		return 0, 0, fmt.Sprintf("segment header cut short: the file has %d bytes, a header %d", len(b), segHdrLen)
 	}
 	if crc32.Checksum(b[:segHdrLen-crcLen], castagnoli) != le.Uint32(b[segHdrLen-crcLen:]) {
 		return 0, 0, "segment header checksum mismatch"

@@ -159,15 +159,15 @@ func (ins *inspection) link(i int) *Problem {
 			return &Problem{Path: s.path, Offset: -1, seg: i, fix: fixStart, Why: fmt.Sprintf(
 				"the first segment follows one that ended at seq %d: the segments before it are missing", s.prevLast)}
 		}
-	} else if p := &ins.segs[i-1]; s.prevLast != p.seg.last {
-		return &Problem{Path: s.path, Offset: -1, seg: i, fix: fixCut, Why: fmt.Sprintf(
-			"its header says the previous segment ends at seq %d, but %s ends at seq %d: a segment is missing",
-			s.prevLast, filepath.Base(p.path), p.seg.last)}
-	} else if !p.sealed && (s.seg.last >= 0 || i < len(ins.names)-1) {
+	} else if p := &ins.segs[i-1]; !p.sealed && (s.seg.last >= 0 || i < len(ins.names)-1) {
 		// Unsealed with a successor is a crash during rotation only while the successor has
 		// no record yet; anything else was cut.
 		return &Problem{Path: p.path, Offset: p.fileSize, seg: i - 1, fix: fixCut, keep: p.fileSize, Why: fmt.Sprintf(
 			"ends at seq %d without its seal although %s follows it: the segment was cut", p.seg.last, filepath.Base(s.path))}
+	} else if s.prevLast != p.seg.last {
+		return &Problem{Path: s.path, Offset: -1, seg: i, fix: fixCut, Why: fmt.Sprintf(
+			"its header says the previous segment ends at seq %d, but %s ends at seq %d: a segment is missing",
+			s.prevLast, filepath.Base(p.path), p.seg.last)}
 	}
 	if i == len(ins.names)-1 && s.sealed {
 		return &Problem{Path: s.path, Offset: -1, seg: i, fix: fixUnseal, Why: fmt.Sprintf(
