@@ -77,7 +77,7 @@ type File struct {
 	// syncedSize is the newest segment's size at the last sync; after a failure the store
 	// forgets what lies past it.
 	syncedSize int64
-	cuts    []Cut // what recovery cut when the store was opened
+	cuts       []Cut // what recovery cut when the store was opened
 
 	// rd is the last older segment read from, kept open because history replay reads one
 	// segment for many calls in a row.
