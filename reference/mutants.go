@@ -70,6 +70,9 @@ const (
 	// record, complete and synced, as a torn write (storage.BugRecoverDropLast). Only runs
 	// whose server stores on files (durable plans in the simulator) can show it.
 	BugStoreRecoverDropLast
+	// BugStoreSeekOffByOne: the file store starts a read from a segment's last seq in the
+	// next segment (storage.BugSeekOffByOne), skipping that record.
+	BugStoreSeekOffByOne
 )
 
 // Mutant documents one planted bug.
@@ -194,6 +197,12 @@ var mutants = []Mutant{
 		Bug:    BugStoreRecoverDropLast,
 		Origin: "issue 11/10: a torn-tail test written end >= size for end > size in file store recovery",
 		Doc:    "after a crash the file store cuts its last record, synced and acknowledged, as if torn",
+	},
+	{
+		Name:   "store-seek-off-by-one",
+		Bug:    BugStoreSeekOffByOne,
+		Origin: "issue 10 blind spot 6: a segment seek that compares with from+1",
+		Doc:    "history read from a segment's last seq starts in the next segment, skipping that record",
 	},
 }
 

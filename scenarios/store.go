@@ -25,8 +25,11 @@ type simStore struct {
 func newSimStore(r *runner) (*simStore, error) {
 	st := &simStore{fs: storage.NewSimFS(r.k.Rand()), opt: storage.FileOptions{SegmentBytes: storeSegmentBytes}}
 	st.opt.FS = st.fs
-	if r.opt.Bugs&reference.BugStoreRecoverDropLast != 0 {
+	switch {
+	case r.opt.Bugs&reference.BugStoreRecoverDropLast != 0:
 		st.opt.Bug = storage.BugRecoverDropLast
+	case r.opt.Bugs&reference.BugStoreSeekOffByOne != 0:
+		st.opt.Bug = storage.BugSeekOffByOne
 	}
 	if err := st.open(); err != nil {
 		return nil, fmt.Errorf("opening the simulated file store: %w", err)
@@ -48,14 +51,20 @@ func (st *simStore) crash() {
 	st.file = nil
 }
 
-// recover reopens the store after a crash. A store that recovery refuses means the file store
-// lost or damaged what it had synced: the server starts over on an empty store, so the
-// restart's last seq shows the loss to the durable property, and the reason is returned.
+// recover reopens the store after a crash and says what recovery found, for the restart
+// event. A store that recovery refuses means the file store lost or damaged what it had
+// synced: the server starts over on an empty store, so the restart's last seq shows the loss
+// to the durable property.
 func (st *simStore) recover() (reason string) {
 	f, err := storage.OpenFile(st.dir, st.opt)
 	if err == nil {
 		st.file = f
-		return ""
+		entries, _ := st.fs.ReadDir(st.dir) // it was just read: it exists
+		reason = fmt.Sprintf("store of %d segments", len(entries))
+		for _, c := range f.Recovered() {
+			reason += "; recovery " + c.Why
+		}
+		return reason
 	}
 	reason = "store recovery failed: " + err.Error()
 	if err := st.open(); err != nil {

@@ -52,6 +52,9 @@ const (
 	// BugRecoverDropLast: recovery's torn-tail test reads end >= size for end > size, so
 	// the newest segment's last record, complete and synced, is cut as if torn.
 	BugRecoverDropLast FileBug = 1 + iota
+	// BugSeekOffByOne: Read picks the segment to start in by first seq > from+1, so a read
+	// from a segment's last seq starts in the next segment and skips that record.
+	BugSeekOffByOne
 )
 
 // File is a Store kept in a directory of segment files, the analogue of TLL's rotate+file://.
@@ -390,7 +393,11 @@ func (f *File) Read(dst []Record, from int64, max int) ([]Record, error) {
 	if max <= 0 || len(f.segs) == 0 || from > limit {
 		return dst, nil
 	}
-	i := sort.Search(len(f.segs), func(i int) bool { return f.segs[i].first > from })
+	key := from
+	if f.opt.Bug == BugSeekOffByOne {
+		key++
+	}
+	i := sort.Search(len(f.segs), func(i int) bool { return f.segs[i].first > key })
 	if i > 0 {
 		i--
 	}
