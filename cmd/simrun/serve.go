@@ -29,7 +29,6 @@ func cmdServe(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		}
 		fmt.Fprintf(stderr, "simrun serve: online %s, request %s, store %s, last seq %d\n", online, request, store, last)
 	}
-	o.recovered = func(c storage.Cut) { fmt.Fprintf(stderr, "simrun serve: store recovery %v\n", c) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, o, stdin, stdout, stderr); err != nil {
@@ -51,6 +50,7 @@ func (e badInput) Error() string { return e.msg }
 // Each post read from stdin is acknowledged on stdout with the seq stored, once it is stored:
 // on files, durably. Stopping closes the store, which syncs it.
 func serve(ctx context.Context, o serverOpts, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	o.recovered = func(c storage.Cut) { fmt.Fprintf(stderr, "simrun serve: store recovery %v\n", c) }
 	srv, last, stop, err := listen(o)
 	if err != nil {
 		return err
