@@ -205,7 +205,8 @@ func scanSegment(fsys FS, path string, first int64, newest bool, bug FileBug) (s
 	damage := func(off int64, keep int64, format string, args ...any) (segScan, *Problem, error) {
 		return s, &Problem{Path: path, Offset: off, fix: fixCut, keep: keep, Why: fmt.Sprintf(format, args...)}, nil
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(h, 0, size), scanBuf)
+	// A segment smaller than the buffer needs no more: stores of many small segments open fast.
+	br := bufio.NewReaderSize(io.NewSectionReader(h, 0, size), int(min(size, scanBuf)))
 	var hdr [segHdrLen]byte
 	n, err := io.ReadFull(br, hdr[:min(size, segHdrLen)])
 	if err != nil {
