@@ -73,14 +73,14 @@ func TestFileDamageRefused(t *testing.T) {
 			p := paths[len(paths)-1]
 			offs := recordOffsets(t, p)
 			off := offs[len(offs)/2]
-			editFile(t, p, func(b []byte) []byte { b[off+1] ^= 0x40; return b })
+			editFile(t, p, func(b []byte) []byte { b[off+4+1] ^= 0x40; return b })
 			return p, fmt.Sprintf("offset %d: record header checksum mismatch", off)
 		}},
 		{"length field of the newest record flipped", func(t *testing.T, paths []string) (string, string) {
 			p := paths[len(paths)-1]
 			offs := recordOffsets(t, p)
 			off := offs[len(offs)-1]
-			editFile(t, p, func(b []byte) []byte { b[off] ^= 0x01; return b })
+			editFile(t, p, func(b []byte) []byte { b[off+4] ^= 0x01; return b })
 			return p, fmt.Sprintf("offset %d: record header checksum mismatch", off)
 		}},
 		{"sealed segment cut at a record boundary", func(t *testing.T, paths []string) (string, string) {

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"sort"
 )
@@ -432,13 +433,16 @@ func (f *File) readSegment(dst []Record, i int, off, from, limit int64, max int)
 		start, bodies, p := len(dst), 0, 0
 		var bad error
 		for max > 0 && len(buf)-p >= recHdrLen {
-			rh, ok := parseRecHeader(buf[p:])
-			recLen := recordLen(rh.n)
-			if !ok || rh.n > MaxFileBody || off+int64(p)+recLen > s.size {
+			// The header's own CRC is checked only when the record's fails, to say which part
+			// is damaged: one CRC call per record, as before headers had their own.
+			bodyLen := le.Uint32(buf[p+4:])
+			recLen := recordLen(bodyLen)
+			if bodyLen > MaxFileBody || off+int64(p)+recLen > s.size {
 				bad = f.corruptAt(s, off+int64(p), "record header does not verify")
 				break
 			}
-			if rh.seq > limit {
+			seq := int64(le.Uint64(buf[p+12:]))
+			if seq > limit {
 				max = 0
 				break
 			}
@@ -446,13 +450,17 @@ func (f *File) readSegment(dst []Record, i int, off, from, limit int64, max int)
 				break
 			}
 			end := p + int(recLen)
-			if rh.seq >= from {
-				if !rh.bodyOK(buf[p+recHdrLen : end]) {
-					bad = f.corruptAt(s, off+int64(p), "body checksum mismatch")
+			if seq >= from {
+				if crc32.Checksum(buf[p+crcLen:end-crcLen], castagnoli) != le.Uint32(buf[end-crcLen:]) {
+					why := "body checksum mismatch"
+					if _, ok := parseRecHeader(buf[p:]); !ok {
+						why = "record header does not verify"
+					}
+					bad = f.corruptAt(s, off+int64(p), why)
 					break
 				}
 				body := buf[p+recHdrLen : end-crcLen]
-				dst = append(dst, Record{Seq: rh.seq, MsgID: rh.msgid, Body: body})
+				dst = append(dst, Record{Seq: seq, MsgID: int32(le.Uint32(buf[p+8:])), Body: body})
 				bodies += len(body)
 				max--
 			}
@@ -462,7 +470,7 @@ func (f *File) readSegment(dst []Record, i int, off, from, limit int64, max int)
 			if len(buf) < recHdrLen {
 				return dst, max, f.corruptAt(s, off, "segment ends inside a record header")
 			}
-			want = recordLen(le.Uint32(buf)) // a record larger than a chunk: read it whole
+			want = recordLen(le.Uint32(buf[4:])) // a record larger than a chunk: read it whole
 			continue
 		}
 		// The bodies point into the scratch buffer, which the next chunk overwrites; the records

@@ -435,7 +435,7 @@ func TestFileDamagedLastRecordTruncated(t *testing.T) {
 		}
 		refused(fmt.Sprintf("flip byte %d", i), want, func(b []byte) []byte { b[start+i] ^= 1; return b })
 	}
-	refused("length beyond the file", "record header checksum mismatch", func(b []byte) []byte { b[start+3] ^= 0x80; return b })
+	refused("length beyond the file", "record header checksum mismatch", func(b []byte) []byte { b[start+7] ^= 0x80; return b })
 	damage("zeroed sector inside the record", func(b []byte) []byte {
 		clear(b[start+10:])
 		return b
@@ -499,7 +499,7 @@ func TestFileCorruptionIsAnError(t *testing.T) {
 		return b
 	})
 	corrupt("newest segment length shrunk", names[2], "offset 1248: record header checksum mismatch, with", func(b []byte) []byte {
-		b[32+19*64] = 20 // the last record's body length: 40 becomes 20
+		b[32+19*64+4] = 20 // the last record's body length: 40 becomes 20
 		return b
 	})
 	corrupt("seq out of order", names[1], "seq 10 after", func(b []byte) []byte {

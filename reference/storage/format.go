@@ -17,10 +17,14 @@ import (
 //
 // prev last seq is the last seq of the segment before it, -1 for the first segment of a store.
 //
-// A record is a header of recHdrLen bytes, the body, and a CRC of the body:
+// A record is a header of recHdrLen bytes, the body, and a CRC of both:
 //
-//	uint32 body length | int32 msgid | int64 seq | uint32 CRC-32C of those 16 bytes |
-//	body | uint32 CRC-32C of the body, continuing from the header's CRC
+//	uint32 CRC-32C of the next 16 bytes | uint32 body length | int32 msgid | int64 seq |
+//	body | uint32 CRC-32C of the 16 bytes and the body
+//
+// The header's own CRC is what tells a damaged length from a torn write; the CRC at the end
+// covers length, msgid, seq and body in one contiguous run, so a replay checks a record with
+// one CRC call, as format 1 did.
 //
 // A seal is a record header alone whose body length is sealMark and whose seq is the last seq
 // of the segment it ends; it is the last thing in every segment but the newest.
@@ -95,28 +99,31 @@ func appendRecord(b []byte, seq int64, msgid int32, body []byte) []byte {
 
 func appendRecordHeader(b []byte, n uint32, msgid int32, seq int64) ([]byte, uint32) {
 	start := len(b)
+	b = append(b, 0, 0, 0, 0)
 	b = le.AppendUint32(b, n)
 	b = le.AppendUint32(b, uint32(msgid))
 	b = le.AppendUint64(b, uint64(seq))
-	hcrc := crc32.Checksum(b[start:], castagnoli)
-	return le.AppendUint32(b, hcrc), hcrc
+	hcrc := crc32.Checksum(b[start+crcLen:], castagnoli)
+	le.PutUint32(b[start:], hcrc)
+	return b, hcrc
 }
 
 // recHeader is a decoded record header.
 type recHeader struct {
+	crc   uint32
 	n     uint32
 	msgid int32
 	seq   int64
-	crc   uint32
 }
 
 // parseRecHeader decodes the first recHdrLen bytes of b and checks their CRC.
 func parseRecHeader(b []byte) (recHeader, bool) {
-	h := recHeader{n: le.Uint32(b), msgid: int32(le.Uint32(b[4:])), seq: int64(le.Uint64(b[8:])), crc: le.Uint32(b[16:])}
-	return h, crc32.Checksum(b[:16], castagnoli) == h.crc
+	h := recHeader{crc: le.Uint32(b), n: le.Uint32(b[4:]), msgid: int32(le.Uint32(b[8:])), seq: int64(le.Uint64(b[12:]))}
+	return h, crc32.Checksum(b[crcLen:recHdrLen], castagnoli) == h.crc
 }
 
-// bodyOK checks a body and the CRC that follows it.
+// bodyOK checks a body and the CRC that follows it, continuing from the header's CRC (which
+// parseRecHeader verified), so the header is not read twice.
 func (h recHeader) bodyOK(bodyAndCRC []byte) bool {
 	body := bodyAndCRC[:h.n]
 	return crc32.Update(h.crc, castagnoli, body) == le.Uint32(bodyAndCRC[h.n:])
