@@ -9,25 +9,50 @@ import (
 )
 
 // fuzzStore writes 60 records with sparse seqs over 300-byte segments of a simulated file
-// system and closes the store, so every record is synced.
-func fuzzStore(t *testing.T) (*SimFS, []Record, []string) {
+// system and closes the store, so every record is synced. It returns the segment files'
+// bytes, written once and laid out afresh for every input by fuzzFS.
+func fuzzStore(t testing.TB) ([]Record, []string, [][]byte) {
 	fsys := NewSimFS(rand.New(rand.NewPCG(1, 1)))
 	recs := sparseRecords(rand.New(rand.NewPCG(2, 2)), 5, 60, 30)
 	f, err := OpenFile("s", FileOptions{FS: fsys, SegmentBytes: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendAll(t, f, recs)
-	closeFile(t, f)
+	for _, r := range recs {
+		if err := f.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	entries, err := fsys.ReadDir("s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
+	var files [][]byte
 	for _, e := range entries {
 		names = append(names, path.Join("s", e.Name))
+		files = append(files, simRead(t, fsys, names[len(names)-1]))
 	}
-	return fsys, recs, names
+	return recs, names, files
+}
+
+func fuzzFS(t *testing.T, names []string, files [][]byte) *SimFS {
+	fsys := NewSimFS(rand.New(rand.NewPCG(1, 1)))
+	if err := fsys.MakeDir("s"); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		h, err := fsys.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		simWrite(t, h, 0, files[i])
+		h.Close()
+	}
+	return fsys
 }
 
 func simSnapshot(t *testing.T, fsys *SimFS) string {
@@ -68,8 +93,9 @@ func FuzzOpenDamaged(f *testing.F) {
 		f.Add(op, byte(0), uint16(40), byte(1), uint16(8))
 		f.Add(op, byte(255), uint16(100), byte(0x80), uint16(300))
 	}
+	recs, names, files := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, op, segPick byte, off uint16, val byte, n uint16) {
-		fsys, recs, names := fuzzStore(t)
+		fsys := fuzzFS(t, names, files)
 		name := names[int(segPick)%len(names)]
 		newest := name == names[len(names)-1]
 		b := simRead(t, fsys, name)

@@ -16,7 +16,7 @@ func simWrite(t *testing.T, h Handle, off int64, b []byte) {
 	}
 }
 
-func simRead(t *testing.T, fsys FS, path string) []byte {
+func simRead(t testing.TB, fsys FS, path string) []byte {
 	t.Helper()
 	h, err := fsys.Open(path)
 	if err != nil {
