@@ -315,3 +315,30 @@ func TestFileWriteAndSyncErrors(t *testing.T) {
 		check(t, faultFS{failSync: &failing}, func() { failing = true }, func() { failing = false })
 	})
 }
+
+// A failed sync right after a rotation forgets the new segment, whose records were never
+// synced; reads of the segment before it must still come from that segment's own file.
+func TestFileSyncErrorAfterRotation(t *testing.T) {
+	fsys := NewSimFS(rand.New(rand.NewPCG(5, 6)))
+	f, err := OpenFile("s", FileOptions{FS: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	first := []Record{{Seq: 1, Body: []byte("one")}, {Seq: 2, Body: []byte("two")}}
+	appendAll(t, f, first)
+	if err := f.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, f, []Record{{Seq: 3, Body: []byte("three, in a new segment")}})
+	fsys.FailSync(syscall.EIO)
+	if err := f.Sync(); err == nil {
+		t.Fatal("Sync succeeded")
+	}
+	if f.Last() != 2 {
+		t.Fatalf("last %d after the failed sync, want 2", f.Last())
+	}
+	if d := diffRecords(readAll(t, f), first); d != "" {
+		t.Fatal(d)
+	}
+}

@@ -188,6 +188,11 @@ func (f *File) fail(err error) error {
 	f.err = fmt.Errorf("storage: %w (the store accepts no more writes until it is reopened)", err)
 	for len(f.segs) > 0 && f.segs[len(f.segs)-1].first > f.synced {
 		f.segs = f.segs[:len(f.segs)-1]
+		if f.w != nil {
+			// f.w is the segment just forgotten: reads of the one now newest must not use it.
+			f.err = errors.Join(f.err, f.w.Close())
+			f.w = nil
+		}
 	}
 	if n := len(f.segs); n > 0 && f.segs[n-1].last > f.synced {
 		s := &f.segs[n-1]

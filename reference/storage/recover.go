@@ -386,10 +386,16 @@ func Repair(fsys FS, dir string) ([]Cut, error) {
 		fsys = OS{}
 	}
 	var cuts []Cut
-	for range 1 << 20 { // each round fixes one problem, and the first ones remove files
+	// Each round fixes one problem. A cut removes every later segment, and at most one
+	// unsealing and one new start follow it, so a store of n segments takes n+3 rounds.
+	limit := -1
+	for round := 0; limit < 0 || round <= limit; round++ {
 		ins, err := inspect(fsys, dir, 0)
 		if err != nil {
 			return cuts, err
+		}
+		if limit < 0 {
+			limit = len(ins.names) + 3
 		}
 		p := ins.problem
 		if p == nil {
