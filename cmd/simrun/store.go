@@ -48,7 +48,7 @@ func storeVerify(dir string, stdout io.Writer) (int, error) {
 	if r.Records > 0 {
 		span = fmt.Sprintf("%d records, seqs %d..%d", r.Records, r.First, r.Last)
 	}
-	fmt.Fprintf(stdout, "store %s: %d segments checked, %s\n", dir, len(r.Segments), span)
+	fmt.Fprintf(stdout, "store %s: %d intact segments, %s\n", dir, len(r.Segments), span)
 	for _, s := range r.Segments {
 		state := "open for appends"
 		if s.Sealed {
