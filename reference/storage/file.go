@@ -59,7 +59,7 @@ const (
 )
 
 // File is a Store kept in a directory of segment files, the analogue of TLL's rotate+file://.
-// The package doc (doc.go) describes the format and what recovery does.
+// The package doc describes the format decisions and what recovery does; format.go the bytes.
 //
 // Appends are buffered in memory and written when the buffer fills, on Sync, on Rotate and on
 // Close; Read sees them before that. A File is not safe for concurrent use.
