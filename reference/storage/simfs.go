@@ -54,8 +54,10 @@ func (s *SimFS) FailSync(err error) { s.failSync = append(s.failSync, err) }
 // Crash is a power loss: every file keeps what was synced, and of the unsynced bytes past it
 // a prefix of random length, possibly with zeros in place of the last part of it (the size
 // reached the disk, the data did not). Unsynced directory changes are all kept or all lost.
-// Handles opened before the crash must not be used after it.
+// Handles opened before the crash must not be used after it, and failures asked for and not
+// yet met are dropped with the run that crashed.
 func (s *SimFS) Crash() {
+	s.failWrite, s.failSync = nil, nil
 	if s.rng.IntN(2) == 0 {
 		s.names = cloneNames(s.durable)
 	} else {
