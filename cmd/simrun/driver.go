@@ -167,8 +167,8 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 			return nil, 0, nil, err
 		}
 		cfg.Store, cfg.Durable, last = file, true, file.Last()
-		for _, c := range file.Recovered() {
-			if o.recovered != nil {
+		if o.recovered != nil {
+			for _, c := range file.Recovered() {
 				o.recovered(c)
 			}
 		}
