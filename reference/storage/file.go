@@ -161,6 +161,11 @@ func OpenFile(dir string, opt FileOptions) (*File, error) {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
 		f.wOff = f.segs[n-1].size
+		// What a crashed process wrote may still sit in the page cache only, and Synced is
+		// about to claim it all.
+		if err := errors.Join(f.w.Sync(), fsys.SyncDir(dir)); err != nil {
+			return nil, errors.Join(fmt.Errorf("storage: %w", err), f.w.Close())
+		}
 	}
 	f.synced = f.Last()
 	if n := len(f.segs); n > 0 {
