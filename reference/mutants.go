@@ -87,6 +87,13 @@ const (
 	// BugEvictionPastStart: the Reply's shortcuts are refused only when the buffer evicted a
 	// message after the requested seq, not the one at it.
 	BugEvictionPastStart
+	// BugStoreRecoverDropLast: the file store's recovery cuts the newest segment's last
+	// record, complete and synced, as a torn write (storage.BugRecoverDropLast). Only runs
+	// whose server stores on files (durable plans in the simulator) can show it.
+	BugStoreRecoverDropLast
+	// BugStoreSeekOffByOne: the file store starts a read from a segment's last seq in the
+	// next segment (storage.BugSeekOffByOne), skipping that record.
+	BugStoreSeekOffByOne
 )
 
 // Mutant documents one planted bug.
@@ -247,6 +254,18 @@ var mutants = []Mutant{
 		Bug:    BugEvictionPastStart,
 		Origin: "off-by-one at the eviction boundary (issue 10, blind spot 5)",
 		Doc:    "a buffer that evicted exactly the requested seq before the Reply still takes the nothing-to-fetch shortcut",
+	},
+	{
+		Name:   "store-recover-drop-last",
+		Bug:    BugStoreRecoverDropLast,
+		Origin: "issue 11/10: a torn-tail test written end >= size for end > size in file store recovery",
+		Doc:    "after a crash the file store cuts its last record, synced and acknowledged, as if torn",
+	},
+	{
+		Name:   "store-seek-off-by-one",
+		Bug:    BugStoreSeekOffByOne,
+		Origin: "issue 10 blind spot 6: a segment seek that compares with from+1",
+		Doc:    "history read from a segment's last seq starts in the next segment, skipping that record",
 	},
 }
 

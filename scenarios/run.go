@@ -13,7 +13,6 @@ import (
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/netsim"
 	"github.com/streamsim/streamsim/reference"
-	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/wire"
 	"github.com/streamsim/streamsim/sim"
 )
@@ -56,7 +55,7 @@ type runner struct {
 	net     *netsim.Network
 	server  *reference.Server // nil while crashed
 	host    *netsim.Host      // the server's
-	disk    *storage.Disk     // the server's store when it can crash
+	store   *simStore         // the server's store when it can crash or is durable
 	clients []*clientApp
 	hist    checker.History
 	session int64
@@ -126,7 +125,10 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		r.net.SetIdleTimeout(p.Net.IdleTimeoutUs * 1000)
 	}
 	if p.Server.Durable || p.crashes(ServerName) {
-		r.disk = storage.NewDisk()
+		var err error
+		if r.store, err = newSimStore(r); err != nil {
+			return Outcome{}, err
+		}
 	}
 	r.host = r.net.AddServer(ServerName)
 	r.server = r.newServer()
@@ -261,8 +263,8 @@ func (r *runner) newServer() *reference.Server {
 		Bugs:                  r.opt.Bugs,
 		Failpoints:            r.failpoints(ServerName),
 	}
-	if r.disk != nil {
-		cfg.Store = r.disk
+	if r.store != nil && r.store.file != nil {
+		cfg.Store = r.store.file
 	}
 	return reference.NewServer(r.host, cfg)
 }
@@ -413,12 +415,12 @@ func (r *runner) crash(node string, downNs int64) {
 		r.net.Crash(ServerName)
 		r.record(checker.Event{Node: ServerName, Kind: checker.EvCrash})
 		r.server = nil
-		// Writes reach the disk in order; how many unsynced ones made it is chance.
-		r.disk.Crash(r.k.Rand().IntN(r.disk.Unsynced() + 1))
+		r.store.crash()
 		r.k.After(downNs, sim.Func(func() {
+			why := r.store.recover()
 			r.server = r.newServer()
 			r.net.Restart(ServerName, r.server)
-			r.record(checker.Event{Node: ServerName, Kind: checker.EvRestart, Seq: r.disk.Last()})
+			r.record(checker.Event{Node: ServerName, Kind: checker.EvRestart, Seq: r.store.last(), Reason: why})
 		}))
 		return
 	}

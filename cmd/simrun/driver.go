@@ -121,6 +121,7 @@ type serverOpts struct {
 	feed, size int
 	rate       float64
 	listening  func(online, request string, last int64)
+	recovered  func(storage.Cut) // told each thing the file store's recovery cut
 }
 
 func serverFlags(name string, args []string) (serverOpts, error) {
@@ -194,6 +195,11 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 			return nil, 0, nil, err
 		}
 		cfg.Store, cfg.Durable, last = file, o.durable, file.Last()
+		if o.recovered != nil {
+			for _, c := range file.Recovered() {
+				o.recovered(c)
+			}
+		}
 	}
 	srv, err := tcp.ListenServer(o.online, o.request, cfg, tcp.WithLimits(tcp.LimitsFor(cfg)))
 	if err != nil {

@@ -42,6 +42,7 @@ Usage:
                 [--max-size B] [--impl IMPL]
   simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all | --plan FILE)
                 [--seeds N] [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
+  simrun store  verify|repair DIR
   simrun help
 
 run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
@@ -102,6 +103,12 @@ validate plays scenarios (or a failure report's plan.json) in real time against 
         figures (open to Online, post to delivery: p50, p99, max), the coverage matrix beside
         the simulator's, and per failing run its fault schedule and rerun command. Exit 0
         all passed, 1 a run failed, 3 none failed but some were inconclusive.
+
+store   verify DIR says what the file store in DIR holds, segment by segment, and whether it
+        is intact: exit 0 when the server opens it (naming what a crash left that opening
+        cuts), 1 when it is damaged (the file, offset and what is wrong; the server refuses
+        it). repair DIR is the one way to cut a damaged store back to its last intact record:
+        it prints what it removed, then verifies.
 
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
 Exit status: 0 no violation, 1 violations found, 2 bad usage (validate: 3 inconclusive).
@@ -167,6 +174,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdDriver(args[1:], os.Stdin, stdout)
 	case "validate":
 		code, err = cmdValidate(args[1:], stdout, stderr)
+	case "store":
+		code, err = cmdStore(args[1:], stdout)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

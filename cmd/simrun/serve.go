@@ -72,6 +72,7 @@ func (e badInput) Error() string { return e.msg }
 // Each post read from stdin is acknowledged on stdout with the seq stored, once it is stored:
 // with o.durable, once it is on disk. Stopping closes the store, which syncs it.
 func serve(ctx context.Context, o serverOpts, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	o.recovered = func(c storage.Cut) { fmt.Fprintf(stderr, "simrun serve: store recovery %v\n", c) }
 	srv, last, stop, err := listen(o)
 	if err != nil {
 		return err

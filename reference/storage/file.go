@@ -1,18 +1,11 @@
 package storage
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 )
 
 // MaxFileBody is the largest body File stores. Recovery uses it to tell a plausible record
@@ -33,19 +26,10 @@ var (
 )
 
 const (
-	headerLen   = 16 // uint32 body length | int32 msgid | int64 seq
-	crcLen      = 4
-	segSuffix   = ".seg"
-	segDigits   = 20       // enough for any non-negative int64, so names sort by seq
 	indexStride = 16 << 10 // a seek scans at most this much of a segment past its index entry
 	writeBuf    = 64 << 10
 	readChunk   = 64 << 10
 	scanBuf     = 1 << 20
-)
-
-var (
-	le         = binary.LittleEndian
-	castagnoli = crc32.MakeTable(crc32.Castagnoli)
 )
 
 // FileOptions configures OpenFile; the zero value is usable.
@@ -56,53 +40,66 @@ type FileOptions struct {
 	// SyncEvery makes Append call Sync itself once SyncEvery appends have accumulated since
 	// the last sync. Zero or less leaves syncing to the caller alone.
 	SyncEvery int
+	// FS is the file system; default the real one (OS).
+	FS FS
+	// Bug plants a bug in the store, for mutation testing; zero is the correct store.
+	Bug FileBug
 }
 
+// FileBug is a bug planted in the file store, for mutation testing.
+type FileBug int
+
+const (
+	// BugRecoverDropLast: recovery's torn-tail test reads end >= size for end > size, so
+	// the newest segment's last record, complete and synced, is cut as if torn.
+	BugRecoverDropLast FileBug = 1 + iota
+	// BugSeekOffByOne: Read picks the segment to start in by first seq > from+1, so a read
+	// from a segment's last seq starts in the next segment and skips that record.
+	BugSeekOffByOne
+)
+
 // File is a Store kept in a directory of segment files, the analogue of TLL's rotate+file://.
-//
-// Every segment is named by the seq of its first record, zero-padded to 20 digits
-// (00000000000000000010.seg), and the newest one is the one appended to. There are no
-// renames: a segment file is created together with its first record, and the previous one is
-// fsynced (with the directory) before that, so only the newest file can ever hold bytes that
-// were not synced. Recovery therefore forgives a damaged tail in the newest segment only, and
-// treats damage anywhere else as corruption.
-//
-// A record is, little-endian, uint32 body length | int32 msgid | int64 seq | body | uint32
-// CRC-32C (Castagnoli) of everything before it.
+// The package doc describes the format decisions and what recovery does; format.go the bytes.
 //
 // Appends are buffered in memory and written when the buffer fills, on Sync, on Rotate and on
 // Close; Read sees them before that. A File is not safe for concurrent use.
 type File struct {
-	dir string
-	opt FileOptions
+	dir  string
+	opt  FileOptions
+	fsys FS
 
 	segs []segment
-	// w is the newest segment's file while it takes appends, nil after Rotate or when the
-	// store is empty, in which case the next Append creates a segment.
-	w    *os.File
-	wOff int64  // bytes of the newest segment already handed to the OS
-	buf  []byte // the newest segment's bytes past wOff
+	// w is the newest segment's file, nil when the store is empty, in which case the next
+	// Append creates a segment.
+	w      Handle
+	wOff   int64  // bytes of the newest segment already handed to the file system
+	buf    []byte // the newest segment's bytes past wOff
+	rotate bool   // the next Append starts a new segment
 	// pending counts appends since the last sync, for SyncEvery.
-	pending  int
-	dirDirty bool // a segment was created since the directory was last synced
-	synced   int64
+	pending int
+	synced  int64
+	// syncedSize is the newest segment's size at the last sync; after a failure the store
+	// forgets what lies past it.
+	syncedSize int64
+	cuts       []Cut // what recovery cut when the store was opened
 
 	// rd is the last older segment read from, kept open because history replay reads one
 	// segment for many calls in a row.
-	rd      *os.File
+	rd      Handle
 	rdFirst int64
 	scratch []byte
 
 	closed bool
 	// err is the first write or sync failure; afterwards what the files hold is unknown, so
-	// writes are refused while reads of what was appended keep working.
+	// writes are refused and reads see only what was synced.
 	err error
 }
 
 type segment struct {
-	first int64
-	last  int64 // -1 until a record is added
-	size  int64 // bytes of complete records, including those still in File.buf
+	first   int64
+	last    int64 // -1 until a record is added
+	size    int64 // bytes of the header and complete records, including those still in File.buf
+	records int64
 	// index holds (seq, offset) of a record about every indexStride bytes, starting with the
 	// first record, so a seek reads little more than what it returns.
 	index []indexEntry
@@ -115,273 +112,72 @@ func (s *segment) add(seq, off, end int64) {
 		s.index = append(s.index, indexEntry{seq, off})
 	}
 	s.last, s.size = seq, end
+	s.records++
 }
 
 // seek returns the offset of an indexed record at or before the first one with seq ≥ from.
 func (s *segment) seek(from int64) int64 {
 	i := sort.Search(len(s.index), func(i int) bool { return s.index[i].seq > from })
 	if i == 0 {
-		return 0
+		return segHdrLen
 	}
 	return s.index[i-1].off
 }
 
-func recordLen(bodyLen uint32) int64 { return headerLen + int64(bodyLen) + crcLen }
-
-func segName(first int64) string { return fmt.Sprintf("%0*d%s", segDigits, first, segSuffix) }
-
-func parseSegName(name string) (int64, bool) {
-	digits, ok := strings.CutSuffix(name, segSuffix)
-	if !ok || len(digits) != segDigits {
-		return 0, false
-	}
-	first, err := strconv.ParseInt(digits, 10, 64)
-	// The round trip rejects signs and anything else ParseInt tolerates.
-	return first, err == nil && first >= 0 && segName(first) == name
-}
-
 // OpenFile opens the store in dir, creating dir itself (not its parents) when missing, and
-// recovers from a crash: a torn or unwritten tail of the newest segment is truncated away,
-// and a newest segment left without records is removed. Everything found is synced before
-// OpenFile returns, so Synced equals Last. Damage that a crash cannot explain, files that
-// are not segments, and seqs that do not increase across segments are errors wrapping
-// ErrCorrupt or the os error.
+// recovers from a crash (see the package doc); Recovered says what it cut. Everything found
+// is synced before OpenFile returns, so Synced equals Last. Damage that a crash cannot
+// explain is an error wrapping ErrCorrupt that names the file, the offset and what is wrong,
+// and nothing on disk is changed; files that are not segments are errors too.
 func OpenFile(dir string, opt FileOptions) (*File, error) {
 	if opt.SegmentBytes <= 0 {
 		opt.SegmentBytes = DefaultSegmentBytes
 	}
-	if err := makeDir(dir); err != nil {
+	if opt.FS == nil {
+		opt.FS = OS{}
+	}
+	fsys := opt.FS
+	if err := fsys.MakeDir(dir); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	ins, err := inspect(fsys, dir, opt.Bug)
+	if err != nil {
 		return nil, err
 	}
-	f := &File{dir: dir, opt: opt}
-	if err := f.load(); err != nil {
-		if f.w != nil {
-			err = errors.Join(err, f.w.Close())
-		}
+	if ins.problem != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, ins.problem)
+	}
+	f := &File{dir: dir, opt: opt, fsys: fsys}
+	if f.cuts, err = applyCuts(fsys, dir, ins.recovery()); err != nil {
 		return nil, err
+	}
+	for _, s := range ins.segs {
+		if s.seg.last >= 0 {
+			f.segs = append(f.segs, s.seg)
+		}
+	}
+	if n := len(f.segs); n > 0 {
+		if f.w, err = fsys.OpenRW(f.path(f.segs[n-1].first)); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		f.wOff = f.segs[n-1].size
+		// What a crashed process wrote may still sit in the page cache only, and Synced is
+		// about to claim it all.
+		if err := errors.Join(f.w.Sync(), fsys.SyncDir(dir)); err != nil {
+			return nil, errors.Join(fmt.Errorf("storage: %w", err), f.w.Close())
+		}
 	}
 	f.synced = f.Last()
+	if n := len(f.segs); n > 0 {
+		f.syncedSize = f.segs[n-1].size
+	}
 	return f, nil
 }
 
-func makeDir(dir string) error {
-	err := os.Mkdir(dir, 0o755)
-	if err == nil {
-		// Records synced later are only as durable as the directory's own entry.
-		return syncDir(filepath.Dir(dir))
-	}
-	if !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("storage: %w", err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("storage: %s is not a directory", dir)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("storage: syncing directory %s: %w", dir, err)
-	}
-	return nil
-}
+// Recovered is what OpenFile cut: leftovers of a crash, such as a torn last record.
+func (f *File) Recovered() []Cut { return f.cuts }
 
 func (f *File) path(first int64) string { return filepath.Join(f.dir, segName(first)) }
-
-func (f *File) load() error {
-	entries, err := os.ReadDir(f.dir)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	for _, e := range entries {
-		first, ok := parseSegName(e.Name())
-		if !ok || !e.Type().IsRegular() {
-			return fmt.Errorf("storage: %s is not a segment file (want <20-digit first seq>%s)",
-				filepath.Join(f.dir, e.Name()), segSuffix)
-		}
-		f.segs = append(f.segs, segment{first: first, last: -1})
-	}
-	for i := range f.segs {
-		if i > 0 && f.segs[i].first <= f.segs[i-1].last {
-			return fmt.Errorf("%w: seqs do not increase across segments: %s ends at seq %d, %s starts at %d",
-				ErrCorrupt, f.path(f.segs[i-1].first), f.segs[i-1].last, f.path(f.segs[i].first), f.segs[i].first)
-		}
-		if i < len(f.segs)-1 {
-			if err := f.loadOlder(&f.segs[i]); err != nil {
-				return err
-			}
-		} else if err := f.loadNewest(); err != nil {
-			return err
-		}
-	}
-	// A previous run may have crashed before syncing the directory after creating the newest
-	// segment, or this run removed one; either way Synced is about to claim it all.
-	return syncDir(f.dir)
-}
-
-func (f *File) loadOlder(s *segment) error {
-	path := f.path(s.first)
-	fh, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	defer fh.Close() // read-only: closing cannot lose data
-	fi, err := fh.Stat()
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	bad, err := scan(fh, path, s, fi.Size())
-	if err != nil {
-		return err
-	}
-	if bad != nil {
-		return fmt.Errorf("%w: %s: offset %d: %s (only the newest segment may have a torn tail)",
-			ErrCorrupt, path, bad.off, bad.why)
-	}
-	if s.last < 0 {
-		return fmt.Errorf("%w: %s holds no records but is not the newest segment", ErrCorrupt, path)
-	}
-	return nil
-}
-
-// loadNewest scans the newest segment, cuts a tail a crash can explain, and keeps the file
-// open for appends, or removes it when no record is left.
-func (f *File) loadNewest() error {
-	s := &f.segs[len(f.segs)-1]
-	path := f.path(s.first)
-	fh, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	f.w = fh
-	fi, err := fh.Stat()
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	size := fi.Size()
-	bad, err := scan(fh, path, s, size)
-	if err != nil {
-		return err
-	}
-	if bad != nil {
-		torn := bad.end >= size
-		if !torn {
-			if torn, err = allZero(fh, path, bad.end, size); err != nil {
-				return err
-			}
-		}
-		if !torn {
-			return fmt.Errorf("%w: %s: offset %d: %s, followed by %d bytes that are not a torn tail",
-				ErrCorrupt, path, bad.off, bad.why, size-bad.end)
-		}
-		if err := fh.Truncate(bad.off); err != nil {
-			return fmt.Errorf("storage: %w", err)
-		}
-	}
-	if s.last < 0 {
-		f.w = nil
-		if err := fh.Close(); err != nil {
-			return fmt.Errorf("storage: %w", err)
-		}
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("storage: %w", err)
-		}
-		f.segs = f.segs[:len(f.segs)-1]
-		return nil
-	}
-	// The tail may sit in the page cache of a process that crashed, and new records are about
-	// to be written where a cut one was: both must reach the disk first.
-	if err := fh.Sync(); err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	f.wOff = s.size
-	return nil
-}
-
-// badRecord is the first record of a segment that fails its checks; end is where it would
-// end according to its length field.
-type badRecord struct {
-	off, end int64
-	why      string
-}
-
-// scan reads a segment from its start, checking every record and filling s. It stops at the
-// first record that is incomplete or fails its CRC and describes it; records with a good CRC
-// but impossible seqs are reported as errors, since no crash produces them.
-func scan(fh *os.File, path string, s *segment, size int64) (*badRecord, error) {
-	br := bufio.NewReaderSize(fh, scanBuf)
-	var hdr [headerLen]byte
-	var rest []byte
-	for s.size < size {
-		off := s.size
-		if size-off < headerLen {
-			return &badRecord{off, size, "record header cut short"}, nil
-		}
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return nil, fmt.Errorf("storage: reading %s: %w", path, err)
-		}
-		n := le.Uint32(hdr[0:])
-		end := off + recordLen(n)
-		if n > MaxFileBody {
-			return &badRecord{off, end, fmt.Sprintf("body length %d above the limit %d", n, MaxFileBody)}, nil
-		}
-		if end > size {
-			return &badRecord{off, end, "record cut short"}, nil
-		}
-		if need := int(n) + crcLen; cap(rest) < need {
-			rest = make([]byte, need)
-		} else {
-			rest = rest[:need]
-		}
-		if _, err := io.ReadFull(br, rest); err != nil {
-			return nil, fmt.Errorf("storage: reading %s: %w", path, err)
-		}
-		crc := crc32.Update(crc32.Checksum(hdr[:], castagnoli), castagnoli, rest[:n])
-		if crc != le.Uint32(rest[n:]) {
-			return &badRecord{off, end, "CRC mismatch"}, nil
-		}
-		seq := int64(le.Uint64(hdr[8:]))
-		if off == 0 && seq != s.first {
-			return nil, fmt.Errorf("%w: %s: first record has seq %d, the name says %d", ErrCorrupt, path, seq, s.first)
-		}
-		if off > 0 && seq <= s.last {
-			return nil, fmt.Errorf("%w: %s: offset %d: seq %d after %d", ErrCorrupt, path, off, seq, s.last)
-		}
-		s.add(seq, off, end)
-	}
-	return nil, nil
-}
-
-// allZero reports whether [from, to) of fh holds only zero bytes: what a file system leaves
-// when a crash kept a file's new size but not the data written into it.
-func allZero(fh *os.File, path string, from, to int64) (bool, error) {
-	buf := make([]byte, min(to-from, scanBuf))
-	for off := from; off < to; {
-		chunk := buf[:min(int64(len(buf)), to-off)]
-		if _, err := fh.ReadAt(chunk, off); err != nil {
-			return false, fmt.Errorf("storage: reading %s: %w", path, err)
-		}
-		for _, c := range chunk {
-			if c != 0 {
-				return false, nil
-			}
-		}
-		off += int64(len(chunk))
-	}
-	return true, nil
-}
 
 func (f *File) usable() error {
 	if f.closed {
@@ -390,8 +186,27 @@ func (f *File) usable() error {
 	return f.err
 }
 
+// fail refuses every later write and forgets what was not synced: after a failed write or
+// fsync the page cache may hold bytes the disk never got (Linux marks them clean), so only a
+// reopen, which reads the disk, may say more.
 func (f *File) fail(err error) error {
-	f.err = fmt.Errorf("storage: %w (the store accepts no more writes)", err)
+	f.err = fmt.Errorf("storage: %w (the store accepts no more writes until it is reopened)", err)
+	for len(f.segs) > 0 && f.segs[len(f.segs)-1].first > f.synced {
+		f.segs = f.segs[:len(f.segs)-1]
+		if f.w != nil {
+			// f.w is the segment just forgotten: reads of the one now newest must not use it.
+			f.err = errors.Join(f.err, f.w.Close())
+			f.w = nil
+		}
+	}
+	if n := len(f.segs); n > 0 && f.segs[n-1].last > f.synced {
+		s := &f.segs[n-1]
+		s.last, s.size = f.synced, f.syncedSize
+		for len(s.index) > 0 && s.index[len(s.index)-1].off >= s.size {
+			s.index = s.index[:len(s.index)-1]
+		}
+	}
+	f.buf = f.buf[:0]
 	return f.err
 }
 
@@ -408,18 +223,14 @@ func (f *File) Append(r Record) error {
 	if len(r.Body) > MaxFileBody {
 		return fmt.Errorf("%w: %d bytes at seq %d, limit %d", ErrTooLarge, len(r.Body), r.Seq, MaxFileBody)
 	}
-	if f.w == nil || f.segs[len(f.segs)-1].size >= f.opt.SegmentBytes {
+	if f.w == nil || f.rotate || f.segs[len(f.segs)-1].size >= f.opt.SegmentBytes {
 		if err := f.startSegment(r.Seq); err != nil {
 			return err
 		}
 	}
 	s := &f.segs[len(f.segs)-1]
 	start := len(f.buf)
-	f.buf = le.AppendUint32(f.buf, uint32(len(r.Body)))
-	f.buf = le.AppendUint32(f.buf, uint32(r.MsgID))
-	f.buf = le.AppendUint64(f.buf, uint64(r.Seq))
-	f.buf = append(f.buf, r.Body...)
-	f.buf = le.AppendUint32(f.buf, crc32.Checksum(f.buf[start:], castagnoli))
+	f.buf = appendRecord(f.buf, r.Seq, r.MsgID, r.Body)
 	s.add(r.Seq, s.size, s.size+int64(len(f.buf)-start))
 	if len(f.buf) >= writeBuf {
 		if err := f.flush(); err != nil {
@@ -433,20 +244,50 @@ func (f *File) Append(r Record) error {
 	return nil
 }
 
-// startSegment seals the current segment and creates the next one, named by seq.
+// startSegment creates the next segment, named by seq, and then seals the current one. In
+// that order, a crash between the two leaves an unsealed segment followed by one without
+// records, which recovery can tell from a cut one; the new segment appears under its name
+// only once its header is synced, so a named segment without a header is damage.
 func (f *File) startSegment(seq int64) error {
+	prevLast := int64(-1)
 	if f.w != nil {
-		if err := f.seal(); err != nil {
+		if err := f.sync(); err != nil {
 			return err
 		}
+		prevLast = f.Last()
 	}
-	// O_EXCL: a file already there under this name was not written by this store.
-	fh, err := os.OpenFile(f.path(seq), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	final := f.path(seq)
+	tmp := final + tmpSuffix
+	h, err := f.fsys.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return f.fail(err)
 	}
-	f.w, f.wOff, f.dirDirty = fh, 0, true
-	f.segs = append(f.segs, segment{first: seq, last: -1})
+	_, err = h.WriteAt(appendSegHeader(nil, seq, prevLast), 0)
+	if err == nil {
+		err = h.Sync()
+	}
+	if err == nil {
+		err = f.fsys.Rename(tmp, final)
+	}
+	if err == nil {
+		err = f.fsys.SyncDir(f.dir)
+	}
+	if err != nil {
+		return f.fail(errors.Join(err, h.Close()))
+	}
+	if f.w != nil {
+		seal, _ := appendRecordHeader(nil, sealMark, 0, prevLast)
+		_, err := f.w.WriteAt(seal, f.wOff)
+		if err == nil {
+			err = f.w.Sync()
+		}
+		if err = errors.Join(err, f.w.Close()); err != nil {
+			f.w = nil
+			return f.fail(errors.Join(err, h.Close()))
+		}
+	}
+	f.w, f.wOff, f.rotate = h, segHdrLen, false
+	f.segs = append(f.segs, segment{first: seq, last: -1, size: segHdrLen})
 	return nil
 }
 
@@ -475,32 +316,15 @@ func (f *File) sync() error {
 			return f.fail(err)
 		}
 	}
-	if f.dirDirty {
-		if err := syncDir(f.dir); err != nil {
-			return f.fail(err)
-		}
-		f.dirDirty = false
-	}
 	f.synced, f.pending = f.Last(), 0
-	return nil
-}
-
-// seal makes the current segment durable and closes it for appends; it is what lets recovery
-// assume every segment but the newest is complete.
-func (f *File) seal() error {
-	if err := f.sync(); err != nil {
-		return err
-	}
-	err := f.w.Close()
-	f.w = nil
-	if err != nil {
-		return f.fail(err)
+	if n := len(f.segs); n > 0 {
+		f.syncedSize = f.segs[n-1].size
 	}
 	return nil
 }
 
-// Sync makes every record appended so far durable: it writes out the buffer, fsyncs the
-// newest segment, and fsyncs the directory if a segment was created since the last sync.
+// Sync makes every record appended so far durable: it writes out the buffer and fsyncs the
+// newest segment.
 func (f *File) Sync() error {
 	if err := f.usable(); err != nil {
 		return err
@@ -508,9 +332,8 @@ func (f *File) Sync() error {
 	return f.sync()
 }
 
-// Rotate closes the current segment (synced) so that the next Append starts a new one, like
-// TLL's Rotate control. It does nothing when no segment takes appends. A rotation that no
-// append follows is not remembered by a reopen.
+// Rotate syncs the current segment so that the next Append starts a new one, like TLL's
+// Rotate control. A rotation that no append follows is not remembered by a reopen.
 func (f *File) Rotate() error {
 	if err := f.usable(); err != nil {
 		return err
@@ -518,7 +341,11 @@ func (f *File) Rotate() error {
 	if f.w == nil {
 		return nil
 	}
-	return f.seal()
+	if err := f.sync(); err != nil {
+		return err
+	}
+	f.rotate = true
+	return nil
 }
 
 // Synced is the last seq known durable, -1 when none is.
@@ -563,22 +390,31 @@ func (f *File) Last() int64 {
 
 // Read appends up to max records with seq ≥ from to dst. Their bodies are copies the caller
 // may keep and modify: one allocation holds the bodies of each chunk read from a segment.
-// Every returned record's CRC is checked again, so damage done after OpenFile is an error
-// rather than bad data.
+// Every record read is checked again, header and body, so damage done after OpenFile is an
+// error rather than bad data. After a failed write or sync only what was synced is read: the
+// page cache may hold data the disk never got.
 func (f *File) Read(dst []Record, from int64, max int) ([]Record, error) {
 	if f.closed {
 		return dst, ErrClosed
 	}
-	if max <= 0 || len(f.segs) == 0 || from > f.Last() {
+	limit := f.Last()
+	if f.err != nil {
+		limit = f.synced
+	}
+	if max <= 0 || len(f.segs) == 0 || from > limit {
 		return dst, nil
 	}
-	i := sort.Search(len(f.segs), func(i int) bool { return f.segs[i].first > from })
+	key := from
+	if f.opt.Bug == BugSeekOffByOne {
+		key++
+	}
+	i := sort.Search(len(f.segs), func(i int) bool { return f.segs[i].first > key })
 	if i > 0 {
 		i--
 	}
 	var err error
-	for off := f.segs[i].seek(from); i < len(f.segs) && max > 0; i, off = i+1, 0 {
-		if dst, max, err = f.readSegment(dst, i, off, from, max); err != nil {
+	for off := f.segs[i].seek(from); i < len(f.segs) && max > 0; i, off = i+1, segHdrLen {
+		if dst, max, err = f.readSegment(dst, i, off, from, limit, max); err != nil {
 			return dst, err
 		}
 	}
@@ -587,7 +423,7 @@ func (f *File) Read(dst []Record, from int64, max int) ([]Record, error) {
 
 // readSegment reads segment i from off, a record boundary, in chunks, and returns dst and
 // how many records may still be added.
-func (f *File) readSegment(dst []Record, i int, off, from int64, max int) ([]Record, int, error) {
+func (f *File) readSegment(dst []Record, i int, off, from, limit int64, max int) ([]Record, int, error) {
 	s := &f.segs[i]
 	want := int64(readChunk)
 	for off < s.size && max > 0 {
@@ -606,35 +442,45 @@ func (f *File) readSegment(dst []Record, i int, off, from int64, max int) ([]Rec
 		}
 		start, bodies, p := len(dst), 0, 0
 		var bad error
-		for max > 0 && len(buf)-p >= headerLen {
-			bodyLen := le.Uint32(buf[p:])
+		for max > 0 && len(buf)-p >= recHdrLen {
+			// The header's own CRC is checked only when the record's fails, to say which part
+			// is damaged: one CRC call per record, as before headers had their own.
+			bodyLen := le.Uint32(buf[p+4:])
 			recLen := recordLen(bodyLen)
 			if bodyLen > MaxFileBody || off+int64(p)+recLen > s.size {
-				bad = f.corruptAt(s, off+int64(p), "record length does not fit the segment")
+				bad = f.corruptAt(s, off+int64(p), "record header does not verify")
+				break
+			}
+			seq := int64(le.Uint64(buf[p+12:]))
+			if seq > limit {
+				max = 0
 				break
 			}
 			if recLen > int64(len(buf)-p) {
 				break
 			}
 			end := p + int(recLen)
-			seq := int64(le.Uint64(buf[p+8:]))
 			if seq >= from {
-				if crc32.Checksum(buf[p:end-crcLen], castagnoli) != le.Uint32(buf[end-crcLen:]) {
-					bad = f.corruptAt(s, off+int64(p), "CRC mismatch")
+				if crc32.Checksum(buf[p+crcLen:end-crcLen], castagnoli) != le.Uint32(buf[end-crcLen:]) {
+					why := "body checksum mismatch"
+					if _, ok := parseRecHeader(buf[p:]); !ok {
+						why = "record header does not verify"
+					}
+					bad = f.corruptAt(s, off+int64(p), why)
 					break
 				}
-				body := buf[p+headerLen : end-crcLen]
-				dst = append(dst, Record{Seq: seq, MsgID: int32(le.Uint32(buf[p+4:])), Body: body})
+				body := buf[p+recHdrLen : end-crcLen]
+				dst = append(dst, Record{Seq: seq, MsgID: int32(le.Uint32(buf[p+8:])), Body: body})
 				bodies += len(body)
 				max--
 			}
 			p = end
 		}
 		if p == 0 && bad == nil {
-			if len(buf) < headerLen {
+			if len(buf) < recHdrLen {
 				return dst, max, f.corruptAt(s, off, "segment ends inside a record header")
 			}
-			want = recordLen(le.Uint32(buf)) // a record larger than a chunk: read it whole
+			want = recordLen(le.Uint32(buf[4:])) // a record larger than a chunk: read it whole
 			continue
 		}
 		// The bodies point into the scratch buffer, which the next chunk overwrites; the records
@@ -682,7 +528,7 @@ func (f *File) readAt(i int, buf []byte, off int64) error {
 				return fmt.Errorf("storage: %w", err)
 			}
 		}
-		fh, err := os.Open(f.path(s.first))
+		fh, err := f.fsys.Open(f.path(s.first))
 		if err != nil {
 			return fmt.Errorf("storage: %w", err)
 		}

@@ -127,7 +127,7 @@ func copyDir(t *testing.T, src string) string {
 	return dst
 }
 
-func fileSize(t *testing.T, path string) int64 {
+func sizeOnDisk(t *testing.T, path string) int64 {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -203,7 +203,7 @@ func TestFileReadsUnsyncedTailAndCopiesBodies(t *testing.T) {
 	defer closeFile(t, f)
 	appendAll(t, f, []Record{{Seq: 1, Body: []byte("abc")}, {Seq: 2, Body: nil}})
 	path := filepath.Join(dir, segName(1))
-	if n := fileSize(t, path); n != 0 {
+	if n := sizeOnDisk(t, path); n != segHdrLen {
 		t.Fatalf("segment holds %d bytes before any sync; the test needs buffered appends", n)
 	}
 	got, err := f.Read(nil, 0, 10)
@@ -226,7 +226,7 @@ func TestFileReadsUnsyncedTailAndCopiesBodies(t *testing.T) {
 	if string(kept) != "Xbcmore" {
 		t.Fatalf("a body handed out earlier changed to %q", kept)
 	}
-	if n := fileSize(t, path); n == 0 {
+	if n := sizeOnDisk(t, path); n == segHdrLen {
 		t.Fatal("a record larger than the write buffer was not written out")
 	}
 }
@@ -250,7 +250,7 @@ func TestFileRejectsBadAppends(t *testing.T) {
 		t.Fatalf("a rejected append changed the store: last %d", f.Last())
 	}
 	closeFile(t, f)
-	if n, want := fileSize(t, filepath.Join(dir, segName(5))), recordLen(4); n != want {
+	if n, want := sizeOnDisk(t, filepath.Join(dir, segName(5))), segHdrLen+recordLen(4); n != want {
 		t.Fatalf("segment is %d bytes, want the one record's %d", n, want)
 	}
 	f = openFile(t, dir, FileOptions{})
@@ -293,8 +293,8 @@ func TestFileSyncEveryAndSynced(t *testing.T) {
 			t.Fatalf("after appending %d: synced %d, want %d", seq+1, f.Synced(), want)
 		}
 	}
-	if n := fileSize(t, path); n != 6*recordLen(4) {
-		t.Fatalf("synced segment holds %d bytes on disk, want %d", n, 6*recordLen(4))
+	if n := sizeOnDisk(t, path); n != segHdrLen+6*recordLen(4) {
+		t.Fatalf("synced segment holds %d bytes on disk, want %d", n, segHdrLen+6*recordLen(4))
 	}
 	appendAll(t, f, []Record{{Seq: 7}})
 	if err := f.Rotate(); err != nil || f.Synced() != 7 {
@@ -334,15 +334,9 @@ func checkRecovered(t *testing.T, dir string, want []Record, next Record) {
 	if d := diffRecords(readAll(t, f), want); d != "" {
 		t.Fatalf("recovered: %s", d)
 	}
-	var onDisk, wantBytes int64
-	for _, name := range segNames(t, dir) {
-		onDisk += fileSize(t, filepath.Join(dir, name))
-	}
-	for _, r := range want {
-		wantBytes += recordLen(uint32(len(r.Body)))
-	}
-	if onDisk != wantBytes {
-		t.Fatalf("recovered store has %d bytes on disk, its records %d: the damaged tail was not cut", onDisk, wantBytes)
+	newest := f.segs[len(f.segs)-1]
+	if onDisk := sizeOnDisk(t, f.path(newest.first)); onDisk != newest.size {
+		t.Fatalf("recovered newest segment has %d bytes on disk, its records end at %d: the damaged tail was not cut", onDisk, newest.size)
 	}
 	if f.Synced() != f.Last() {
 		t.Fatalf("recovered store: synced %d, last %d", f.Synced(), f.Last())
@@ -369,7 +363,7 @@ func TestFileTornLastRecordEveryOffset(t *testing.T) {
 				t.Fatal(err)
 			}
 			recLen := int(recordLen(uint32(len(final.Body))))
-			if fresh != (len(whole) == recLen) {
+			if fresh != (len(whole) == segHdrLen+recLen) {
 				t.Fatalf("final segment is %d bytes, final record %d: fresh=%v not set up", len(whole), recLen, fresh)
 			}
 			for keep := range recLen {
@@ -411,11 +405,37 @@ func TestFileDamagedLastRecordTruncated(t *testing.T) {
 		})
 	}
 	damage := func(name string, edit func(b []byte) []byte) { damageKeeping(name, prefix, edit) }
-	// Any flipped bit past the length field is a CRC mismatch in a record that ends the file.
-	for i := 4; i < recLen; i++ {
-		damage(fmt.Sprintf("flip byte %d", i), func(b []byte) []byte { b[start+i] ^= 1; return b })
+	// A torn write keeps a prefix of what was written, so a complete last record that does
+	// not verify was damaged after it was written: refused, the directory unchanged.
+	refused := func(name, want string, edit func(b []byte) []byte) {
+		t.Run(name, func(t *testing.T) {
+			dir := copyDir(t, src)
+			path := filepath.Join(dir, filepath.Base(last))
+			if err := os.WriteFile(path, edit(bytes.Clone(whole)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dir)
+			f, err := OpenFile(dir, FileOptions{})
+			if err == nil {
+				f.Close()
+				t.Fatal("OpenFile accepted a damaged last record")
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("%s: offset %d: %s", path, start, want)) {
+				t.Fatalf("error %q: want ErrCorrupt naming %s, offset %d and %q", err, path, start, want)
+			}
+			if after := snapshot(t, dir); after != before {
+				t.Fatalf("a refused open changed the directory:\n%s\nwas\n%s", after, before)
+			}
+		})
 	}
-	damage("length beyond the file", func(b []byte) []byte { b[start+3] ^= 0x80; return b })
+	for i := range recLen {
+		want := "record header checksum mismatch"
+		if i >= recHdrLen {
+			want = "body checksum mismatch"
+		}
+		refused(fmt.Sprintf("flip byte %d", i), want, func(b []byte) []byte { b[start+i] ^= 1; return b })
+	}
+	refused("length beyond the file", "record header checksum mismatch", func(b []byte) []byte { b[start+7] ^= 0x80; return b })
 	damage("zeroed sector inside the record", func(b []byte) []byte {
 		clear(b[start+10:])
 		return b
@@ -429,13 +449,13 @@ func TestFileDamagedLastRecordTruncated(t *testing.T) {
 }
 
 func TestFileCorruptionIsAnError(t *testing.T) {
-	// Fixed 40-byte bodies make record offsets easy to state: record k starts at 60k.
+	// Fixed 40-byte bodies make record offsets easy to state: record k starts at 32+64k.
 	recs := make([]Record, 60)
 	for i := range recs {
 		recs[i] = Record{Seq: int64(10 + 2*i), Body: bytes.Repeat([]byte{byte(i)}, 40)}
 	}
 	src := t.TempDir()
-	f := openFile(t, src, FileOptions{SegmentBytes: 1200}) // 20 records per segment
+	f := openFile(t, src, FileOptions{SegmentBytes: segHdrLen + 20*64}) // 20 records per segment
 	appendAll(t, f, recs)
 	closeFile(t, f)
 	names := segNames(t, src)
@@ -453,6 +473,7 @@ func TestFileCorruptionIsAnError(t *testing.T) {
 			if err := os.WriteFile(path, edit(b), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			before := snapshot(t, dir)
 			f, err := OpenFile(dir, FileOptions{})
 			if err == nil {
 				f.Close()
@@ -461,28 +482,28 @@ func TestFileCorruptionIsAnError(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), wantMsg) {
 				t.Fatalf("error %q: want ErrCorrupt naming %s and %q", err, path, wantMsg)
 			}
+			if after := snapshot(t, dir); after != before {
+				t.Fatal("a refused open changed the directory")
+			}
 		})
 	}
-	corrupt("older segment middle", names[0], "offset 180: CRC mismatch", func(b []byte) []byte {
-		b[3*60+25] ^= 0xff
+	corrupt("older segment middle", names[0], "offset 224: body checksum mismatch", func(b []byte) []byte {
+		b[32+3*64+25] ^= 0xff
 		return b
 	})
-	corrupt("older segment torn tail", names[1], "offset 1140: record cut short", func(b []byte) []byte {
+	corrupt("older segment torn tail", names[1], "offset 1312: record header cut short", func(b []byte) []byte {
 		return b[:len(b)-1]
 	})
-	corrupt("newest segment middle", names[2], "offset 300: CRC mismatch", func(b []byte) []byte {
-		b[5*60+20] ^= 1
+	corrupt("newest segment middle", names[2], "offset 352: body checksum mismatch, with", func(b []byte) []byte {
+		b[32+5*64+30] ^= 1
 		return b
 	})
-	corrupt("newest segment length shrunk", names[2], "offset 1140: CRC mismatch, followed by", func(b []byte) []byte {
-		b[19*60] = 20 // the last record's body length: 40 becomes 20, leaving 20 bytes after it
+	corrupt("newest segment length shrunk", names[2], "offset 1248: record header checksum mismatch, with", func(b []byte) []byte {
+		b[32+19*64+4] = 20 // the last record's body length: 40 becomes 20
 		return b
 	})
 	corrupt("seq out of order", names[1], "seq 10 after", func(b []byte) []byte {
-		copy(b[60:120], b[0:60]) // a valid record, repeated
-		copy(b[60+8:], []byte{10, 0, 0, 0, 0, 0, 0, 0})
-		rec := b[60:120]
-		le.PutUint32(rec[56:], crc32Of(rec[:56]))
+		copy(b[32+64:], appendRecord(nil, 10, 0, b[32+recHdrLen:32+recHdrLen+40])) // a valid record, out of order
 		return b
 	})
 
@@ -495,12 +516,12 @@ func TestFileCorruptionIsAnError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b[7*60+30] ^= 1
+		b[32+7*64+30] ^= 1
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		got, err := f.Read(nil, 0, 100)
-		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "offset 420") {
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "offset 480") {
 			t.Fatalf("Read over a damaged record: %v", err)
 		}
 		if len(got) != 7 {
@@ -509,12 +530,26 @@ func TestFileCorruptionIsAnError(t *testing.T) {
 	})
 }
 
+// snapshot is every file of dir with its bytes' checksum, to show a directory unchanged.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, name := range segNames(t, dir) {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %08x\n", name, len(data), crc32Of(data))
+	}
+	return b.String()
+}
+
 func crc32Of(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // TestFileSyncedSurviveCrash appends, syncs and rotates at random, and now and then copies the
 // directory the way a crash could leave it: older segments whole (they were synced before the
 // next one was created), the newest one cut anywhere at or past its synced length, possibly
-// missing if nothing in it was synced, possibly zero-extended. Recovery must keep every synced
+// possibly zero-extended. Recovery must keep every synced
 // record and return a prefix of what was appended.
 func TestFileSyncedSurviveCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
@@ -559,7 +594,7 @@ func crashCopy(t *testing.T, rng *rand.Rand, f *File, dir string, appended []Rec
 	t.Helper()
 	synced := f.Synced()
 	newest := f.segs[len(f.segs)-1].first
-	var syncedLen int64
+	syncedLen := int64(segHdrLen)
 	for _, r := range appended {
 		if r.Seq >= newest && r.Seq <= synced {
 			syncedLen += recordLen(uint32(len(r.Body)))
@@ -567,17 +602,12 @@ func crashCopy(t *testing.T, rng *rand.Rand, f *File, dir string, appended []Rec
 	}
 	crashed := copyDir(t, dir)
 	path := filepath.Join(crashed, segName(newest))
-	onDisk := fileSize(t, path)
+	onDisk := sizeOnDisk(t, path)
 	cut := syncedLen + rng.Int64N(onDisk-syncedLen+1)
 	if err := os.Truncate(path, cut); err != nil {
 		t.Fatal(err)
 	}
-	switch x := rng.IntN(4); {
-	case x == 0 && syncedLen == 0:
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-	case x == 1:
+	if rng.IntN(4) == 0 {
 		if err := os.Truncate(path, cut+rng.Int64N(500)); err != nil {
 			t.Fatal(err)
 		}
@@ -648,9 +678,9 @@ func TestFileOpenErrors(t *testing.T) {
 		{name: "unpadded name", files: map[string][]byte{"10.seg": seg10}, want: "10.seg is not a segment file"},
 		{name: "signed name", files: map[string][]byte{"+0000000000000000010.seg": seg10}, want: "is not a segment file"},
 		{name: "directory named like a segment", subdir: segName(40), files: map[string][]byte{segName(10): seg10}, want: "is not a segment file"},
-		{name: "name disagrees with first record", files: map[string][]byte{segName(11): seg10}, corrupt: true, want: "first record has seq 10, the name says 11"},
-		{name: "seqs overlap across segments", files: map[string][]byte{segName(10): seg10, segName(25): seg25}, corrupt: true, want: "seqs do not increase across segments"},
-		{name: "empty older segment", files: map[string][]byte{segName(5): nil, segName(10): seg10}, corrupt: true, want: "holds no records"},
+		{name: "name disagrees with first record", files: map[string][]byte{segName(11): seg10}, corrupt: true, want: "the segment header names first seq 10, the file name 11"},
+		{name: "seqs overlap across segments", files: map[string][]byte{segName(10): seg10, segName(25): seg25}, corrupt: true, want: "ends at seq 30 without its seal although 00000000000000000025.seg follows it"},
+		{name: "empty older segment", files: map[string][]byte{segName(5): nil, segName(10): seg10}, corrupt: true, want: "segment header cut short"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -94,34 +94,3 @@ func TestMemoryCopiesBodies(t *testing.T) {
 		t.Fatalf("stored body %q, want the bytes at append time %q", got[0].Body, "abc")
 	}
 }
-
-func TestDiskCrashLosesOnlyUnsynced(t *testing.T) {
-	d := NewDisk()
-	for s := int64(1); s <= 5; s++ {
-		if err := d.Append(Record{Seq: s}); err != nil {
-			t.Fatal(err)
-		}
-		if s == 3 {
-			d.Sync()
-		}
-	}
-	if d.Synced() != 3 || d.Unsynced() != 2 {
-		t.Fatalf("synced %d, unsynced %d; want 3 and 2", d.Synced(), d.Unsynced())
-	}
-	d.Crash(1)
-	if d.Last() != 4 || d.Synced() != 4 {
-		t.Fatalf("after a crash keeping one unsynced record: last %d synced %d, want 4 4", d.Last(), d.Synced())
-	}
-	d.Crash(0)
-	if err := d.Append(Record{Seq: 5, Body: []byte("new")}); err != nil {
-		t.Fatalf("a seq lost in a crash cannot be appended again: %v", err)
-	}
-	got, _ := d.Read(nil, 5, 1)
-	if len(got) != 1 || string(got[0].Body) != "new" {
-		t.Fatalf("read %+v after re-appending 5", got)
-	}
-	d.Crash(100)
-	if d.Last() != 5 {
-		t.Fatalf("keeping more than there is lost data: last %d", d.Last())
-	}
-}
