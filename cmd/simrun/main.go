@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,73 +20,133 @@ import (
 	"github.com/streamsim/streamsim/scenarios"
 )
 
-const usage = `simrun: find delivery bugs in stream+ implementations by deterministic simulation.
+// commands are simrun's verbs in the order help lists them. Each carries its own help text, so
+// adding a command is one entry here: `simrun help NAME` and `simrun NAME -h` print that text
+// and the command's flags, and `simrun help` lists the summaries.
+var commands = []command{
+	{name: "run", summary: "play scenarios over many seeds and check every history", help: `Usage:
+  simrun run (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
+             [--shard I/N] [--no-shrink] [--out DIR]
+  simrun run --corpus DIR [--impl IMPL]
 
-Usage:
-  simrun run    (--scenario NAME | --all) [--seeds N] [--seed S] [--parallel P] [--impl IMPL]
-                [--shard I/N] [--no-shrink] [--out DIR]
-  simrun run    --corpus DIR [--impl IMPL]
+Plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs that one
+seed) and checks every history. It prints, per scenario, the seeds run and how many failed,
+the violations found, messages delivered, wall time, simulated messages delivered per
+wall-clock second and a campaign hash, then the failures grouped by scenario, property and
+message, each group with its count and its first seed's replay command. The first failing
+seeds of each scenario are shrunk to a minimal plan (size before and after shown) unless
+--no-shrink. On a terminal a status line shows progress and the time left; Ctrl-C stops after
+the seeds in flight and still prints (and with --out writes, marked partial) what finished.
+
+--shard I/N runs the I-th of N deterministic shares of the seeds (seed index mod N = I-1), so
+N machines running shards 1/N..N/N together run the whole campaign.
+
+With --out DIR it writes DIR/summary.md, DIR/results.json (mergeable across shards with
+simrun merge), for the first failing seeds of each scenario a directory
+DIR/failures/<scenario>-<seed>/ with plan.json (replayable: simrun replay --plan),
+history.jsonl (a window around the violation) and report.html, and each shrunk failure as
+DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus.
+
+With --corpus DIR it replays every saved plan in DIR with its own seed instead; a plan naming
+mutants in "kills" must also fail against them.
+`, run: func(args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
+		return cmdRun(args, stdout, stderr)
+	}},
+
+	{name: "replay", summary: "play one seed or plan file and print its event trace", help: `Usage:
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
                 [--history FILE]
+
+Runs one scenario (or a saved plan file) with one seed, printing the event trace and a final
+line with its hash; the same arguments always print the same output. --history FILE also
+writes the run's history as JSON Lines (simrun check reads it).
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdReplay(args, stdout) }},
+
+	{name: "shrink", summary: "minimise a failing plan", help: `Usage:
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
-  simrun check  HISTORY.jsonl
-  simrun merge  DIR|results.json ... [--out DIR]
-  simrun list   scenarios | mutants | properties | faults | failpoints | situations
+
+Minimises a failing plan, keeping the property it violates: fewer posts, clients and faults,
+shorter delays, smaller seqs. Prints the size (posts + opens + faults) before and after and
+the violation that remains, and writes the minimal plan to FILE (default: PLAN.min.json).
+Deterministic: bounded by --max-runs, not by time.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdShrink(args, stdout) }},
+
+	{name: "check", summary: "judge a recorded history file", help: `Usage:
+  simrun check HISTORY.jsonl
+
+Judges any recorded history (JSON Lines, format in README) with the same checker: exit 0 when
+it holds, 1 with the violations listed, 2 when the file is malformed (the line is named).
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdCheck(args, stdout) }},
+
+	{name: "merge", summary: "combine the results of several campaigns or shards", help: `Usage:
+  simrun merge DIR|results.json ... [--out DIR]
+
+Combines the results.json of several campaigns or shards into one summary, refusing
+overlapping seeds; with --out it writes the merged summary.md and results.json.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdMerge(args, stdout) }},
+
+	{name: "list", summary: "name scenarios, mutants, properties, faults, failpoints, situations", help: `Usage:
+  simrun list scenarios | mutants | properties | faults | failpoints | situations
+
+Names the catalogue scenarios, planted bugs (mutants), checked properties, faults, protocol
+failpoints plans may arm, or the boundary situations run counts.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdList(args, stdout) }},
+
+	{name: "mutants", summary: "run the kill matrix: every planted bug must be caught", help: `Usage:
   simrun mutants [--seeds N] [--parallel P] [--no-shrink] [--out DIR]
-  simrun serve  --online ADDR --request ADDR [--storage DIR] [--feed N [--rate R] [--size B]]
+
+Runs the kill matrix: the catalogue, seed by seed (run i plays scenario i mod S of the S in
+catalogue order, with seed 1 + i div S), against the reference and every mutant, at most N
+runs each (default 10000), each mutant until its first kill. Prints per mutant the property
+violated, the runs until the kill, the wall time and the shrunk counterexample's size; --out
+DIR writes DIR/mutants.md and the counterexamples in DIR/corpus. Exit 0 only if every mutant
+dies and the reference passes every run.
+`, run: func(args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
+		return cmdMutants(args, stdout, stderr)
+	}},
+
+	{name: "serve", summary: "the reference server on real sockets", help: `Usage:
+  simrun serve --online ADDR --request ADDR [--storage DIR] [--feed N [--rate R] [--size B]]
+
+The reference server on real sockets, posting "seq msgid payload" lines from standard input,
+or a generated feed. ADDR is HOST:PORT or a Unix socket path.
+`, run: cmdServe},
+
+	{name: "subscribe", summary: "one reference client session on real sockets", help: `Usage:
   simrun subscribe --online ADDR --request ADDR --mode MODE [--seq S] [--name N]
-                [--protocol new|old]
+                   [--protocol new|old]
+
+The reference client on real sockets, writing its history (JSON Lines) to standard output.
+ADDR is HOST:PORT or a Unix socket path.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdSubscribe(args, stdout) }},
+
+	{name: "driver", summary: "the reference behind the driver protocol", help: `Usage:
   simrun driver client|server --online ADDR --request ADDR [--storage DIR] [--impl IMPL]
+
+The reference client or server behind the driver protocol (README, "The driver protocol"), as
+simrun validate starts them. 'simrun driver client -h' and 'simrun driver server -h' list the
+flags of each.
+`, run: func(args []string, stdin io.Reader, stdout, _ io.Writer) (int, error) {
+		return cmdDriver(args, stdin, stdout)
+	}},
+
+	{name: "validate", summary: "play scenarios in real time against other implementations", help: `Usage:
   simrun validate --server-cmd CMD --client-cmd CMD (--scenario NAME,... | --all) [--seeds N]
-                [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
-  simrun help
+                  [--seed S] [--parallel P] [--net tcp|unix] [--impl NAME] [--out DIR]
 
-run     plays each scenario over seeds S..S+N-1 (defaults: S=1, N=100; --seed S alone runs
-        that one seed) and checks every history. It prints, per scenario, the seeds run,
-        violations, messages delivered, wall time, simulated messages delivered per
-        wall-clock second and a campaign hash, then each failing seed with its first
-        violation and replay command. The first failing seeds of each scenario are shrunk
-        to a minimal plan (size before and after shown) unless --no-shrink.
-        --shard I/N runs the I-th of N deterministic shares of the seeds (seed index mod N
-        = I-1), so N machines running shards 1/N..N/N together run the whole campaign.
-        With --out DIR it writes DIR/summary.md, DIR/results.json (mergeable across shards
-        with simrun merge), for the first failing seeds of each scenario a directory
-        DIR/failures/<scenario>-<seed>/ with plan.json (replayable: simrun replay --plan),
-        history.jsonl (a window around the violation) and report.html, and each shrunk
-        failure as DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus.
-        With --corpus DIR it replays every saved plan in DIR with its own seed instead;
-        a plan naming mutants in "kills" must also fail against them.
-replay  runs one scenario (or a saved plan file) with one seed, printing the event trace and
-        a final line with its hash; the same arguments always print the same output.
-        --history FILE also writes the run's history as JSON Lines (simrun check reads it).
-shrink  minimises a failing plan, keeping the property it violates: fewer posts, clients and
-        faults, shorter delays, smaller seqs. Prints the size (posts + opens + faults) before
-        and after and the violation that remains, and writes the minimal plan to FILE
-        (default: PLAN.min.json). Deterministic: bounded by --max-runs, not by time.
-check   judges any recorded history (JSON Lines, format in README) with the same checker:
-        exit 0 when it holds, 1 with the violations listed, 2 when the file is malformed
-        (the line is named).
-merge   combines the results.json of several campaigns or shards into one summary,
-        refusing overlapping seeds; with --out it writes the merged summary.md and
-        results.json.
-list    names the catalogue scenarios, planted bugs (mutants), checked properties, faults,
-        protocol failpoints plans may arm, or the boundary situations run counts.
-mutants runs the kill matrix: the catalogue, seed by seed (run i plays scenario i mod S of
-        the S in catalogue order, with seed 1 + i div S), against the reference and every
-        mutant, at most N runs each (default 10000), each mutant until its first kill. Prints
-        per mutant the property violated, the runs until the kill, the wall time and the
-        shrunk counterexample's size; --out DIR writes DIR/mutants.md and the
-        counterexamples in DIR/corpus. Exit 0 only if every mutant dies and the reference
-        passes every run.
-serve, subscribe: the reference server (posting "seq msgid payload" lines from standard
-        input, or a feed) and client (writing its history) on real sockets; ADDR is
-        HOST:PORT or a Unix socket path. driver: the reference behind the driver protocol.
-validate plays scenarios in real time against driver commands, every connection through
-        a fault proxy, and judges them as run does (README, "The driver protocol").
+Plays scenarios in real time against driver commands, every connection through a fault
+proxy, and judges them as run does (README, "The driver protocol").
+`, run: func(args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
+		return cmdValidate(args, stdout, stderr)
+	}},
 
-IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
-Exit status: 0 no violation, 1 violations found, 2 bad usage.
-`
+	{name: "version", summary: "print simrun's version and the Go version it was built with", help: `Usage:
+  simrun version      (or simrun --version)
+
+Prints the module version and VCS revision simrun was built from, the Go version and
+platform, and whether protocol failpoints are compiled in.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdVersion(args, stdout) }},
+}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -98,41 +159,38 @@ func usagef(format string, args ...any) error { return errUsage{fmt.Sprintf(form
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printCommands(stderr)
 		return 2
 	}
-	var code int
-	var err error
-	switch args[0] {
-	case "run":
-		code, err = cmdRun(args[1:], stdout, stderr)
-	case "replay":
-		code, err = cmdReplay(args[1:], stdout)
-	case "shrink":
-		code, err = cmdShrink(args[1:], stdout)
-	case "check":
-		code, err = cmdCheck(args[1:], stdout)
-	case "merge":
-		code, err = cmdMerge(args[1:], stdout)
-	case "list":
-		code, err = cmdList(args[1:], stdout)
-	case "mutants":
-		code, err = cmdMutants(args[1:], stdout, stderr)
-	case "serve":
-		code, err = cmdServe(args[1:], os.Stdin, stdout, stderr)
-	case "subscribe":
-		code, err = cmdSubscribe(args[1:], stdout)
-	case "driver":
-		code, err = cmdDriver(args[1:], os.Stdin, stdout)
-	case "validate":
-		code, err = cmdValidate(args[1:], stdout, stderr)
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		err = usagef("unknown command %q (see 'simrun help')", args[0])
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) == 1 || name != "help" {
+			printCommands(stdout)
+			return 0
+		}
+		if len(args) > 2 {
+			fmt.Fprintf(stderr, "simrun: help takes one command, got %q\n", strings.Join(args[1:], " "))
+			return 2
+		}
+		// Help on a command is its own -h, so both print the same thing.
+		return run([]string{args[1], "-h"}, stdout, stderr)
+	case "-version", "--version":
+		name = "version"
 	}
-	if err != nil {
+	i := slices.IndexFunc(commands, func(c command) bool { return c.name == name })
+	if i < 0 {
+		fmt.Fprintf(stderr, "simrun: unknown command %q (see 'simrun help')\n", name)
+		return 2
+	}
+	c := commands[i]
+	code, err := c.run(args[1:], os.Stdin, stdout, stderr)
+	var h helpRequest
+	switch {
+	case errors.As(err, &h):
+		c.printHelp(stdout, h.fs)
+		return 0
+	case err != nil:
 		fmt.Fprintf(stderr, "simrun: %v\n", err)
 		var u errUsage
 		if errors.As(err, &u) {
@@ -141,26 +199,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
-}
-
-// flags returns a flag set whose errors come back as usage errors instead of being printed.
-func flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return usagef("see 'simrun help'")
-		}
-		return usagef("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return nil
 }
 
 func parseShard(s string) (shard, shards int, err error) {
@@ -460,18 +498,19 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 }
 
 func cmdShrink(args []string, stdout io.Writer) (int, error) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return 2, usagef("shrink takes a plan file first: simrun shrink PLAN.json [flags]")
-	}
-	path := args[0]
+	pos, args := leading(args)
 	fs := flags("shrink")
 	seed := fs.Int64("seed", -1, "seed (default: the plan's own)")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
 	maxRuns := fs.Int("max-runs", scenarios.DefaultShrinkRuns, "simulations at most")
 	out := fs.String("out", "", "where to write the minimal plan (default PLAN.min.json)")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
+	if len(pos) != 1 {
+		return 2, usagef("shrink takes one plan file first: simrun shrink PLAN.json [flags]")
+	}
+	path := pos[0]
 	bugs, err := parseImpl(*impl)
 	if err != nil {
 		return 2, err
@@ -518,9 +557,14 @@ func writeHistory(path string, h checker.History) error {
 }
 
 func cmdCheck(args []string, stdout io.Writer) (int, error) {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+	pos, args := leading(args)
+	if err := parse(flags("check"), args); err != nil {
+		return 2, err
+	}
+	if len(pos) != 1 {
 		return 2, usagef("check takes one history file: simrun check HISTORY.jsonl")
 	}
+	args = pos
 	f, err := os.Open(args[0])
 	if err != nil {
 		return 2, usagef("%v", err)
@@ -548,10 +592,7 @@ func cmdCheck(args []string, stdout io.Writer) (int, error) {
 }
 
 func cmdMerge(args []string, stdout io.Writer) (int, error) {
-	var inputs []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		inputs, args = append(inputs, args[0]), args[1:]
-	}
+	inputs, args := leading(args)
 	fs := flags("merge")
 	outDir := fs.String("out", "", "write the merged summary.md and results.json here")
 	if err := parse(fs, args); err != nil {
@@ -596,6 +637,10 @@ func cmdMerge(args []string, stdout io.Writer) (int, error) {
 }
 
 func cmdList(args []string, stdout io.Writer) (int, error) {
+	args, flagArgs := leading(args)
+	if err := parse(flags("list"), flagArgs); err != nil {
+		return 2, err
+	}
 	if len(args) != 1 {
 		return 2, usagef("list takes one of: scenarios, mutants, properties, faults, failpoints, situations")
 	}
