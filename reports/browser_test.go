@@ -104,7 +104,7 @@ func TestReportInChromium(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	url := "file://" + filepath.Join(dir, "failures", "browser-9", "report.html")
+	url := "file://" + filepath.Join(dir, "failures", "browser-9-mutant_no-drain", "report.html")
 	row := fmt.Sprintf(`<tr id="ev-%d" class="violation">`, f.Result.Violations[0].Index)
 
 	t.Run("dom", func(t *testing.T) {

@@ -167,7 +167,7 @@ func TestWriteFailure(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "failures", "gen-42")
+	out := filepath.Join(dir, "failures", "gen-42-mutant_no-drain")
 	plan, err := os.ReadFile(filepath.Join(out, "plan.json"))
 	if err != nil || string(plan) != "{\n  \"duration_us\": 1000,\n  \"name\": \"gen\"\n}\n" {
 		t.Fatalf("plan.json: %q, %v", plan, err)
@@ -229,7 +229,7 @@ func TestWriteFailure(t *testing.T) {
 	}
 	for _, name := range []string{"plan.json", "history.jsonl", "report.html"} {
 		a, _ := os.ReadFile(filepath.Join(out, name))
-		b, _ := os.ReadFile(filepath.Join(again, "failures", "gen-42", name))
+		b, _ := os.ReadFile(filepath.Join(again, "failures", "gen-42-mutant_no-drain", name))
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s differs between two writes of one failure", name)
 		}
@@ -251,7 +251,7 @@ func TestWriteFailureWithoutHistory(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, "failures", "_.._etc-3", "report.html"))
+	page, err := os.ReadFile(filepath.Join(dir, "failures", "_.._etc-3-reference", "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestReportSize(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "failures", "big-1")
+	out := filepath.Join(dir, "failures", "big-1-reference")
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil {
 		t.Fatal(err)

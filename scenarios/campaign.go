@@ -21,9 +21,16 @@ type Campaign struct {
 	// only the seeds whose index i (seed - FirstSeed) has i mod N == Shard - 1.
 	Shard, Shards int
 	Options       Options
-	// Progress, when set, is called after each finished seed with the number done so far.
-	// It runs on the caller's goroutine.
-	Progress func(done int)
+	// Progress, when set, is called after each finished seed with the number of seeds done
+	// and failed so far. It runs on the caller's goroutine.
+	Progress func(done, failed int)
+	// Stop, when closed, ends the campaign early: no seed starts after it, the seeds in
+	// flight finish, and the report covers the seeds done, which are the first of the
+	// campaign's order (Report.Stopped says so).
+	Stop <-chan struct{}
+	// Observe, when set, sees each seed's history before the campaign drops it. It runs on
+	// the worker goroutines, so it must be safe for concurrent use.
+	Observe func(h checker.History)
 }
 
 // Failure is one seed whose run violated a property or could not run.
@@ -49,6 +56,8 @@ type Report struct {
 	Hash uint64
 	// Coverage counts how often each boundary situation was reached (see Situations).
 	Coverage Coverage
+	// Stopped: Campaign.Stop ended the campaign before its last seed.
+	Stopped bool
 }
 
 // MsgsPerSec is simulated deliveries per wall-clock second.
@@ -89,6 +98,9 @@ func (c Campaign) Run() Report {
 				seed := c.FirstSeed + uint64(i)
 				out, err := runSafely(c.Scenario, seed, c.Options)
 				cov := Cover(out.History)
+				if c.Observe != nil {
+					c.Observe(out.History)
+				}
 				// A campaign keeps only what it reports: the history and porcupine's
 				// partitions stay behind (a report replays the seed for them).
 				out.History, out.Fresh = nil, checker.LinResult{}
@@ -97,24 +109,32 @@ func (c Campaign) Run() Report {
 		}()
 	}
 	go func() {
+	feed:
 		for _, i := range indices {
-			seeds <- i
+			select {
+			case seeds <- i:
+			case <-c.Stop:
+				break feed
+			}
 		}
 		close(seeds)
 		wg.Wait()
 		close(results)
 	}()
 	all := make([]result, 0, len(indices))
-	done := 0
+	done, failed := 0, 0
 	for r := range results {
 		all = append(all, r)
 		done++
+		if r.err != nil || len(r.out.Result.Violations) > 0 {
+			failed++
+		}
 		if c.Progress != nil {
-			c.Progress(done)
+			c.Progress(done, failed)
 		}
 	}
 	sort.Slice(all, func(a, b int) bool { return all[a].i < all[b].i })
-	rep := Report{Scenario: c.Scenario.Name, Seeds: len(all)}
+	rep := Report{Scenario: c.Scenario.Name, Seeds: len(all), Stopped: len(all) < len(indices)}
 	rep.Coverage.Add(make(Coverage, len(situations)))
 	for _, r := range all {
 		rep.Coverage.Add(r.cov)

@@ -38,7 +38,7 @@ func printCommands(w io.Writer) {
 	fmt.Fprint(w, `
 'simrun help COMMAND' or 'simrun COMMAND -h' describes a command and its flags.
 IMPL is "reference" (default) or "mutant:NAME", the reference with one planted bug.
-Exit status: 0 no violation, 1 violations found, 2 bad usage.
+Exit status: 0 no violation, 1 violations found, 2 bad usage, 130 stopped by Ctrl-C.
 `)
 }
 

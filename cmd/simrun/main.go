@@ -41,11 +41,14 @@ the seeds in flight and still prints (and with --out writes, marked partial) wha
 --shard I/N runs the I-th of N deterministic shares of the seeds (seed index mod N = I-1), so
 N machines running shards 1/N..N/N together run the whole campaign.
 
-With --out DIR it writes DIR/summary.md, DIR/results.json (mergeable across shards with
-simrun merge), for the first failing seeds of each scenario a directory
-DIR/failures/<scenario>-<seed>/ with plan.json (replayable: simrun replay --plan),
-history.jsonl (a window around the violation) and report.html, and each shrunk failure as
-DIR/corpus/<scenario>-<seed>.json, ready for a regression corpus.
+With --out DIR each run makes its own directory DIR/<UTC time>-<impl>/, and DIR/latest
+points at the newest. It holds index.html (open it in a browser, or simrun browse DIR):
+the scenario table, which boundary situations each scenario reached, latency distributions
+and links to every failure report; summary.md; results.json (mergeable across shards with
+simrun merge); for the first failing seeds of each failure group a directory
+failures/<scenario>-<seed>-<impl>/ with plan.json (replayable: simrun replay --plan),
+history.jsonl (a window around the violation) and report.html; and each shrunk failure as
+corpus/<scenario>-<seed>.json, ready for a regression corpus.
 
 With --corpus DIR it replays every saved plan in DIR with its own seed instead; a plan naming
 mutants in "kills" must also fail against them.
@@ -287,85 +290,115 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		list = []scenarios.Scenario{s}
 	}
+	start := time.Now()
+	runDir := ""
+	if *outDir != "" {
+		if runDir, err = reports.NewRunDir(*outDir, *impl, start); err != nil {
+			return 1, err
+		}
+	}
+	stop, release := interruptible()
+	defer release()
 
-	progress := isTerminal(stderr)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "scenario\tseeds\tviolations\tdelivered\twall\tsim msgs/s\thash\t\n")
+	totalSeeds := 0
+	for range list {
+		totalSeeds += reports.SeedRange{Seeds: *seeds, Shard: shard, Shards: shards}.Count()
+	}
+	st := newStatus(stderr, start, len(list), totalSeeds)
+	tbl := newRunTable(stdout, list)
+	var lat latencies
 	var total scenarios.Report
-	var failures []string
 	var summary reports.Summary
-	for _, s := range list {
-		c := scenarios.Campaign{Scenario: s, FirstSeed: uint64(*seed), Seeds: *seeds, Parallel: *parallel, Shard: shard, Shards: shards, Options: scenarios.Options{Bugs: bugs}}
-		if progress {
-			c.Progress = func(done int) {
-				if done%50 == 0 {
-					fmt.Fprintf(stderr, "\r\033[K%s %d seeds", s.Name, done)
-				}
-			}
-		}
+	var covs []scenarios.Coverage
+	byName := map[string]scenarios.Scenario{}
+	for i, s := range list {
+		c := scenarios.Campaign{Scenario: s, FirstSeed: uint64(*seed), Seeds: *seeds, Parallel: *parallel, Shard: shard, Shards: shards,
+			Options: scenarios.Options{Bugs: bugs}, Stop: stop, Observe: lat.observe}
+		c.Progress = func(done, failed int) { st.show(i, s.Name, done, failed) }
 		rep := c.Run()
-		if progress {
-			fmt.Fprint(stderr, "\r\033[K")
+		st.finish(rep)
+		if rep.Seeds == 0 {
+			break // stopped before this scenario ran a seed
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f\t%016x\t\n", s.Name, rep.Seeds, rep.Violations, rep.Delivered, rep.Wall.Round(time.Millisecond), rep.MsgsPerSec(), rep.Hash)
+		tbl.row(rep)
 		total.Coverage.Add(rep.Coverage)
 		total.Seeds += rep.Seeds
 		total.Violations += rep.Violations
 		total.Delivered += rep.Delivered
 		total.Wall += rep.Wall
-		for i, f := range rep.Failures {
-			d := describe(s.Name, *impl, f)
-			if i < shrinkPerScenario && !*noShrink && f.Err == nil {
-				d += shrinkLine(s, f.Seed, *impl, c.Options, *outDir)
-			}
-			if i < reportsPerScenario && *outDir != "" {
-				if path, err := writeFailureReport(*outDir, s, f.Seed, *impl, c.Options); err != nil {
-					d += fmt.Sprintf("  report: %v\n", err)
-				} else {
-					d += fmt.Sprintf("  report: %s/report.html\n", path)
-				}
-			}
-			failures = append(failures, d)
-		}
+		total.Stopped = total.Stopped || rep.Stopped
+		byName[s.Name] = s
 		row, fails := results(rep, c, *impl)
 		summary.Scenarios = append(summary.Scenarios, row)
 		summary.Failures = append(summary.Failures, fails...)
-	}
-	if len(list) > 1 {
-		fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%s\t%.0f\t\t\n", total.Seeds, total.Violations, total.Delivered, total.Wall.Round(time.Millisecond), total.MsgsPerSec())
-	}
-	tw.Flush()
-	fmt.Fprintf(stdout, "\nboundary coverage (runs reaching each situation):\n")
-	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	unreached := 0
-	for i, sit := range scenarios.Situations() {
-		mark := ""
-		if total.Coverage[i] == 0 {
-			mark, unreached = "  UNREACHED", unreached+1
-		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s%s\n", sit.Name, total.Coverage[i], sit.Doc, mark)
-	}
-	tw.Flush()
-	if unreached > 0 {
-		fmt.Fprintf(stdout, "%d situations unreached: this campaign never tested them\n", unreached)
-	}
-	fmt.Fprintln(stdout)
-	if *outDir != "" {
-		if err := reports.WriteSummary(*outDir, summary); err != nil {
-			return 1, err
-		}
-		fmt.Fprintf(stdout, "wrote %s/summary.md and %s/results.json\n", *outDir, *outDir)
-	}
-	const shown = 20
-	for i, f := range failures {
-		if i == shown {
-			fmt.Fprintf(stdout, "... and %d more failing seeds\n", len(failures)-shown)
+		covs = append(covs, rep.Coverage)
+		if rep.Stopped {
 			break
 		}
-		fmt.Fprint(stdout, f)
 	}
-	if total.Violations > 0 {
+	summary.Partial = total.Stopped || len(summary.Scenarios) < len(list)
+	tbl.total(total, len(summary.Failures))
+	printCoverage(stdout, total.Coverage)
+
+	groups := reports.Group(summary.Failures)
+	links := map[string]string{} // failure → its report directory, relative to the run directory
+	if len(groups) > 0 {
+		fmt.Fprintf(stdout, "\nfailures: %d failing seeds in %d groups (same scenario, property and message; N is any number)\n", len(summary.Failures), len(groups))
+	}
+	shrunk := map[string]int{}
+	for _, g := range groups {
+		s := byName[g.Scenario]
+		fmt.Fprintf(stdout, "  %s  %s  %d seeds  %q\n", g.Scenario, g.Property, g.Seeds, g.Pattern)
+		fmt.Fprintf(stdout, "    seed %d: %s\n", g.First.Seed, g.Example())
+		fmt.Fprintf(stdout, "    %s\n", g.Replay())
+		if !*noShrink && !summary.Partial && g.First.Error == "" && shrunk[g.Scenario] < shrinkPerScenario {
+			shrunk[g.Scenario]++
+			fmt.Fprint(stdout, shrinkLine(s, g.First.Seed, *impl, scenarios.Options{Bugs: bugs}, runDir))
+		}
+	}
+	last := verdict(summary, time.Since(start))
+	if runDir != "" {
+		// Reports for the first seed of every group, then more failing seeds per scenario
+		// up to the bound, so a page opens on each kind of failure.
+		perScenario := map[string]int{}
+		var want []reports.FailureResult
+		for _, g := range groups {
+			want = append(want, g.First)
+		}
+		want = append(want, summary.Failures...)
+		for _, f := range want {
+			key := reports.LinkKey(f.Scenario, f.Seed)
+			if _, done := links[key]; done || perScenario[f.Scenario] >= reportsPerScenario {
+				continue
+			}
+			perScenario[f.Scenario]++
+			path, err := writeFailureReport(runDir, byName[f.Scenario], f.Seed, *impl, scenarios.Options{Bugs: bugs})
+			if err != nil {
+				fmt.Fprintf(stdout, "  report of %s seed %d: %v\n", f.Scenario, f.Seed, err)
+				continue
+			}
+			links[key], _ = filepath.Rel(runDir, path)
+		}
+		if err := reports.WriteSummary(runDir, summary); err != nil {
+			return 1, err
+		}
+		idx := reports.Index{Title: "simrun run", Impl: *impl, Started: start.UTC(), Verdict: last, Summary: summary, Groups: groups, Links: links,
+			Latency: lat.total(), Situations: situationNames()}
+		for i, row := range summary.Scenarios {
+			idx.Coverage = append(idx.Coverage, reports.CoverageRow{Scenario: row.Scenario, Runs: row.Seeds(), Counts: covs[i]})
+		}
+		if err := reports.WriteIndex(runDir, idx); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s: index.html (open it in a browser, or simrun browse %s), summary.md, results.json, %d failure reports\n", runDir, *outDir, len(links))
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, last)
+	switch {
+	case total.Violations > 0:
 		return 1, nil
+	case summary.Partial:
+		return exitInterrupted, nil
 	}
 	return 0, nil
 }
@@ -410,37 +443,20 @@ const shrinkPerScenario = 3
 func shrinkLine(s scenarios.Scenario, seed uint64, impl string, opt scenarios.Options, outDir string) string {
 	res, err := scenarios.Shrink(s.Build(seed), seed, opt, 0)
 	if err != nil {
-		return fmt.Sprintf("  shrink: %v\n", err)
+		return fmt.Sprintf("    shrink: %v\n", err)
 	}
-	line := fmt.Sprintf("  shrunk: %d → %d events (posts + opens + faults) in %d runs, still %s\n", res.BeforeSize, res.AfterSize, res.Runs, res.Violation.Property)
+	line := fmt.Sprintf("    shrunk: %d → %d events (posts + opens + faults) in %d runs, still %s", res.BeforeSize, res.AfterSize, res.Runs, res.Violation.Property)
 	if outDir == "" {
-		return line
+		return line + "\n"
 	}
 	if m, ok := strings.CutPrefix(impl, "mutant:"); ok {
 		res.Plan.Kills = []string{m}
 	}
 	path, err := scenarios.SaveToCorpus(filepath.Join(outDir, "corpus"), res.Plan, seed)
 	if err != nil {
-		return line + fmt.Sprintf("  save: %v\n", err)
+		return line + fmt.Sprintf("; save: %v\n", err)
 	}
-	return line + fmt.Sprintf("  saved: %s\n", path)
-}
-
-func describe(scenario, impl string, f scenarios.Failure) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "FAIL %s seed %d", scenario, f.Seed)
-	if f.Err != nil {
-		fmt.Fprintf(&b, ": %v\n", f.Err)
-	} else {
-		v := f.Outcome.Result.Violations[0]
-		fmt.Fprintf(&b, ": %s on %s session %d: %s", v.Property, v.Node, v.Session, v.Message)
-		if n := len(f.Outcome.Result.Violations); n > 1 {
-			fmt.Fprintf(&b, " (+%d more)", n-1)
-		}
-		b.WriteByte('\n')
-	}
-	fmt.Fprintf(&b, "  replay: %s\n", reports.ReplayCommand(scenario, f.Seed, impl))
-	return b.String()
+	return line + ": " + path + "\n"
 }
 
 func cmdReplay(args []string, stdout io.Writer) (int, error) {
@@ -604,7 +620,7 @@ func cmdMerge(args []string, stdout io.Writer) (int, error) {
 	var parts []reports.Summary
 	for _, in := range inputs {
 		if st, err := os.Stat(in); err == nil && st.IsDir() {
-			in = filepath.Join(in, "results.json")
+			in = resultsIn(in)
 		}
 		s, err := reports.ReadResults(in)
 		if err != nil {
@@ -634,6 +650,17 @@ func cmdMerge(args []string, stdout io.Writer) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// resultsIn is the results.json of a run directory, or of the latest run in a directory
+// that run --out made.
+func resultsIn(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "results.json")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, reports.Latest, "results.json")); err == nil {
+			return filepath.Join(dir, reports.Latest, "results.json")
+		}
+	}
+	return filepath.Join(dir, "results.json")
 }
 
 func cmdList(args []string, stdout io.Writer) (int, error) {

@@ -60,10 +60,19 @@ func TestRunReportsFigures(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	row := regexp.MustCompile(`(?m)^\s*test_overlapped\s+5\s+0\s+30\s+\S+\s+\d+\s+[0-9a-f]{16}\s*$`)
+	row := regexp.MustCompile(`(?m)^test_overlapped\s+5\s+0\s+0\s+30\s+[0-9.]+ (µs|ms|s)\s+\d+\s+[0-9a-f]{16}$`)
 	if !row.MatchString(out) {
-		t.Fatalf("no row with 5 seeds, 0 violations, 30 delivered, wall, rate and hash:\n%s", out)
+		t.Fatalf("no row with 5 seeds, 0 failed, 0 violations, 30 delivered, wall, rate and hash:\n%s", out)
 	}
+	if !strings.HasSuffix(out, "\nPASS: 5 seeds of 1 scenarios, no violation in "+lastWord(out)+"\n") {
+		t.Fatalf("last line is not the verdict:\n%s", out)
+	}
+}
+
+// lastWord is the run's wall time as its verdict prints it: its last two words.
+func lastWord(out string) string {
+	f := strings.Fields(out)
+	return strings.Join(f[len(f)-2:], " ")
 }
 
 func TestMutantIsCaughtWithExit1(t *testing.T) {
@@ -74,9 +83,12 @@ func TestMutantIsCaughtWithExit1(t *testing.T) {
 	if !regexp.MustCompile(`shrunk: \d+ → \d+ events`).MatchString(out) {
 		t.Fatalf("failures were not shrunk:\n%s", out)
 	}
-	if !strings.Contains(out, "FAIL test_overlapped seed 1: no-dup on c1") ||
-		!strings.Contains(out, "replay: simrun replay --scenario test_overlapped --seed 1 --impl mutant:no-drain") {
-		t.Fatalf("failure not described with its property and replay command:\n%s", out)
+	if !strings.Contains(out, "  test_overlapped  no-dup  3 seeds  \"seq N delivered again\"\n    seed 1: seq 40 delivered again\n") ||
+		!strings.Contains(out, "\n    simrun replay --scenario test_overlapped --seed 1 --impl mutant:no-drain\n") {
+		t.Fatalf("failures not grouped with their property, count and replay command:\n%s", out)
+	}
+	if !strings.Contains(out, "\nFAIL: 3 of 3 seeds failed (3 violations) in 1 of 1 scenarios (test_overlapped) in ") {
+		t.Fatalf("no FAIL verdict:\n%s", out)
 	}
 	code, out, _ = simrun("replay", "--scenario", "test_overlapped", "--seed", "1", "--impl", "mutant:no-drain")
 	if code != 1 || !strings.Contains(out, "violation no-dup on c1") {
@@ -193,7 +205,7 @@ func TestShardsMergeToTheWholeCampaign(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("merge: exit %d (%s)\n%s", code, stderr, out)
 	}
-	whole, err := reports.ReadResults(filepath.Join(dir, "whole", "results.json"))
+	whole, err := reports.ReadResults(filepath.Join(dir, "whole", "latest", "results.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +336,7 @@ func TestReportOfABrokenClient(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, "failures", "test_open_seq-1", "report.html"))
+	page, err := os.ReadFile(filepath.Join(dir, "latest", "failures", "test_open_seq-1-mutant_skip-history", "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
