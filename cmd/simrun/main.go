@@ -143,6 +143,14 @@ proxy, and judges them as run does (README, "The driver protocol").
 		return cmdValidate(args, stdout, stderr)
 	}},
 
+	{name: "browse", summary: "serve a results directory to a browser on localhost", help: `Usage:
+  simrun browse DIR [--addr HOST:PORT]
+
+Serves DIR (what run --out or mutants --out wrote) read-only over HTTP on localhost, for
+people who prefer a browser to files; / opens the latest run's index.html. Prints the URL
+and serves until Ctrl-C.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdBrowse(args, stdout) }},
+
 	{name: "version", summary: "print simrun's version and the Go version it was built with", help: `Usage:
   simrun version      (or simrun --version)
 
