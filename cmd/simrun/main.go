@@ -58,11 +58,14 @@ mutants in "kills" must also fail against them.
 
 	{name: "replay", summary: "play one seed or plan file and print its event trace", help: `Usage:
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
-                [--history FILE]
+                [--history FILE] [--trace]
 
-Runs one scenario (or a saved plan file) with one seed, printing the event trace and a final
-line with its hash; the same arguments always print the same output. --history FILE also
-writes the run's history as JSON Lines (simrun check reads it).
+Runs one scenario (or a saved plan file) with one seed and prints its history, one numbered
+event a line, numbered as report.html numbers them; then each violation with the number of
+its event, and a final line with the counts and the trace hash. The same arguments always
+print the same output. --trace prints the simulator's own trace instead, network steps
+(dial, accept, recv) included. --history FILE also writes the run's history as JSON Lines
+(simrun check reads it).
 `, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdReplay(args, stdout) }},
 
 	{name: "shrink", summary: "minimise a failing plan", help: `Usage:
@@ -474,6 +477,7 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	histFile := fs.String("history", "", "write the run's history (JSON Lines) here")
 	seed := fs.Int64("seed", -1, "seed to replay")
 	impl := fs.String("impl", "reference", "implementation: reference or mutant:NAME")
+	trace := fs.Bool("trace", false, "print the simulator's trace, network steps included, instead of the history")
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
@@ -501,9 +505,16 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 		}
 		plan = s.Build(uint64(*seed))
 	}
-	out, err := scenarios.Run(plan, uint64(*seed), scenarios.Options{Bugs: bugs, Trace: stdout})
+	opt := scenarios.Options{Bugs: bugs}
+	if *trace {
+		opt.Trace = stdout
+	}
+	out, err := scenarios.Run(plan, uint64(*seed), opt)
 	if err != nil {
 		return 1, err
+	}
+	if !*trace {
+		printHistory(stdout, plan.Name, uint64(*seed), *impl, out.History)
 	}
 	if *histFile != "" {
 		if err := writeHistory(*histFile, out.History); err != nil {
@@ -513,12 +524,25 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	for _, v := range out.Result.Violations {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
 	}
-	fmt.Fprintf(stdout, "scenario %s seed %d: %d events, %d delivered, %d violations, hash %016x\n",
-		plan.Name, *seed, out.Events, out.Delivered, len(out.Result.Violations), out.Hash)
+	fmt.Fprintf(stdout, "scenario %s seed %d: %d events, %d simulator steps, %d delivered, %d violations, hash %016x\n",
+		plan.Name, *seed, len(out.History), out.Events, out.Delivered, len(out.Result.Violations), out.Hash)
 	if len(out.Result.Violations) > 0 {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// printHistory prints a run's history numbered and laid out as report.html's events table,
+// so a violation's "event N" is the same line in both.
+func printHistory(w io.Writer, name string, seed uint64, impl string, h checker.History) {
+	fmt.Fprintf(w, "scenario %s seed %d, %s: %d events (report.html numbers them alike; --trace shows network steps too)\n", name, seed, impl, len(h))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "#\tt\tnode\tsession\tkind\tseq\tdetails\n")
+	for i, e := range h {
+		f := reports.Fields(e)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, f.T, f.Node, f.Session, f.Kind, f.Seq, f.Detail)
+	}
+	tw.Flush()
 }
 
 func cmdShrink(args []string, stdout io.Writer) (int, error) {

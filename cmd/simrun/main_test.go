@@ -91,6 +91,12 @@ func TestMutantIsCaughtWithExit1(t *testing.T) {
 		t.Fatalf("no FAIL verdict:\n%s", out)
 	}
 	code, out, _ = simrun("replay", "--scenario", "test_overlapped", "--seed", "1", "--impl", "mutant:no-drain")
+	// The violation's event number is the line of the printed history with that number, a
+	// delivery of seq 40, as in report.html.
+	m := regexp.MustCompile(`violation no-dup on c1 session 1 at event (\d+):`).FindStringSubmatch(out)
+	if m == nil || !regexp.MustCompile(`(?m)^`+m[1]+` +\S+ ms +c1 +1 +deliver +40 `).MatchString(out) {
+		t.Fatalf("replay's event numbers do not match its violation:\n%s", out)
+	}
 	if code != 1 || !strings.Contains(out, "violation no-dup on c1") {
 		t.Fatalf("replay of the failing seed: exit %d:\n%s", code, out)
 	}
@@ -107,7 +113,7 @@ func TestReplayIsBitExact(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(a), "\n")
 	last := lines[len(lines)-1]
-	if !regexp.MustCompile(`^scenario random seed 42: \d+ events, \d+ delivered, 0 violations, hash [0-9a-f]{16}$`).MatchString(last) {
+	if !regexp.MustCompile(`^scenario random seed 42: \d+ events, \d+ simulator steps, \d+ delivered, 0 violations, hash [0-9a-f]{16}$`).MatchString(last) {
 		t.Fatalf("last line %q does not carry the hash", last)
 	}
 	if len(lines) < 50 {
