@@ -84,6 +84,17 @@ Judges any recorded history (JSON Lines, format in README) with the same checker
 it holds, 1 with the violations listed, 2 when the file is malformed (the line is named).
 `, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdCheck(args, stdout) }},
 
+	{name: "report", summary: "write report.html for a plan file or any history file", help: `Usage:
+  simrun report PLAN.json [--seed S] [--impl IMPL] [--out DIR]
+  simrun report HISTORY.jsonl [--impl NAME] [--out DIR]
+
+Writes the report a campaign writes for a failing seed (plan.json, history.jsonl and
+report.html with porcupine's view) to DIR/failures/<name>-<seed>-<impl>/: for a plan file,
+such as a shrunk failure or a fuzz finding, by running it; for a history file (one ending in
+.jsonl), such as another implementation's recording, by judging it as simrun check does.
+Exit 0 when nothing is violated, 1 when something is, 2 for bad input.
+`, run: func(args []string, _ io.Reader, stdout, _ io.Writer) (int, error) { return cmdReport(args, stdout) }},
+
 	{name: "merge", summary: "combine the results of several campaigns or shards", help: `Usage:
   simrun merge DIR|results.json ... [--out DIR]
 
