@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,7 @@ func WriteIndex(dir string, ix Index) error {
 
 type indexView struct {
 	Index
+	VerdictClass string
 	Rows      []indexRow
 	Heat      heatmap
 	Latencies []histView
@@ -107,7 +109,10 @@ type barChart struct {
 }
 
 func buildIndex(ix Index) indexView {
-	v := indexView{Index: ix}
+	v := indexView{Index: ix, VerdictClass: "pass"}
+	if !strings.HasPrefix(ix.Verdict, "PASS") {
+		v.VerdictClass = "fail"
+	}
 	failed := map[string]int{}
 	for _, f := range ix.Summary.Failures {
 		failed[f.Scenario+"\x00"+f.Impl]++
@@ -128,9 +133,11 @@ func buildIndex(ix Index) indexView {
 	}
 	slices.SortFunc(v.Reports, func(a, b reportLink) int { return cmp.Compare(a.Href, b.Href) })
 	v.Heat = buildHeatmap(ix.Situations, ix.Coverage)
-	v.Latencies = []histView{
-		buildHist("open → Online", "from a session's open to its Online control (the handover)", ix.Latency.OpenOnline),
-		buildHist("post → delivery", "from a post's acceptance to its delivery, sessions already open", ix.Latency.PostDelivery),
+	if ix.Latency.OpenOnline.Total()+ix.Latency.PostDelivery.Total() > 0 {
+		v.Latencies = []histView{
+			buildHist("open → Online", "from a session's open to its Online control (the handover)", ix.Latency.OpenOnline),
+			buildHist("post → delivery", "from a post's acceptance to its delivery, sessions already open", ix.Latency.PostDelivery),
+		}
 	}
 	v.Kills = buildKills(ix.Mutants)
 	return v
@@ -257,7 +264,7 @@ svg text.name,#heatmap text.row{text-anchor:end}
 <h1>{{.Title}} against {{.Impl}}</h1>
 <p>Started {{.Started.Format "2006-01-02 15:04:05 UTC"}}.{{if .Summary.Partial}} <span class="partial">Partial: stopped before its end; these are the seeds that finished.</span>{{end}}</p>
 {{- if .Verdict}}
-<p class="verdict {{if .Groups}}fail{{else}}pass{{end}}" id="verdict">{{.Verdict}}</p>
+<p class="verdict {{.VerdictClass}}" id="verdict">{{.Verdict}}</p>
 {{- end}}
 
 {{- if .Rows}}
@@ -325,6 +332,7 @@ svg text.name,#heatmap text.row{text-anchor:end}
 </div>
 {{- end}}
 
+{{- if .Rows}}
 <h2>Failures</h2>
 {{- if .Groups}}
 <table id="failures">
@@ -338,6 +346,7 @@ svg text.name,#heatmap text.row{text-anchor:end}
 {{- else}}
 <p>None.</p>
 {{- end}}
+{{- end}}
 
 {{- if .Reports}}
 <h2>Failure reports</h2>
@@ -347,7 +356,11 @@ svg text.name,#heatmap text.row{text-anchor:end}
 {{- end}}
 </ul>
 {{- end}}
+{{- if .Rows}}
 <p class="note">summary.md and results.json beside this page hold the same results; results.json lists every failing seed.</p>
+{{- else if .Kills.Bars}}
+<p class="note">mutants.md beside this page holds the kill matrix; corpus/ the shrunk counterexamples.</p>
+{{- end}}
 </body>
 </html>
 `))

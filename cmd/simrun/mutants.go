@@ -101,12 +101,10 @@ func mutantsVerdict(m scenarios.KillMatrix, wall time.Duration) string {
 
 // killIndex is the kill matrix as index.html shows it: a chart of seeds to kill per mutant.
 func killIndex(m scenarios.KillMatrix, start time.Time) reports.Index {
-	ix := reports.Index{Title: "simrun mutants", Impl: "every mutant", Started: start.UTC(), Verdict: m.Reference.Verdict()}
+	ix := reports.Index{Title: "simrun mutants", Impl: fmt.Sprintf("the reference and %d mutants", len(m.Mutants)), Started: start.UTC(),
+		Verdict: mutantsVerdict(m, time.Since(start))}
 	for _, r := range m.Mutants {
 		ix.Mutants = append(ix.Mutants, reports.MutantKill{Name: r.Name, Property: r.Property, Scenario: r.Scenario, Seed: r.Seed, Runs: r.Runs, Killed: r.Killed})
-	}
-	if median, worst := m.SeedsToKill(); median > 0 {
-		ix.Verdict += fmt.Sprintf("; seeds to kill: median %d, worst %d", median, worst)
 	}
 	return ix
 }
