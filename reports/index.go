@@ -59,12 +59,12 @@ func WriteIndex(dir string, ix Index) error {
 type indexView struct {
 	Index
 	VerdictClass string
-	Rows      []indexRow
-	Heat      heatmap
-	Latencies []histView
-	Kills     barChart
-	Groups    []groupView
-	Reports   []reportLink
+	Rows         []indexRow
+	Heat         heatmap
+	Latencies    []histView
+	Kills        barChart
+	Groups       []groupView
+	Reports      []reportLink
 }
 
 type indexRow struct {
