@@ -103,7 +103,7 @@ type runTable struct {
 	rows int
 }
 
-const rowFormat = "%-*s %7s %7s %10s %11s %9s %11s  %s\n"
+const rowFormat = "%-*s %7s %7s %10s %11s %10s %11s  %s\n"
 
 func newRunTable(w io.Writer, list []scenarios.Scenario) *runTable {
 	t := &runTable{w: w, name: len("scenario")}
