@@ -28,8 +28,10 @@ func chromiumBinary(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("Chromium is needed to check that report.html renders, and neither chromium nor chromium-browser is in PATH; " +
-		"install it with `apt-get install -y chromium` (Debian, Ubuntu: chromium-browser), then run the test again")
+	t.Fatal("these tests open report.html and index.html in headless Chromium, to check that the pages render in a browser " +
+		"(timeline, charts, porcupine's labels apart), and neither chromium nor chromium-browser is in PATH. " +
+		"`make deps` installs it with apt (`apt-get install -y chromium`); elsewhere install Chromium with your package manager. " +
+		"The test fails rather than skips, so a machine without a browser cannot pass it silently")
 	return ""
 }
 
