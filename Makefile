@@ -4,7 +4,13 @@ GO        ?= go
 BIN       := bin/simrun
 # The default campaign: every catalogue scenario, `random` included, over SEEDS seeds each.
 SEEDS     ?= 2000
+# make fuzz: how long each target runs, which targets (FUZZ=Handover runs FuzzHandover only;
+# empty: every target), against which implementation (IMPL=mutant:NAME; read by the
+# scenario targets), and where findings are saved as plan files.
 FUZZTIME  ?= 10s
+FUZZ      ?=
+IMPL      ?= reference
+FINDINGS  ?= $(CURDIR)/findings
 # Runs of each benchmark: enough for benchstat to give a spread.
 BENCHCOUNT ?= 6
 # Failpoint builds rewrite the markers in reference/ at compile time (failpoint-toolexec, a
@@ -17,10 +23,21 @@ FP_FLAGS  = -tags failpoints -toolexec="$$($(GO) tool -n failpoint-toolexec)"
 .DEFAULT_GOAL := help
 .PHONY: help run build test bench fuzz lint cover deps loadtest
 
-help: ## list the targets
+help: ## list the targets and the variables they read
+	@echo "targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "variables (make VAR=value target; now):"
+	@printf '  %-9s %s (%s)\n' \
+	  SEEDS "seeds per scenario for make run" "$(SEEDS)" \
+	  FUZZ "the fuzz target to run, without Fuzz: Handover, ReadHistory, ...; empty: all" "$(FUZZ)" \
+	  FUZZTIME "how long each fuzz target runs: a Go duration, or Nx for N inputs" "$(FUZZTIME)" \
+	  IMPL "what the scenario fuzz targets run: reference or mutant:NAME" "$(IMPL)" \
+	  FINDINGS "where fuzz findings go as plan files for simrun replay, shrink, report" "$(FINDINGS)" \
+	  BENCHCOUNT "runs of each benchmark in make bench" "$(BENCHCOUNT)" \
+	  GO "the go command" "$(GO)"
 
 build: ## build bin/simrun (with failpoints compiled in)
+	@test -x $(BIN) || echo "building $(BIN) with failpoints compiled in (the first build compiles every dependency: a few minutes; later ones take seconds)"
 	$(FP) $(GO) build $(FP_FLAGS) -o $(BIN) ./cmd/simrun
 
 run: build ## the default campaign against the reference (SEEDS=2000 per scenario), with a summary
@@ -32,28 +49,35 @@ LONG      := TestFreshAgrees|TestFreshMillionPosts
 
 test: deps ## go vet, then every test with the race detector and failpoints compiled in, then the campaign-sized ones without
 	$(GO) vet -tags failpoints ./...
+	@echo "testing every package with the race detector and failpoints (the first run compiles everything twice over: several minutes)"
 	$(FP) $(GO) test -race -short -count=1 $(FP_FLAGS) ./...
 	$(FP) $(GO) test -count=1 $(FP_FLAGS) -run '$(LONG)' ./checker/ ./scenarios/
 
-deps: ## install what the tests need beyond Go: Chromium for the report test
+deps: ## install what the tests need beyond Go: Chromium for the report tests
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
-	  echo "installing chromium (the HTML report test opens reports in it)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	  echo "installing chromium: the report tests open report.html and index.html in it"; \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "no apt-get here: install Chromium with your package manager (dnf install chromium, brew install --cask chromium, ...) so that 'chromium' or 'chromium-browser' is in PATH"; exit 1; \
+	  elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	  else echo "run as root, or with sudo: apt-get install -y chromium"; exit 1; fi; }
 
 bench: ## benchmarks (benchstat-friendly: make bench > new.txt; BENCHCOUNT runs, default 6)
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=$(BENCHCOUNT) ./...
 
-loadtest: ## issue 11's load: 1,024 clients that never read and 4 honest subscribers against serve
+loadtest: ## the load test: 1,024 clients that never read and 4 honest subscribers against serve
 	SIMRUN_LOAD_IDLE=1024 SIMRUN_LOAD_HONEST=4 $(GO) test -count=1 -v -run '^TestServeUnderClientsThatDoNotRead$$' ./cmd/simrun
 
-fuzz: ## each fuzz target for FUZZTIME (default 10s)
-	@for pkg in $$($(GO) list ./...); do \
+fuzz: ## fuzz targets for FUZZTIME each (FUZZ=Handover: one target; IMPL=mutant:NAME)
+	@found=; for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$t"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    if [ -n "$(FUZZ)" ] && [ "$$t" != "Fuzz$(FUZZ)" ] && [ "$$t" != "$(FUZZ)" ]; then continue; fi; \
+	    found=1; echo "fuzz $$pkg $$t for $(FUZZTIME) against $(IMPL); findings: $(FINDINGS)"; \
+	    STREAMSIM_IMPL=$(IMPL) STREAMSIM_FINDINGS=$(FINDINGS) \
+	      $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
-	done
+	done; \
+	test -n "$$found" || { echo "no fuzz target named $(FUZZ) (make help lists how to name one)"; exit 2; }
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }

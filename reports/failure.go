@@ -47,9 +47,10 @@ type Failure struct {
 	Window int
 }
 
-// FailureDir is the directory WriteFailure writes f's files to under dir.
+// FailureDir is the directory WriteFailure writes f's files to under dir. It names the
+// implementation, so failures of runs against different ones never share a directory.
 func FailureDir(dir string, f Failure) string {
-	return filepath.Join(dir, "failures", fmt.Sprintf("%s-%d", safeName(f.Scenario), f.Seed))
+	return filepath.Join(dir, "failures", fmt.Sprintf("%s-%d-%s", safeName(f.Scenario), f.Seed, safeName(cmp.Or(f.Impl, "reference"))))
 }
 
 // safeName keeps a scenario name from escaping the failures directory or from being

@@ -167,7 +167,7 @@ func TestWriteFailure(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "failures", "gen-42")
+	out := filepath.Join(dir, "failures", "gen-42-mutant_no-drain")
 	plan, err := os.ReadFile(filepath.Join(out, "plan.json"))
 	if err != nil || string(plan) != "{\n  \"duration_us\": 1000,\n  \"name\": \"gen\"\n}\n" {
 		t.Fatalf("plan.json: %q, %v", plan, err)
@@ -209,10 +209,10 @@ func TestWriteFailure(t *testing.T) {
 		fmt.Sprintf(`<li><b>no-dup</b> on c2 session 2 at <a href="#ev-%d">event %d</a> (<a href="#violation-0">timeline</a>): seq 40 delivered again</li>`, v.Index, v.Index),
 		`<svg id="timeline"`,
 		`<circle id="violation-0" class="violation"`,
-		fmt.Sprintf(`<tr id="ev-%d" class="violation">`, v.Index),
+		fmt.Sprintf(`<tr id="ev-%d" data-node="%s" data-session="%d" data-kind="%s" class="violation">`, v.Index, v.Node, v.Session, f.History[v.Index].Kind),
 		`<text class="lanename" x="6" y="`, `>c2 session 2</text>`,
 		`>Online 30</text>`, `>request 20</text>`, `>reply 30</text>`, `>client_done 30</text>`,
-		`srcdoc="&lt;html&gt;&lt;body&gt;partitions &#34;ok&#34;&lt;/body&gt;&lt;/html&gt;"`,
+		`partitions \&#34;ok\&#34;`,
 		`events left out</td></tr>`,
 		`<line class="fault"`, `<text class="fault" x="`, `>reset c2 online</text>`,
 		fmt.Sprintf("Kept in full: events %d..%d of %d.", w.lo, w.hi, len(h)),
@@ -229,7 +229,7 @@ func TestWriteFailure(t *testing.T) {
 	}
 	for _, name := range []string{"plan.json", "history.jsonl", "report.html"} {
 		a, _ := os.ReadFile(filepath.Join(out, name))
-		b, _ := os.ReadFile(filepath.Join(again, "failures", "gen-42", name))
+		b, _ := os.ReadFile(filepath.Join(again, "failures", "gen-42-mutant_no-drain", name))
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s differs between two writes of one failure", name)
 		}
@@ -251,7 +251,7 @@ func TestWriteFailureWithoutHistory(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, "failures", "_.._etc-3", "report.html"))
+	page, err := os.ReadFile(filepath.Join(dir, "failures", "_.._etc-3-reference", "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestReportSize(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "failures", "big-1")
+	out := filepath.Join(dir, "failures", "big-1-reference")
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,10 @@ package reports
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +24,7 @@ type page struct {
 	Window                       string
 	Timeline                     timeline
 	Rows                         []row
+	Filters                      filters
 	LeftOutAfter                 int // events after the last row
 	Porcupine                    porcupineView
 }
@@ -37,11 +40,85 @@ type violationView struct {
 }
 
 // row is one event of the table; Gap > 0 says that many events were left out before it.
+// Missing names the seqs a delivery skipped over.
 type row struct {
 	Gap                                         int
 	Index                                       int
 	T, Node, Session, Kind, Seq, Detail, Broken string
+	Missing                                     string
 	Class                                       string
+}
+
+// filters are the choices of the events table's filters: every node, session and kind in the
+// kept events.
+type filters struct {
+	Nodes, Sessions, Kinds []string
+}
+
+func buildFilters(h checker.History, idx []int) filters {
+	var f filters
+	seen := map[string]bool{}
+	add := func(list *[]string, prefix, v string) {
+		if v != "" && !seen[prefix+v] {
+			seen[prefix+v] = true
+			*list = append(*list, v)
+		}
+	}
+	for _, k := range idx {
+		fl := Fields(h[k])
+		add(&f.Nodes, "n", fl.Node)
+		add(&f.Sessions, "s", fl.Session)
+		add(&f.Kinds, "k", fl.Kind)
+	}
+	slices.Sort(f.Nodes)
+	// Session ids sort as numbers: shorter first, then by digits.
+	slices.SortFunc(f.Sessions, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b)) })
+	slices.Sort(f.Kinds)
+	return f
+}
+
+// gap is the seqs a session's delivery skipped: stored seqs above the session's previous
+// delivery and below this one.
+type gap struct {
+	first, last int64 // the missing seqs' range
+	count       int
+}
+
+func (g gap) text() string {
+	if g.count == 1 {
+		return fmt.Sprintf("seq %d missing", g.first)
+	}
+	return fmt.Sprintf("%d seqs missing (%d..%d)", g.count, g.first, g.last)
+}
+
+// findGaps maps each delivery that skipped stored seqs to what it skipped. A seq counts as
+// stored once its post_ok is in the history; sessions are followed separately.
+func findGaps(h checker.History) map[int]gap {
+	var stored []int64 // sorted
+	last := map[int64]int64{}
+	gaps := map[int]gap{}
+	for i, e := range h {
+		switch e.Kind {
+		case checker.EvPostOK:
+			if at, found := slices.BinarySearch(stored, e.Seq); !found {
+				stored = slices.Insert(stored, at, e.Seq)
+			}
+		case checker.EvOpen:
+			delete(last, e.Session)
+		case checker.EvDeliver:
+			prev, ok := last[e.Session]
+			last[e.Session] = e.Seq
+			if !ok || e.Seq <= prev+1 {
+				continue
+			}
+			lo, _ := slices.BinarySearch(stored, prev+1)
+			hi, _ := slices.BinarySearch(stored, e.Seq)
+			if hi > lo {
+				gaps[i] = gap{first: stored[lo], last: stored[hi-1], count: hi - lo}
+			}
+		}
+	}
+	return gaps
 }
 
 type porcupineView struct {
@@ -81,17 +158,16 @@ func buildPage(f Failure, w window) page {
 		broken[v.Index] = append(broken[v.Index], v.Property)
 	}
 	p.Window = describeWindow(w)
-	p.Timeline = buildTimeline(f, w, pos)
+	gaps := findGaps(f.History)
+	p.Timeline = buildTimeline(f, w, pos, gaps)
+	p.Filters = buildFilters(f.History, w.idx)
 	prev := -1
 	for _, k := range w.idx {
-		e := f.History[k]
-		r := row{Gap: k - prev - 1, Index: k, T: formatT(e.T), Node: e.Node, Kind: e.Kind.String(), Detail: detail(e)}
+		fl := Fields(f.History[k])
+		r := row{Gap: k - prev - 1, Index: k, T: fl.T, Node: fl.Node, Session: fl.Session, Kind: fl.Kind, Seq: fl.Seq, Detail: fl.Detail}
 		prev = k
-		if e.Session != 0 {
-			r.Session = strconv.FormatInt(e.Session, 10)
-		}
-		if hasSeq(e.Kind) {
-			r.Seq = strconv.FormatInt(e.Seq, 10)
+		if m, ok := gaps[k]; ok {
+			r.Missing = m.text()
 		}
 		if k < w.lo || k > w.hi {
 			r.Class = "extra"
@@ -111,12 +187,29 @@ func buildPage(f Failure, w window) page {
 	}
 	if len(f.Porcupine) > 0 {
 		if len(template.HTMLEscapeString(string(f.Porcupine))) <= porcupineInline {
-			p.Porcupine.Srcdoc = string(f.Porcupine)
+			p.Porcupine.Srcdoc = deferredPage(f.Porcupine)
 		} else {
 			p.Porcupine.File = "porcupine.html"
 		}
 	}
 	return p
+}
+
+// deferredPage wraps a page for a frame so that it is written only once the frame has been
+// laid out and painted. Porcupine sizes its boxes by measuring its labels as its page loads;
+// in a frame loaded while the report around it is still being laid out they measure nothing
+// and every label lands on its neighbours. The JSON string cannot end the script early:
+// json.Marshal writes < and > as escapes.
+func deferredPage(page []byte) string {
+	js, _ := json.Marshal(string(page))
+	return `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><script>
+var page = ` + string(js) + `;
+function show() {
+  if (document.documentElement.clientWidth === 0) { setTimeout(show, 50); return; }
+  document.open(); document.write(page); document.close();
+}
+window.addEventListener("load", function () { requestAnimationFrame(function () { setTimeout(show, 0); }); });
+</script></body></html>`
 }
 
 func plural(n int) string {
@@ -178,14 +271,38 @@ func detail(e checker.Event) string {
 	return strings.Join(parts, " ")
 }
 
-// formatT shows nanoseconds as milliseconds with every digit, as simrun's trace does.
+// formatT shows a history time in milliseconds, with as many decimals as it needs down to the
+// nanosecond (1.8 ms, 36.558 ms, 0.000125 ms): a timestamp keeps its precision, unlike a
+// Duration, and the unit is spelt as people write it.
 func formatT(ns int64) string {
 	sign := ""
 	u := uint64(ns)
 	if ns < 0 {
 		sign, u = "-", -u
 	}
-	return fmt.Sprintf("%s%d.%06dms", sign, u/1e6, u%1e6)
+	frac := strings.TrimRight(fmt.Sprintf("%06d", u%1e6), "0")
+	if frac == "" {
+		return fmt.Sprintf("%s%d ms", sign, u/1e6)
+	}
+	return fmt.Sprintf("%s%d.%s ms", sign, u/1e6, frac)
+}
+
+// EventFields is one history event as the report's events table and simrun replay print it,
+// so the two read alike and number events the same way.
+type EventFields struct {
+	T, Node, Session, Kind, Seq, Detail string
+}
+
+// Fields formats e for a table.
+func Fields(e checker.Event) EventFields {
+	f := EventFields{T: formatT(e.T), Node: e.Node, Kind: e.Kind.String(), Detail: detail(e)}
+	if e.Session != 0 {
+		f.Session = strconv.FormatInt(e.Session, 10)
+	}
+	if hasSeq(e.Kind) {
+		f.Seq = strconv.FormatInt(e.Seq, 10)
+	}
+	return f
 }
 
 // timeline is the SVG drawn around the handover. Its x axis is the order of the kept events,
@@ -253,7 +370,7 @@ func px(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 // buildTimeline lays out one lane for the server's posts and one per client session, in the
 // order they first appear, with seqs on the y axis of each lane on one shared scale. The lane
 // names go in a separate column so they stay in view while the timeline scrolls.
-func buildTimeline(f Failure, w window, pos map[int]int) timeline {
+func buildTimeline(f Failure, w window, pos map[int]int, gaps map[int]gap) timeline {
 	h := f.History
 	n := len(w.idx)
 	step := min(24, max(2, 1200/float64(max(n, 1))))
@@ -361,6 +478,11 @@ func buildTimeline(f Failure, w window, pos map[int]int) timeline {
 		if hasSeq(e.Kind) {
 			at[p] = y(l, e.Seq)
 			title += " seq " + strconv.FormatInt(e.Seq, 10)
+		}
+		if g, ok := gaps[k]; ok {
+			// The hole goes where the first missing seq would have been delivered.
+			t.Dots = append(t.Dots, svgDot{X: px(xv - step/2), Y: px(y(l, g.first)), R: "4", Class: "missing", Title: g.text()})
+			label(l, xv-step/2, "missing", g.text())
 		}
 		switch e.Kind {
 		case checker.EvPost, checker.EvPostOK, checker.EvPostErr, checker.EvDeliver:
@@ -470,6 +592,11 @@ ol.violations{margin:4px 0;padding-left:24px}
 #timeline text.fault{fill:#c05a00}
 #timeline .band{fill:#d6007e;fill-opacity:.12}
 #timeline circle.violation{fill:none;stroke:#d6007e;stroke-width:3}
+#timeline circle.missing{fill:#fff;stroke:#e00;stroke-width:2;stroke-dasharray:2 2}
+#timeline text.missing{fill:#c00;font-weight:bold}
+td.missing{color:#c00;font-weight:bold}
+.filters label{margin-right:14px}
+tr.hidden{display:none}
 .legend span{margin-right:14px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}
 table{border-collapse:collapse;font:12px ui-monospace,monospace}
@@ -479,7 +606,7 @@ td.n{text-align:right}
 tr.extra td{color:#777}
 tr.gap td{color:#777;font-style:italic;text-align:center;background:#fafafa}
 tr.violation td{background:#ffd3e8;font-weight:bold}
-iframe{width:100%;height:640px;border:1px solid #ddd}
+iframe{width:100%;height:70vh;min-height:420px;border:1px solid #ddd}
 </style>
 </head>
 <body>
@@ -505,7 +632,7 @@ iframe{width:100%;height:640px;border:1px solid #ddd}
 <p class="note">{{.Window}}</p>
 
 <h2>Timeline</h2>
-<p class="legend"><span><i style="background:#555"></i>post acknowledged</span><span><i style="background:#1f6fd1"></i>delivery (height: seq)</span><span><i style="background:#0a0"></i>Online</span><span><i style="background:#7c4ddb"></i>phase</span><span><i style="background:#e07000"></i>fault</span><span><i style="background:#e00"></i>error, crash</span><span><i style="border:3px solid #e4007f;border-radius:50%;width:6px;height:6px"></i>violation</span> x is event order; times on top.</p>
+<p class="legend"><span><i style="background:#555"></i>post acknowledged</span><span><i style="background:#1f6fd1"></i>delivery (height: seq)</span><span><i style="background:#0a0"></i>Online</span><span><i style="background:#7c4ddb"></i>phase</span><span><i style="background:#e07000"></i>fault</span><span><i style="background:#e00"></i>error, crash</span><span><i style="border:3px solid #e4007f;border-radius:50%;width:6px;height:6px"></i>violation</span><span><i style="border:2px dashed #e00;border-radius:50%;width:6px;height:6px"></i>seq missing at a gap</span> x is event order; times on top.</p>
 <div class="tl">
 <svg id="timeline-names" xmlns="http://www.w3.org/2000/svg" width="{{.Timeline.NamesWidth}}" height="{{.Timeline.Height}}">
 {{- range .Timeline.Lanes}}
@@ -542,23 +669,7 @@ iframe{width:100%;height:640px;border:1px solid #ddd}
 </div>
 </div>
 
-<h2>Events</h2>
-<table>
-<thead><tr><th>#</th><th>t</th><th>node</th><th>session</th><th>kind</th><th>seq</th><th>details</th><th>violation</th></tr></thead>
-<tbody>
-{{- range .Rows}}
-{{- if .Gap}}
-<tr class="gap"><td colspan="8">{{.Gap}} events left out</td></tr>
-{{- end}}
-<tr id="ev-{{.Index}}"{{if .Class}} class="{{.Class}}"{{end}}><td class="n">{{.Index}}</td><td class="n">{{.T}}</td><td>{{.Node}}</td><td class="n">{{.Session}}</td><td>{{.Kind}}</td><td class="n">{{.Seq}}</td><td>{{.Detail}}</td><td>{{.Broken}}</td></tr>
-{{- end}}
-{{- if .LeftOutAfter}}
-<tr class="gap"><td colspan="8">{{.LeftOutAfter}} events left out</td></tr>
-{{- end}}
-</tbody>
-</table>
-
-<h2>Porcupine</h2>
+<h2 id="porcupine">Porcupine</h2>
 {{- if .Porcupine.Srcdoc}}
 <iframe sandbox="allow-scripts" title="porcupine visualization" srcdoc="{{.Porcupine.Srcdoc}}"></iframe>
 {{- else if .Porcupine.File}}
@@ -566,7 +677,50 @@ iframe{width:100%;height:640px;border:1px solid #ddd}
 {{- else}}
 <p>No visualization.</p>
 {{- end}}
+
+<h2>Events</h2>
+<p class="filters" id="filters">Show only
+<label>node <select data-col="node"><option value="">any</option>{{range .Filters.Nodes}}<option>{{.}}</option>{{end}}</select></label>
+<label>session <select data-col="session"><option value="">any</option>{{range .Filters.Sessions}}<option>{{.}}</option>{{end}}</select></label>
+<label>kind <select data-col="kind"><option value="">any</option>{{range .Filters.Kinds}}<option>{{.}}</option>{{end}}</select></label>
+<span id="shown"></span></p>
+<table id="events">
+<thead><tr><th>#</th><th>t</th><th>node</th><th>session</th><th>kind</th><th>seq</th><th>details</th><th>violation</th></tr></thead>
+<tbody>
+{{- range .Rows}}
+{{- if .Gap}}
+<tr class="gap"><td colspan="8">{{.Gap}} events left out</td></tr>
+{{- end}}
+<tr id="ev-{{.Index}}" data-node="{{.Node}}" data-session="{{.Session}}" data-kind="{{.Kind}}"{{if .Class}} class="{{.Class}}"{{end}}><td class="n">{{.Index}}</td><td class="n">{{.T}}</td><td>{{.Node}}</td><td class="n">{{.Session}}</td><td>{{.Kind}}</td><td class="n">{{.Seq}}</td><td>{{.Detail}}{{if .Missing}} <span class="missing">gap: {{.Missing}}</span>{{end}}</td><td>{{.Broken}}</td></tr>
+{{- end}}
+{{- if .LeftOutAfter}}
+<tr class="gap"><td colspan="8">{{.LeftOutAfter}} events left out</td></tr>
+{{- end}}
+</tbody>
+</table>
+
 <script>
+// The filters hide the rows that do not match every chosen value; the gap rows of events
+// left out go too while a filter is on, since they no longer sit between shown rows.
+(function () {
+  var selects = document.querySelectorAll("#filters select"), shown = document.getElementById("shown");
+  var rows = document.querySelectorAll("#events tbody tr");
+  function apply() {
+    var want = {}, on = false, n = 0;
+    selects.forEach(function (s) { want[s.dataset.col] = s.value; on = on || s.value !== ""; });
+    rows.forEach(function (r) {
+      var ok = r.classList.contains("gap") ? !on : ["node", "session", "kind"].every(function (c) { return !want[c] || r.dataset[c] === want[c]; });
+      r.classList.toggle("hidden", !ok);
+      if (ok && !r.classList.contains("gap")) n++;
+    });
+    shown.textContent = on ? n + " events shown" : "";
+  }
+  selects.forEach(function (s) { s.addEventListener("change", apply); });
+  // report.html?node=c1&kind=deliver opens filtered, so a filtered view can be linked.
+  var q = new URLSearchParams(location.search);
+  selects.forEach(function (s) { if (q.get(s.dataset.col)) s.value = q.get(s.dataset.col); });
+  apply();
+})();
 // A long timeline scrolls; bring the first violation into view.
 (function () {
   var v = document.getElementById("violation-0"), box = document.getElementById("timeline-box");

@@ -22,6 +22,7 @@ import (
 //
 //	{
 //	  "schema": 1,
+//	  "partial": true,                  only when the campaign was stopped before its end
 //	  "scenarios": [{                   one row per (scenario, impl)
 //	    "scenario": "test_overlapped",
 //	    "impl": "reference",            or "mutant:NAME"
@@ -56,6 +57,9 @@ import (
 type Summary struct {
 	Scenarios []ScenarioResult
 	Failures  []FailureResult
+	// Partial marks a campaign stopped before its end (Ctrl-C): the ranges hold the seeds
+	// that finished.
+	Partial bool
 }
 
 // ScenarioResult is one scenario run against one implementation.
@@ -205,6 +209,7 @@ const schema = 1
 // resultsFile is results.json on disk.
 type resultsFile struct {
 	Schema    int              `json:"schema"`
+	Partial   bool             `json:"partial,omitempty"`
 	Scenarios []ScenarioResult `json:"scenarios"`
 	Failures  []FailureResult  `json:"failures"`
 }
@@ -219,7 +224,7 @@ func WriteSummary(dir string, s Summary) error {
 		return err
 	}
 	// Empty lists are written as [] rather than null so readers need no special case.
-	f := resultsFile{Schema: schema, Scenarios: s.Scenarios, Failures: slices.Clone(s.Failures)}
+	f := resultsFile{Schema: schema, Partial: s.Partial, Scenarios: s.Scenarios, Failures: slices.Clone(s.Failures)}
 	if f.Scenarios == nil {
 		f.Scenarios = []ScenarioResult{}
 	}
@@ -258,7 +263,7 @@ func ReadResults(path string) (Summary, error) {
 	if f.Schema != schema {
 		return Summary{}, fmt.Errorf("%s: results schema %d, this simrun reads %d", path, f.Schema, schema)
 	}
-	s := Summary{Scenarios: f.Scenarios, Failures: f.Failures}
+	s := Summary{Scenarios: f.Scenarios, Failures: f.Failures, Partial: f.Partial}
 	if len(s.Scenarios) == 0 {
 		s.Scenarios = nil
 	}
@@ -305,6 +310,7 @@ func Merge(parts ...Summary) (Summary, error) {
 			m.WallNs += r.WallNs
 		}
 		out.Failures = append(out.Failures, p.Failures...)
+		out.Partial = out.Partial || p.Partial
 	}
 	for _, m := range rows {
 		var err error
@@ -403,10 +409,17 @@ func ReplayCommand(scenario string, seed uint64, impl string) string {
 	return c
 }
 
-// markdown renders summary.md: a table with one row per scenario, then every failing seed.
+// maxGroups bounds the failure groups summary.md lists, so it stays a page whatever a
+// campaign finds; results.json keeps every failing seed.
+const maxGroups = 30
+
+// markdown renders summary.md: a table with one row per scenario, then the failures grouped.
 func markdown(s Summary) []byte {
 	var b bytes.Buffer
 	b.WriteString("# streamsim results\n\n")
+	if s.Partial {
+		b.WriteString("**Partial**: the campaign was stopped before its end; these are the seeds that finished.\n\n")
+	}
 	failing := map[[2]string]int{}
 	failed := 0
 	for _, f := range s.Failures {
@@ -415,7 +428,7 @@ func markdown(s Summary) []byte {
 			failed++
 		}
 	}
-	b.WriteString("| scenario | impl | seeds | violations | failing seeds | delivered | wall | sim msgs/s | campaign hash |\n")
+	b.WriteString("| scenario | impl | seeds | failed seeds | violations | delivered | wall | sim msgs/s | campaign hash |\n")
 	b.WriteString("|:--|:--|--:|--:|--:|--:|--:|--:|:--|\n")
 	var total ScenarioResult
 	var sharded []ScenarioResult
@@ -429,8 +442,8 @@ func markdown(s Summary) []byte {
 			sharded = append(sharded, r)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %s | %.0f | %s |\n",
-			mdText(r.Scenario), mdText(r.Impl), seeds, r.Violations, failing[[2]string{r.Scenario, r.Impl}],
-			r.Delivered, wall(r.WallNs), r.MsgsPerSec(), hash)
+			mdText(r.Scenario), mdText(r.Impl), seeds, failing[[2]string{r.Scenario, r.Impl}], r.Violations,
+			r.Delivered, Duration(time.Duration(r.WallNs)), r.MsgsPerSec(), hash)
 		total.Ranges = append(total.Ranges, r.Ranges...)
 		total.Violations += r.Violations
 		total.Delivered += r.Delivered
@@ -438,7 +451,7 @@ func markdown(s Summary) []byte {
 	}
 	if len(s.Scenarios) > 1 {
 		fmt.Fprintf(&b, "| **total** | | %d | %d | %d | %d | %s | %.0f | |\n",
-			total.Seeds(), total.Violations, failed, total.Delivered, wall(total.WallNs), total.MsgsPerSec())
+			total.Seeds(), failed, total.Violations, total.Delivered, Duration(time.Duration(total.WallNs)), total.MsgsPerSec())
 	}
 	if len(sharded) > 0 {
 		b.WriteString("\n## Shard hashes\n\n")
@@ -450,28 +463,23 @@ func markdown(s Summary) []byte {
 			b.WriteByte('\n')
 		}
 	}
-	b.WriteString("\n## Failing seeds\n\n")
-	if len(s.Failures) == 0 {
+	b.WriteString("\n## Failures\n\n")
+	groups := Group(s.Failures)
+	if len(groups) == 0 {
 		b.WriteString("None.\n")
+	} else {
+		fmt.Fprintf(&b, "%d failing seeds in %d groups (same scenario, implementation, property and message; N stands for any number).\n\n", len(s.Failures), len(groups))
+		b.WriteString("| scenario | impl | property | failed seeds | message | first seed | replay |\n|:--|:--|:--|--:|:--|--:|:--|\n")
 	}
-	for _, f := range s.Failures {
-		fmt.Fprintf(&b, "- **%s** seed %d (%s)", mdText(f.Scenario), f.Seed, mdText(f.Impl))
-		if f.Error != "" {
-			fmt.Fprintf(&b, ": error: %s", mdText(f.Error))
+	for i, g := range groups {
+		if i == maxGroups {
+			fmt.Fprintf(&b, "\n%d more groups: results.json lists every failing seed.\n", len(groups)-maxGroups)
+			break
 		}
-		if f.Verdict != "" {
-			fmt.Fprintf(&b, ": %s: %s", mdText(f.Verdict), mdText(f.Figures))
-		}
-		b.WriteByte('\n')
-		for _, v := range f.Violations {
-			fmt.Fprintf(&b, "  - %s on %s session %d (event %d): %s\n", mdText(v.Property), mdText(v.Node), v.Session, v.Index, mdText(v.Message))
-		}
-		fmt.Fprintf(&b, "  - replay: `%s`\n", cmp.Or(f.Replay, ReplayCommand(f.Scenario, f.Seed, f.Impl)))
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %d | `%s` |\n", mdText(g.Scenario), mdText(g.Impl), mdText(g.Property), g.Seeds, mdText(g.Pattern), g.First.Seed, g.Replay())
 	}
 	return b.Bytes()
 }
-
-func wall(ns int64) string { return time.Duration(ns).Round(time.Millisecond).String() }
 
 // mdText keeps names and messages from the run from being read as Markdown or HTML.
 func mdText(s string) string {

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -28,12 +27,15 @@ type Campaign struct {
 	// KeepFailures is how many failing seeds the report keeps, the lowest; default
 	// DefaultKeepFailures. Every failing seed is still counted.
 	KeepFailures int
-	// Context, when set, stops the campaign early once done: no seed starts after that, and
-	// the report covers the seeds that ran.
-	Context context.Context
-	// Progress, when set, is called after each finished seed with the number done so far.
-	// It runs on the caller's goroutine.
-	Progress func(done int)
+	// Progress, when set, is called after each finished seed with the number of seeds done
+	// and failed so far. It runs on the caller's goroutine.
+	Progress func(done, failed int)
+	// Stop, when closed, ends the campaign early: no seed starts after it, the seeds in
+	// flight finish, and the report covers the seeds done (Report.Stopped says so).
+	Stop <-chan struct{}
+	// Observe, when set, sees each seed's history before the campaign drops it. It runs on
+	// the worker goroutines, so it must be safe for concurrent use.
+	Observe func(h checker.History)
 }
 
 // DefaultKeepFailures is how many failing seeds a campaign report keeps unless told otherwise:
@@ -67,6 +69,8 @@ type Report struct {
 	Hash uint64
 	// Coverage counts how often each boundary situation was reached (see Situations).
 	Coverage Coverage
+	// Stopped: Campaign.Stop ended the campaign before its last seed.
+	Stopped bool
 }
 
 // Compression is simulated time over wall-clock time: how many times faster than real time
@@ -91,10 +95,6 @@ func (c Campaign) Run() Report {
 	par := c.Parallel
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
-	}
-	ctx := c.Context
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	keep := c.KeepFailures
 	if keep <= 0 {
@@ -121,6 +121,9 @@ func (c Campaign) Run() Report {
 			for seed := range seeds {
 				out, err := runSafely(c.Scenario, seed, c.Options)
 				cov := Cover(out.History)
+				if c.Observe != nil {
+					c.Observe(out.History)
+				}
 				// A campaign keeps only what it reports: the history and the fresh
 				// verdict's details stay behind (a report replays the seed for them).
 				out.History, out.Fresh = nil, checker.LinResult{}
@@ -134,10 +137,10 @@ func (c Campaign) Run() Report {
 			wg.Wait()
 			close(results)
 		}()
-		for i := first; i < c.Seeds && ctx.Err() == nil; i += step {
+		for i := first; i < c.Seeds && !closed(c.Stop); i += step {
 			select {
 			case seeds <- c.FirstSeed + uint64(i):
-			case <-ctx.Done():
+			case <-c.Stop:
 				return
 			}
 		}
@@ -161,11 +164,23 @@ func (c Campaign) Run() Report {
 			rep.SimNs += r.out.SimNs
 		}
 		if c.Progress != nil {
-			c.Progress(rep.Seeds)
+			c.Progress(rep.Seeds, rep.Failed)
 		}
 	}
+	rep.Stopped = rep.Seeds < (max(c.Seeds-first, 0)+step-1)/step
 	rep.Wall = time.Since(start)
 	return rep
+}
+
+// closed reports whether ch is closed, without waiting: a stopped campaign hands out no more
+// seeds even when a worker is ready for one.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // keep counts a failure and keeps it if it is among the lowest n seeds seen.

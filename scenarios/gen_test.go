@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -77,14 +76,13 @@ func TestPanickingRunIsAFailure(t *testing.T) {
 func TestCampaignMemoryIndependentOfSeeds(t *testing.T) {
 	s, _ := Lookup("test_open_seq")
 	alloc := func(seeds int) (uint64, Report) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+		stop := make(chan struct{})
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		rep := Campaign{Scenario: s, FirstSeed: 1, Seeds: seeds, Parallel: 2, Context: ctx, Progress: func(done int) {
+		rep := Campaign{Scenario: s, FirstSeed: 1, Seeds: seeds, Parallel: 2, Stop: stop, Progress: func(done, _ int) {
 			if done == 20 {
-				cancel()
+				close(stop)
 			}
 		}}.Run()
 		runtime.ReadMemStats(&after)
@@ -120,13 +118,13 @@ func TestCampaignKeepsTheLowestFailures(t *testing.T) {
 // billion seeds: the allocations must not grow with the number.
 func BenchmarkCampaignSetup(b *testing.B) {
 	s, _ := Lookup("test_open_seq")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	stop := make(chan struct{})
+	close(stop)
 	for _, n := range []int{100, 1_000_000_000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				Campaign{Scenario: s, Seeds: n, Parallel: 2, Context: ctx}.Run()
+				Campaign{Scenario: s, Seeds: n, Parallel: 2, Stop: stop}.Run()
 			}
 		})
 	}

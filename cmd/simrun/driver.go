@@ -22,6 +22,9 @@ import (
 // cmdDriver puts the reference behind the driver protocol (README, "The driver protocol").
 func cmdDriver(args []string, stdin io.Reader, stdout io.Writer) (int, error) {
 	if len(args) == 0 || (args[0] != "client" && args[0] != "server") {
+		if err := parse(flags("driver"), args); err != nil {
+			return 2, err
+		}
 		return 2, usagef("driver takes client or server: simrun driver client|server --online ADDR --request ADDR")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -72,14 +72,23 @@ func TestRunReportsFigures(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	row := regexp.MustCompile(`(?m)^\s*test_overlapped\s+5\s+0\s+30\s+\S+\s+\d+\s+(\d+)x\s+[0-9a-f]{16}\s*$`)
+	row := regexp.MustCompile(`(?m)^test_overlapped\s+5\s+0\s+0\s+30\s+[0-9.]+ (µs|ms|s)\s+\d+\s+(\d+)x\s+[0-9a-f]{16}$`)
 	m := row.FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("no row with 5 seeds, 0 violations, 30 delivered, wall, rate, time compression and hash:\n%s", out)
+		t.Fatalf("no row with 5 seeds, 0 failed, 0 violations, 30 delivered, wall, rate, time compression and hash:\n%s", out)
 	}
-	if m[1] == "0" {
+	if m[2] == "0" {
 		t.Fatalf("time compression 0x: the simulated time is not counted\n%s", out)
 	}
+	if !strings.HasSuffix(out, "\nPASS: 5 seeds of 1 scenarios, no violation in "+lastWord(out)+"\n") {
+		t.Fatalf("last line is not the verdict:\n%s", out)
+	}
+}
+
+// lastWord is the run's wall time as its verdict prints it: its last two words.
+func lastWord(out string) string {
+	f := strings.Fields(out)
+	return strings.Join(f[len(f)-2:], " ")
 }
 
 func TestMutantIsCaughtWithExit1(t *testing.T) {
@@ -90,11 +99,20 @@ func TestMutantIsCaughtWithExit1(t *testing.T) {
 	if !regexp.MustCompile(`shrunk: \d+ → \d+ events`).MatchString(out) {
 		t.Fatalf("failures were not shrunk:\n%s", out)
 	}
-	if !strings.Contains(out, "FAIL test_overlapped seed 1: no-dup on c1") ||
-		!strings.Contains(out, "replay: simrun replay --scenario test_overlapped --seed 1 --impl mutant:no-drain") {
-		t.Fatalf("failure not described with its property and replay command:\n%s", out)
+	if !strings.Contains(out, "  test_overlapped  no-dup  3 seeds  \"seq N delivered again\"\n    seed 1: seq 40 delivered again\n") ||
+		!strings.Contains(out, "\n    simrun replay --scenario test_overlapped --seed 1 --impl mutant:no-drain\n") {
+		t.Fatalf("failures not grouped with their property, count and replay command:\n%s", out)
+	}
+	if !strings.Contains(out, "\nFAIL: 3 of 3 seeds failed (3 violations) in 1 of 1 scenarios (test_overlapped) in ") {
+		t.Fatalf("no FAIL verdict:\n%s", out)
 	}
 	code, out, _ = simrun("replay", "--scenario", "test_overlapped", "--seed", "1", "--impl", "mutant:no-drain")
+	// The violation's event number is the line of the printed history with that number, a
+	// delivery of seq 40, as in report.html.
+	m := regexp.MustCompile(`violation no-dup on c1 session 1 at event (\d+):`).FindStringSubmatch(out)
+	if m == nil || !regexp.MustCompile(`(?m)^`+m[1]+` +\S+ ms +c1 +1 +deliver +40 `).MatchString(out) {
+		t.Fatalf("replay's event numbers do not match its violation:\n%s", out)
+	}
 	if code != 1 || !strings.Contains(out, "violation no-dup on c1") {
 		t.Fatalf("replay of the failing seed: exit %d:\n%s", code, out)
 	}
@@ -111,7 +129,7 @@ func TestReplayIsBitExact(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(a), "\n")
 	last := lines[len(lines)-1]
-	if !regexp.MustCompile(`^scenario random seed 42: \d+ events, \d+ delivered, 0 violations, hash [0-9a-f]{16}$`).MatchString(last) {
+	if !regexp.MustCompile(`^scenario random seed 42: \d+ events, \d+ simulator steps, \d+ delivered, 0 violations, hash [0-9a-f]{16}$`).MatchString(last) {
 		t.Fatalf("last line %q does not carry the hash", last)
 	}
 	if len(lines) < 50 {
@@ -209,7 +227,7 @@ func TestShardsMergeToTheWholeCampaign(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("merge: exit %d (%s)\n%s", code, stderr, out)
 	}
-	whole, err := reports.ReadResults(filepath.Join(dir, "whole", "results.json"))
+	whole, err := reports.ReadResults(filepath.Join(dir, "whole", "latest", "results.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +358,7 @@ func TestReportOfABrokenClient(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, "failures", "test_open_seq-1", "report.html"))
+	page, err := os.ReadFile(filepath.Join(dir, "latest", "failures", "test_open_seq-1-mutant_skip-history", "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,26 +495,5 @@ func TestFailureReportOfAPanickingSeed(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(path, "report.html"))
 	if err != nil || !strings.Contains(string(b), "seed 1 panicked: planted panic") {
 		t.Fatalf("report %s: %v; the panic is not in it", path, err)
-	}
-}
-
-func TestWorthShrinking(t *testing.T) {
-	ok, broken := scenarios.Failure{Seed: 1}, scenarios.Failure{Seed: 2, Err: os.ErrInvalid}
-	for _, tc := range []struct {
-		f         scenarios.Failure
-		i, listed int
-		saved     bool
-		want      bool
-	}{
-		{ok, 0, 0, false, true},
-		{ok, shrinkPerScenario - 1, shownFailures - 1, false, true},
-		{ok, shrinkPerScenario, 0, true, false}, // enough of this scenario
-		{ok, 0, shownFailures, false, false},    // never printed, not saved
-		{ok, 0, shownFailures, true, true},      // not printed but saved to the corpus
-		{broken, 0, 0, true, false},             // a run that did not complete has no plan to shrink
-	} {
-		if got := worthShrinking(tc.f, tc.i, tc.listed, tc.saved); got != tc.want {
-			t.Errorf("%+v: %v, want %v", tc, got, tc.want)
-		}
 	}
 }

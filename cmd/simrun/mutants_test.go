@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,11 +32,19 @@ func TestMutantsReportsSurvivorsWithExit1(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
-	if !regexp.MustCompile(`(?m)^skip-history\s+yes\s+handover\s+1\s+test_new\s+1\s+\S+\s+\d+ → \d+$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^skip-history\s+yes\s+handover\s+1\s+test_new\s+1\s+[0-9.]+ \S+\s+\d+ → \d+$`).MatchString(out) {
 		t.Fatalf("no row for skip-history killed at run 1 with its shrunk size:\n%s", out)
 	}
 	if !regexp.MustCompile(`(?m)^no-drain\s+NO\s+1\s`).MatchString(out) || !strings.Contains(out, "The reference passed all 1 runs") {
 		t.Fatalf("no surviving no-drain row or no reference verdict:\n%s", out)
+	}
+	if n := len(reference.Mutants()); !strings.Contains(out, fmt.Sprintf("\nFAIL: %d of %d mutants survived 1 runs (", n-1, n)) {
+		t.Errorf("no FAIL verdict naming the survivors:\n%s", out)
+	}
+	dir = filepath.Join(dir, "latest")
+	index, _ := os.ReadFile(filepath.Join(dir, "index.html"))
+	if got := strings.Count(string(index), "survived</text>"); !strings.Contains(string(index), `id="kills"`) || got != len(reference.Mutants())-1 {
+		t.Errorf("index.html: %d survivors in the seeds-to-kill chart, want %d", got, len(reference.Mutants())-1)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "mutants.md"))
 	if err != nil {

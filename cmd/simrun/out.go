@@ -19,6 +19,14 @@ func results(rep scenarios.Report, c scenarios.Campaign, impl string) (reports.S
 	if c.Shards > 1 {
 		rg.Shard, rg.Shards = c.Shard, c.Shards
 	}
+	if rep.Stopped {
+		// The seeds run are the first rep.Seeds of the campaign's order; the range ends
+		// at the last of them.
+		rg.Seeds = rep.Seeds
+		if c.Shards > 1 {
+			rg.Seeds = (rep.Seeds-1)*c.Shards + c.Shard
+		}
+	}
 	row := reports.ScenarioResult{
 		Scenario: rep.Scenario, Impl: impl, Ranges: []reports.SeedRange{rg},
 		Violations: rep.Violations, Delivered: rep.Delivered, Events: rep.Events, SimNs: rep.SimNs, WallNs: int64(rep.Wall),

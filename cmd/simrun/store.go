@@ -13,6 +13,11 @@ import (
 
 // cmdStore is `simrun store verify|repair DIR`: the operator's view of a file store.
 func cmdStore(args []string, stdout io.Writer) (int, error) {
+	pos, rest := leading(args)
+	if err := parse(flags("store"), rest); err != nil {
+		return 2, err
+	}
+	args = pos
 	if len(args) != 2 || (args[0] != "verify" && args[0] != "repair") {
 		return 2, usagef("store takes verify or repair and one directory: simrun store verify|repair DIR")
 	}
