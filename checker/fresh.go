@@ -395,7 +395,8 @@ type sweep struct {
 var noOp = clientOp{event: -1}
 
 // judge decides one session: legal, or illegal with the operation to blame (noOp when the
-// posts alone cannot be ordered). Of several failures it blames the earliest in the history.
+// posts alone cannot be ordered). Of several failures it blames the client operation earliest
+// in the history.
 func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 	first, end := int64(math.MaxInt64), int64(math.MinInt64)
 	for x := range s.ops.n {
@@ -411,8 +412,15 @@ func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 
 	var culprit clientOp
 	bad := false
+	// A client operation is blamed before the posts, which are only the context of one.
+	key := func(o clientOp) int64 {
+		if o.event < 0 {
+			return math.MaxInt64
+		}
+		return int64(o.event)
+	}
 	fail := func(o clientOp) {
-		if !bad || o.event < culprit.event {
+		if !bad || key(o) < key(culprit) {
 			culprit, bad = o, true
 		}
 	}
