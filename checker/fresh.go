@@ -102,72 +102,6 @@ type postLog struct {
 	minCallFrom []int64 // minCallFrom[j]: the earliest call of ps[j:]
 }
 
-// collectPosts builds the posts each epoch's sessions can observe (see epoch): the posts the
-// previous epoch's storage recovered, then the ones accepted since. Each post_ok and post_err
-// answers the oldest unanswered post of its node, since a server application answers its posts
-// in order; a post_ok with no post is instantaneous; a post never answered is left out, as Check
-// leaves it out of the stored log, and so is a post under way when its node crashed.
-func collectPosts(h History, server string, ss []freshSession) []postLog {
-	pending := make(map[string][]int)
-	var epochs [][]freshPost
-	var ps []freshPost
-	for i := range h {
-		e := &h[i]
-		switch e.Kind {
-		case EvPost:
-			pending[e.Node] = append(pending[e.Node], i)
-		case EvCrash:
-			delete(pending, e.Node)
-		case EvRestart:
-			if e.Node != server {
-				continue
-			}
-			sortBySeq(ps)
-			epochs = append(epochs, ps)
-			// Recovered posts took effect before the crash, so they keep their intervals.
-			ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
-		case EvPostOK, EvPostErr:
-			call := e.T
-			if q := pending[e.Node]; len(q) > 0 {
-				call = h[q[0]].T
-				pending[e.Node] = q[1:]
-			}
-			if e.Kind == EvPostOK {
-				ps = append(ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
-			}
-		}
-	}
-	sortBySeq(ps)
-	epochs = append(epochs, ps)
-	logs := make([]postLog, len(epochs))
-	for k := range epochs {
-		logs[k].ps = epochs[k]
-	}
-
-	// A delivery observes its post: the post took effect by then. Tightening the post's
-	// interval brings that knowledge to every session, so an Online elsewhere that is older
-	// than data already delivered is caught although the post_ok came late.
-	for k := range ss {
-		s := &ss[k]
-		l := &logs[s.epoch]
-		hint := 0
-		for _, o := range s.ops {
-			if o.kind != opDeliver {
-				continue
-			}
-			j := l.lowerBound(o.seq, hint)
-			hint = j + 1
-			if j < len(l.ps) && l.ps[j].seq == o.seq && o.t >= l.ps[j].call && o.t < l.ps[j].ret {
-				l.ps[j].ret, l.ps[j].bound = o.t, int(o.event)
-			}
-		}
-	}
-	for k := range logs {
-		logs[k].settle()
-	}
-	return logs
-}
-
 // sortBySeq orders posts by seq. Check rejects a history whose post_ok seqs do not increase
 // within an epoch; sorting keeps the model well-defined on such a history anyway.
 func sortBySeq(ps []freshPost) {
@@ -266,71 +200,151 @@ type freshSession struct {
 	tOpen  int64
 	epoch  int  // the epoch whose posts it observes: the server life it talked to (see epoch)
 	pinned bool // epoch is final (see contacts)
-	nops   int  // operations, counted before they are gathered
-	ops    []clientOp
+	ops    opList
 }
 
-// collectSessions gathers each session's deliveries and Online controls in history order,
-// with the open-time halves of Onlines first. Events of sessions never opened are Check's to
-// report. A first pass counts the operations, so they all go in one array of the right size:
-// growing one slice per session cost more than judging them.
-func collectSessions(h History, server string) []freshSession {
+// opList is a session's operations in chunks: appending never copies them, as a growing slice
+// does (at 1.25x growth, about four times over). The first chunk grows up to opChunk; the
+// others are allocated full size.
+type opList struct {
+	chunks [][]clientOp
+	n      int
+}
+
+const opChunk = 1 << 12
+
+func (l *opList) add(o clientOp) {
+	switch {
+	case l.n == 0:
+		l.chunks = append(l.chunks, make([]clientOp, 0, 8))
+	case l.n >= opChunk && l.n%opChunk == 0:
+		l.chunks = append(l.chunks, make([]clientOp, 0, opChunk))
+	}
+	c := &l.chunks[len(l.chunks)-1]
+	*c = append(*c, o)
+	l.n++
+}
+
+// at is operation x.
+func (l *opList) at(x int) *clientOp { return &l.chunks[x/opChunk][x%opChunk] }
+
+// all is a copy of the operations in one slice.
+func (l *opList) all() []clientOp {
+	ops := make([]clientOp, 0, l.n)
+	for _, c := range l.chunks {
+		ops = append(ops, c...)
+	}
+	return ops
+}
+
+// collect gathers, in one pass over the history (passes over the history were most of the
+// check's time), the posts each epoch's sessions can observe and each session's operations.
+//
+// Posts (see epoch): the posts the previous epoch's storage recovered, then the ones accepted
+// since. Each post_ok and post_err answers the oldest unanswered post of its node, since a
+// server application answers its posts in order; a post_ok with no post is instantaneous; a
+// post never answered is left out, as Check leaves it out of the stored log, and so is a post
+// under way when its node crashed.
+//
+// Operations: each session's deliveries and Online controls in history order, with the
+// open-time halves of Onlines first. Events of sessions never opened are Check's to report.
+func collect(h History) ([]freshSession, []postLog) {
+	server := serverOf(h)
 	var ss []freshSession
 	idx := newSessionIndex()
 	epoch, restartT := 0, int64(0)
-	total := 0
+	pending := make(map[string][]int)
+	var epochs [][]freshPost
+	var ps []freshPost
 	for i := range h {
 		e := &h[i]
-		switch {
-		case e.Kind == EvRestart && e.Node == server:
+		switch e.Kind {
+		case EvPost:
+			pending[e.Node] = append(pending[e.Node], i)
+			continue
+		case EvCrash:
+			delete(pending, e.Node)
+			continue
+		case EvRestart:
+			if e.Node != server {
+				continue
+			}
 			epoch, restartT = epoch+1, e.T
-		case e.Kind == EvOpen:
+			sortBySeq(ps)
+			epochs = append(epochs, ps)
+			// Recovered posts took effect before the crash, so they keep their intervals.
+			ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
+			continue
+		case EvPostOK, EvPostErr:
+			call := e.T
+			if q := pending[e.Node]; len(q) > 0 {
+				call = h[q[0]].T
+				pending[e.Node] = q[1:]
+			}
+			if e.Kind == EvPostOK {
+				ps = append(ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
+			}
+			continue
+		case EvOpen:
 			if idx.add(e.Session, len(ss)) {
 				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: epoch})
 			}
-		case contacts(e):
-			k, ok := idx.find(e.Session)
-			if !ok {
-				continue
-			}
-			s := &ss[k]
-			if !s.pinned {
-				// The server life of its first contact, as Check judges it; that life
-				// began at the restart.
-				s.pinned = true
-				if s.epoch < epoch {
-					s.epoch, s.tOpen = epoch, restartT
-				}
-			}
-			n := opsOf(e)
-			s.nops += n
-			total += n
+			continue
 		}
-	}
-	all := make([]clientOp, 0, total)
-	for k := range ss {
-		s := &ss[k]
-		s.ops, all = all[:0:s.nops], all[s.nops:s.nops]
-	}
-	for i := range h {
-		e := &h[i]
-		n := opsOf(e)
-		if n == 0 {
+		if !contacts(e) {
 			continue
 		}
 		k, ok := idx.find(e.Session)
-		if !ok || i < ss[k].open {
+		if !ok {
 			continue
 		}
 		s := &ss[k]
-		if n == 1 {
-			s.ops = append(s.ops, clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
-		} else {
-			s.ops = append(s.ops, clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)},
-				clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+		if !s.pinned {
+			// The server life of its first contact, as Check judges it; that life began at
+			// the restart.
+			s.pinned = true
+			if s.epoch < epoch {
+				s.epoch, s.tOpen = epoch, restartT
+			}
+		}
+		switch opsOf(e) {
+		case 1:
+			s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+		case 2:
+			s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
+			s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
 		}
 	}
-	return ss
+	sortBySeq(ps)
+	epochs = append(epochs, ps)
+	logs := make([]postLog, len(epochs))
+	for k := range epochs {
+		logs[k].ps = epochs[k]
+	}
+
+	// A delivery observes its post: the post took effect by then. Tightening the post's
+	// interval brings that knowledge to every session, so an Online elsewhere that is older
+	// than data already delivered is caught although the post_ok came late.
+	for k := range ss {
+		s := &ss[k]
+		l := &logs[s.epoch]
+		hint := 0
+		for x := range s.ops.n {
+			o := s.ops.at(x)
+			if o.kind != opDeliver {
+				continue
+			}
+			j := l.lowerBound(o.seq, hint)
+			hint = j + 1
+			if j < len(l.ps) && l.ps[j].seq == o.seq && o.t >= l.ps[j].call && o.t < l.ps[j].ret {
+				l.ps[j].ret, l.ps[j].bound = o.t, int(o.event)
+			}
+		}
+	}
+	for k := range logs {
+		logs[k].settle()
+	}
+	return ss, logs
 }
 
 // opsOf is how many operations e makes: one a delivery, two an Online.
@@ -348,18 +362,16 @@ func opsOf(e *Event) int {
 // a verdict, in time linear in the history but for a binary search per session and per
 // operation that does not ask for the post after the previous one.
 func CheckFresh(h History) LinResult {
-	server := serverOf(h)
-	ss := collectSessions(h, server)
-	posts := collectPosts(h, server, ss)
+	ss, posts := collect(h)
 	res := LinResult{Verdict: VerdictOK, h: h}
 	var sw sweep
 	for k := range ss {
 		s := &ss[k]
-		if len(s.ops) == 0 {
+		if s.ops.n == 0 {
 			continue
 		}
 		res.Sessions++
-		res.Ops += len(s.ops)
+		res.Ops += s.ops.n
 		l := &posts[s.epoch]
 		if op, bad := sw.judge(s, l); bad {
 			res.Illegal = append(res.Illegal, s.id)
@@ -383,10 +395,12 @@ type sweep struct {
 var noOp = clientOp{event: -1}
 
 // judge decides one session: legal, or illegal with the operation to blame (noOp when the
-// posts alone cannot be ordered). Of several failures it blames the earliest in the history.
+// posts alone cannot be ordered). Of several failures it blames the client operation earliest
+// in the history.
 func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 	first, end := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, o := range s.ops {
+	for x := range s.ops.n {
+		o := s.ops.at(x)
 		first, end = min(first, o.t), max(end, o.t)
 	}
 	a := l.settledBefore(first)
@@ -398,13 +412,21 @@ func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 
 	var culprit clientOp
 	bad := false
+	// A client operation is blamed before the posts, which are only the context of one.
+	key := func(o clientOp) int64 {
+		if o.event < 0 {
+			return math.MaxInt64
+		}
+		return int64(o.event)
+	}
 	fail := func(o clientOp) {
-		if !bad || o.event < culprit.event {
+		if !bad || key(o) < key(culprit) {
 			culprit, bad = o, true
 		}
 	}
 	hint := a
-	for x, o := range s.ops {
+	for x := range s.ops.n {
+		o := *s.ops.at(x)
 		switch o.kind {
 		case opOnlineLow:
 			if v0 > o.seq {
@@ -420,8 +442,8 @@ func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 			}
 		case opOnlineHigh:
 			_, posted := l.find(o.seq)
-			s.ops[x].held = posted || o.seq == emptySeq
-			if o = s.ops[x]; !o.held {
+			s.ops.at(x).held = posted || o.seq == emptySeq
+			if o = *s.ops.at(x); !o.held {
 				fail(o)
 				continue
 			}
@@ -478,9 +500,9 @@ func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 			// Online is wrong; a delivery needed a post before the posts could get there.
 			switch {
 			case pBy >= 0:
-				fail(s.ops[pBy])
+				fail(*s.ops.at(int(pBy)))
 			case hiBy >= 0:
-				fail(s.ops[hiBy])
+				fail(*s.ops.at(int(hiBy)))
 			default:
 				fail(noOp)
 			}
@@ -489,7 +511,7 @@ func (w *sweep) judge(s *freshSession, l *postLog) (clientOp, bool) {
 		pendHi, pendHiBy, pendLo, pendLoBy = math.MaxInt64, -1, math.MinInt64, -1
 	}
 	if pendHiBy >= 0 && !bad {
-		fail(s.ops[pendHiBy]) // it needed a post that never began in time
+		fail(*s.ops.at(int(pendHiBy))) // it needed a post that never began in time
 	}
 	return culprit, bad
 }

@@ -141,8 +141,7 @@ func markerIndex(t *testing.T, marker string) int {
 
 func TestFreshWindows(t *testing.T) {
 	h := freshBenchHistory(3000, 3)
-	ss := collectSessions(h, serverOf(h))
-	posts := collectPosts(h, serverOf(h), ss)
+	ss, posts := collect(h)
 	for k := range ss {
 		if n := len(windows(&ss[k], &posts[ss[k].epoch], minWindow)); n < 2 {
 			t.Fatalf("session %d in %d windows; want it cut", ss[k].id, n)
@@ -188,8 +187,7 @@ func TestFreshPostsSpanningEveryInstant(t *testing.T) {
 		add(Event{Node: "c1", Session: 1, Kind: EvDeliver, Seq: seq, MsgID: testMsgID, Sum: testSum(seq)})
 		add(post(EvPostOK, seq))
 	}
-	ss := collectSessions(h, serverOf(h))
-	posts := collectPosts(h, serverOf(h), ss)
+	ss, posts := collect(h)
 	if n := len(windows(&ss[0], &posts[0], minWindow)); n != 1 {
 		t.Fatalf("%d windows, want 1", n)
 	}
@@ -256,11 +254,10 @@ func TestFreshAgainstGlobalModel(t *testing.T) {
 		if got && !want || sessions == 1 && got != want {
 			fail("sweep %q, global %q", res.Verdict, global)
 		}
-		ss := collectSessions(h, serverOf(h))
-		posts := collectPosts(h, serverOf(h), ss)
+		ss, posts := collect(h)
 		for _, window := range []int{1, 2, 5, minWindow} {
 			for k := range ss {
-				if len(ss[k].ops) > 0 && len(windows(&ss[k], &posts[ss[k].epoch], window)) > 1 {
+				if ss[k].ops.n > 0 && len(windows(&ss[k], &posts[ss[k].epoch], window)) > 1 {
 					cut = true
 				}
 			}

@@ -105,7 +105,7 @@ const minWindow = 256
 // windows cuts session s, with the posts it can observe, into porcupine partitions of at least
 // window operations where the timing allows.
 func windows(s *freshSession, l *postLog, window int) [][]porcupine.Operation {
-	ops := slices.Clone(s.ops)
+	ops := s.ops.all()
 	// Only the open-time halves of Online are out of place.
 	slices.SortStableFunc(ops, func(a, b clientOp) int { return cmp.Compare(a.t, b.t) })
 	first, end := ops[0].t, ops[len(ops)-1].t
@@ -179,13 +179,11 @@ func windows(s *freshSession, l *postLog, window int) [][]porcupine.Operation {
 // with operations, each bounded by timeout (none if 0). It returns the sessions it finds
 // illegal and those it left undecided, in the order they opened.
 func porcupineFresh(h History, window int, timeout time.Duration) (illegal, unknown []int64) {
-	server := serverOf(h)
-	ss := collectSessions(h, server)
-	posts := collectPosts(h, server, ss)
+	ss, posts := collect(h)
 	model := freshModel()
 	for k := range ss {
 		s := &ss[k]
-		if len(s.ops) == 0 {
+		if s.ops.n == 0 {
 			continue
 		}
 		verdict := porcupine.Ok
@@ -217,9 +215,7 @@ func porcupineFresh(h History, window int, timeout time.Duration) (illegal, unkn
 // stays small; otherwise every window. The search that records the partial linearizations is
 // bounded by visualizeTimeout; past it the view shows what it explored.
 func (r LinResult) Visualize(w io.Writer) error {
-	server := serverOf(r.h)
-	ss := collectSessions(r.h, server)
-	posts := collectPosts(r.h, server, ss)
+	ss, posts := collect(r.h)
 	blamed := make(map[int64]int, len(r.blames))
 	for _, b := range r.blames {
 		blamed[b.session] = b.event
@@ -228,7 +224,7 @@ func (r LinResult) Visualize(w io.Writer) error {
 	for k := range ss {
 		s := &ss[k]
 		event, illegal := blamed[s.id]
-		if len(s.ops) == 0 || len(blamed) > 0 && !illegal {
+		if s.ops.n == 0 || len(blamed) > 0 && !illegal {
 			continue
 		}
 		parts := windows(s, &posts[s.epoch], minWindow)

@@ -8,8 +8,10 @@ import (
 
 // overlapHistory is n posts by one server with w in flight at every instant, as a server that
 // acknowledges late shows them: post k begins at step k and is acknowledged at step k+w. One
-// session, opened first, receives each seq right after its post begins. With bad, the
-// delivery at step bad is of the seq whose post begins at the next step: one illegal delivery.
+// session, opened first, receives seq k at step k+w/2, while its post is still in flight.
+// With bad, the delivery at step bad is of seq bad+1, whose post begins at the next step: one
+// illegal delivery. Porcupine's search of this shape grew as 0.55 s at w = 8, 4.1 s at
+// w = 12 and 6.5 s at w = 14 for n = 1,000, and gave up past 14.
 func overlapHistory(n, w, bad int) History {
 	h := make(History, 0, 3*n+1)
 	add := func(e Event) {
@@ -24,14 +26,14 @@ func overlapHistory(n, w, bad int) History {
 		if k < n {
 			add(msg(EvPost, "srv", 0, k))
 		}
-		if k >= w {
-			add(msg(EvPostOK, "srv", 0, k-w))
-		}
-		switch {
+		switch d := k - w/2; {
 		case k == bad && k+1 < n:
 			add(msg(EvDeliver, "c1", 1, k+1))
-		case k < n && k != bad+1:
-			add(msg(EvDeliver, "c1", 1, k))
+		case d >= 0 && d < n:
+			add(msg(EvDeliver, "c1", 1, d))
+		}
+		if k >= w {
+			add(msg(EvPostOK, "srv", 0, k-w))
 		}
 	}
 	return h
