@@ -114,7 +114,7 @@ var mutants = []Mutant{
 	{
 		Name:   "seq-data-off-by-one",
 		Bug:    BugSeqDataOffByOne,
-		Origin: "issue 6 list; the classic inclusive/exclusive resume error (TLL P14 is the by-design variant for mode=seq)",
+		Origin: "the classic inclusive/exclusive resume error (TLL P14 is the by-design variant for mode=seq)",
 		Doc:    "seq-data S requests S, so the message at S is delivered again",
 	},
 	{
@@ -126,7 +126,7 @@ var mutants = []Mutant{
 	{
 		Name:   "ack-before-sync",
 		Bug:    BugAckBeforeSync,
-		Origin: "issue 3: a store that acknowledges before it syncs (the classic lost-ack on power loss)",
+		Origin: "a store that acknowledges before it syncs (the classic lost-ack on power loss)",
 		Doc:    "a durable server acknowledges posts as durable without syncing them; a crash loses them",
 	},
 	{
@@ -216,55 +216,55 @@ var mutants = []Mutant{
 	{
 		Name:   "fail-at-next-seq",
 		Bug:    BugFailAtNextSeq,
-		Origin: "TLL pitfall P12: seq = last+1 goes online at once, only seq > last+1 is an error; issue 10 blind spot 1",
+		Origin: "TLL pitfall P12: seq = last+1 goes online at once, only seq > last+1 is an error",
 		Doc:    "fails an open at seq = last+1 as beyond the server's end: a loud failure nothing caused",
 	},
 	{
 		Name:   "online-waits-live",
 		Bug:    BugOnlineWaitsLive,
-		Origin: "a client that takes the first live message as the proof of an empty handover; issue 10 blind spot 2",
+		Origin: "a client that takes the first live message as the proof of an empty handover",
 		Doc:    "a seq open at last+1 with nothing buffered reports Online only when live data comes, or 150 ms later: late on a paused stream",
 	},
 	{
 		Name:   "instant-snapshot",
 		Bug:    BugInstantSnapshot,
-		Origin: "a last-seq snapshot keyed by a clock tick, blind to posts of the current tick; issue 10 blind spot 3 (equal timestamps)",
+		Origin: "a last-seq snapshot keyed by a clock tick, blind to posts of the current tick (equal timestamps)",
 		Doc:    "HelloReply and Reply leave out a post made at the same instant: an open at last+1 goes Online without it, and the next live seq leaves a gap",
 	},
 	{
 		Name:   "buffer-loses-msgid",
 		Bug:    BugBufferLosesMsgID,
-		Origin: "blind spot of plans whose msgids were all 0 (issue 10)",
+		Origin: "plans whose msgids were all 0 could not see it",
 		Doc:    "the online buffer drops the msgid: messages handed over at the switch arrive with msgid 0",
 	},
 	{
 		Name:   "autoseq-publishes-requested",
 		Bug:    BugAutoseqPublishesRequested,
-		Origin: "blind spot of plans without autoseq and live subscribers together (issue 10)",
+		Origin: "plans never combined autoseq with live subscribers",
 		Doc:    "an autoseq server publishes a post under the seq the application asked for, not the one it stored",
 	},
 	{
 		Name:   "lag-drop-skips-next",
 		Bug:    BugLagDropSkipsNext,
-		Origin: "removing from a list while ranging over it, as Server.Post did with its tails (issue 10)",
+		Origin: "removing from a list while ranging over it, as Server.Post once did with its tails",
 		Doc:    "dropping a lagging subscriber during a fan-out skips the next subscriber for that message",
 	},
 	{
 		Name:   "eviction-past-start",
 		Bug:    BugEvictionPastStart,
-		Origin: "off-by-one at the eviction boundary (issue 10, blind spot 5)",
+		Origin: "an off-by-one at the eviction boundary",
 		Doc:    "a buffer that evicted exactly the requested seq before the Reply still takes the nothing-to-fetch shortcut",
 	},
 	{
 		Name:   "store-recover-drop-last",
 		Bug:    BugStoreRecoverDropLast,
-		Origin: "issue 11/10: a torn-tail test written end >= size for end > size in file store recovery",
+		Origin: "a torn-tail test in file store recovery written end >= size for end > size",
 		Doc:    "after a crash the file store cuts its last record, synced and acknowledged, as if torn",
 	},
 	{
 		Name:   "store-seek-off-by-one",
 		Bug:    BugStoreSeekOffByOne,
-		Origin: "issue 10 blind spot 6: a segment seek that compares with from+1",
+		Origin: "a segment seek that compares with from+1",
 		Doc:    "history read from a segment's last seq starts in the next segment, skipping that record",
 	},
 }
