@@ -164,8 +164,12 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 	}
 	o.cfg = reference.ServerConfig{
 		Autoseq: env.Autoseq, HistoryBatchMsgs: env.HistoryBatchMsgs, HistoryIntervalNs: env.HistoryIntervalUs * 1000,
-		PubLastSeq: env.PubLastSeq, MaxMsgBytes: *maxSize, HistoryBatchBytes: historyBatchBytes,
-		HistoryMaxPendingBytes: historyBatchBytes,
+		PubLastSeq: env.PubLastSeq, MaxMsgBytes: *maxSize,
+	}
+	if name == "serve" {
+		// A driver keeps the node's history pacing, as the simulator runs it; serve bounds
+		// what each client costs it in bytes.
+		o.cfg.HistoryBatchBytes, o.cfg.HistoryMaxPendingBytes = historyBatchBytes, historyBatchBytes
 	}
 	if o.cfg.Bugs, err = parseImpl(*impl); err != nil {
 		return o, err

@@ -230,7 +230,7 @@ type host struct {
 	sockets   int                        // conns that count against MaxConns
 	timers    map[*nodeTimer]struct{}
 	local     []event  // events the loop raises for itself, run before the next one
-	soon      []uint64 // node timers due now, run after the next event if one is waiting
+	soon      []uint64 // node timers due now, run after every event already waiting
 	soonSpare []uint64
 	listeners []net.Listener
 
@@ -271,7 +271,6 @@ func (h *host) run() {
 func (h *host) loop() {
 	defer close(h.done)
 	for {
-		var ev event
 		if len(h.soon) > 0 {
 			// Timers due now take turns with everything that arrived meanwhile, so history
 			// streams pumping batch after batch hold nothing else back.
@@ -293,7 +292,7 @@ func (h *host) loop() {
 			continue
 		}
 		select {
-		case ev = <-h.events:
+		case ev := <-h.events:
 			h.handleAll(ev)
 		case <-h.quit:
 			h.exit()

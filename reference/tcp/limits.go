@@ -82,7 +82,7 @@ func limitsOf(opts []Option) Limits {
 
 // LimitsFor returns the default limits, with a queue that holds the largest sends a server
 // built from cfg makes: a subscriber's lag bound plus one message, or a paused history's
-// bound plus one batch. The defaults hold them for messages up to about 2 MiB.
+// bound plus one batch, or the default if that is larger.
 func LimitsFor(cfg reference.ServerConfig) Limits {
 	l := Limits{}.withDefaults()
 	frame := cmp.Or(cfg.MaxMsgBytes, 64<<10) + wire.HeaderSize
