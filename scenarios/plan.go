@@ -176,8 +176,8 @@ type Fault struct {
 	On string `json:"on,omitempty"`
 }
 
-// watched is the client whose phases trigger f.
-func (f Fault) watched() string { return cmp.Or(f.On, f.Client) }
+// Watched is the client whose phases trigger f.
+func (f Fault) Watched() string { return cmp.Or(f.On, f.Client) }
 
 // calm reports whether the link never ends a connection on its own: no datagram semantics,
 // and nothing that queues bytes until the server drops a lagging subscriber.
@@ -388,7 +388,7 @@ func (f Fault) validate(clients map[string]bool) error {
 	switch {
 	case f.On != "" && (f.Trigger == "" || !clients[f.On]):
 		return fmt.Errorf("%s: on %q must name a client, with a trigger", f.Kind, f.On)
-	case f.Trigger != "" && !clients[f.watched()]:
+	case f.Trigger != "" && !clients[f.Watched()]:
 		return fmt.Errorf("%s: trigger %s needs on: the client whose phase it waits for", f.Kind, f.Trigger)
 	}
 	return nil
@@ -427,6 +427,9 @@ func (p *Plan) Save(path string) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
+
+// Body is the deterministic content of the post, the same in the simulator and in validate.
+func (p Post) Body() []byte { return body(p.Seq, p.Fill, p.SizeBytes) }
 
 // body is the deterministic content of a posted message, drawn from its seq and fill so that
 // plans can vary contents without varying seqs. It is written 8 bytes per random step: one byte

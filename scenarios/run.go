@@ -156,7 +156,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	for _, f := range p.Faults {
 		if f.Trigger != "" {
-			a := r.app(f.watched())
+			a := r.app(f.Watched())
 			a.triggers = append(a.triggers, f)
 			continue
 		}
@@ -304,7 +304,7 @@ func (r *runner) failpoints(node string) context.Context {
 }
 
 func (r *runner) post(p Post) {
-	b := body(p.Seq, p.Fill, p.SizeBytes)
+	b := p.Body()
 	sum := checker.Checksum(b)
 	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
 	if r.server == nil {
