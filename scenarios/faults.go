@@ -27,6 +27,8 @@ func FaultCatalogue() []FaultDoc {
 		{FaultCrash, "fault", "client (a client's name or \"server\"), duration_us", "crash the node and restart it duration_us later: a server on what its disk kept, a client resuming from its last delivered seq"},
 		{"trigger", "fault", "trigger (request|reply|overlap|client_done|evict|online), delay_us, on", "instead of at_us, inject the fault delay_us after the client (or the client named by on, as for a server crash) reaches that phase: faults at the handover"},
 		{"failpoint", "failpoint", "name, prob, max", "fire a named protocol failpoint (simrun list failpoints) with probability prob, at most max times"},
+		{"slow reader", "client", "read_bytes_per_sec", "this client reads its online channel at this rate, whatever net.online says: one slow consumer among fast ones"},
+		{"lag limit", "server", "max_lag_bytes", "the server drops an online subscriber with this many bytes waiting unsent (default 1 MiB)"},
 		{"malformed request", "client", "request_version", "the client's requests carry this version instead of 1: the server must refuse them with an Error (TLL answers nothing, P9)"},
 		{"durable", "server", "durable", "sync every post before acknowledging and publishing it; the store is a simulated disk that loses its unsynced tail at a crash"},
 	}

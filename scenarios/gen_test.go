@@ -129,3 +129,32 @@ func BenchmarkCampaignSetup(b *testing.B) {
 		})
 	}
 }
+
+// chaos_targeted aims server crashes at a client's phase and keeps them server crashes, so a
+// server crash during a history read is reached.
+func TestTargetedServerCrashesStayServerCrashes(t *testing.T) {
+	s, _ := Lookup("chaos_targeted")
+	aimed := 0
+	for seed := uint64(1); seed <= 50; seed++ {
+		for _, f := range s.Build(seed).Faults {
+			if f.Client == ServerName {
+				if f.Kind != FaultCrash || f.Trigger == "" || f.On == "" {
+					t.Fatalf("seed %d: server fault %+v is not a crash aimed at a client's phase", seed, f)
+				}
+				aimed++
+			}
+		}
+	}
+	if aimed == 0 {
+		t.Fatal("50 chaos_targeted plans crash the server not once")
+	}
+	p := s.Build(1)
+	p.Faults = []Fault{{Trigger: "reply", Kind: FaultCrash, Client: ServerName, DurationUs: 100}}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "needs on") {
+		t.Fatalf("a triggered server crash without on: %v", err)
+	}
+	p.Faults[0].On = "nobody"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), `on "nobody"`) {
+		t.Fatalf("a fault on an unknown client: %v", err)
+	}
+}

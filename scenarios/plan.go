@@ -428,6 +428,9 @@ func (p *Plan) Save(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// Body is the deterministic content of the post, the same in the simulator and in validate.
+func (p Post) Body() []byte { return body(p.Seq, p.Fill, p.SizeBytes) }
+
 // body is the deterministic content of a posted message, drawn from its seq and fill so that
 // plans can vary contents without varying seqs. It is written 8 bytes per random step: one byte
 // per step was most of a run with 60 KiB bodies.

@@ -359,7 +359,7 @@ func (r *runner) failpoints(node string) context.Context {
 }
 
 func (r *runner) post(p Post) {
-	b := body(p.Seq, p.Fill, p.SizeBytes)
+	b := p.Body()
 	sum := checker.Checksum(b)
 	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
 	if r.server == nil {

@@ -534,7 +534,7 @@ func (r *runner) handle(l line) {
 
 // post sends one planned post; its answer comes back in order.
 func (r *runner) post(p scenarios.Post) {
-	b := body(p.Seq, p.SizeBytes)
+	b := p.Body()
 	r.posts = append(r.posts, len(r.hist))
 	r.record(checker.Event{T: r.now(), Node: scenarios.ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: checker.Checksum(b)})
 	r.server.send(Post(p.Seq, p.MsgID, b))
@@ -807,19 +807,6 @@ func (q *actions) Pop() any {
 	a := q.all[len(q.all)-1]
 	q.all = q.all[:len(q.all)-1]
 	return a
-}
-
-// body is the content of a planned post: derived from its seq, so that messages differ.
-func body(seq int64, size int) []byte {
-	b := make([]byte, size)
-	x := uint64(seq)*0x2545f4914f6cdd1d + 0x9e3779b97f4a7c15
-	for i := range b {
-		x ^= x >> 12
-		x ^= x << 25
-		x ^= x >> 27
-		b[i] = byte(x * 0x2545f4914f6cdd1d >> 56)
-	}
-	return b
 }
 
 func (o Options) check() error {
