@@ -273,17 +273,17 @@ func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			url := page(t, tc.head)
-			// The frame writes porcupine's page only once it has been laid out and painted,
-			// after the report's load event, so a picture can be taken before it is there:
-			// look again a few times. (Chromium's --virtual-time-budget would wait, but it
-			// does not run porcupine's page to the end.)
-			var green, red int
-			for attempt := 0; attempt < 5 && green+red == 0; attempt++ {
+			// The frame writes porcupine's page once it has a size, which can be after the
+			// report's load event, so a picture can be taken before it is there: look again
+			// a few times. (Chromium's --virtual-time-budget would wait, but it does not run
+			// porcupine's page to the end.)
+			var green, red, attempt int
+			for ; attempt < 5 && green+red == 0; attempt++ {
 				shot := filepath.Join(t.TempDir(), "report.png")
 				runChromium(t, bin, "--window-size=1200,1800", "--screenshot="+shot, url)
 				green, red = probeColours(t, shot)
 			}
-			t.Logf("probe: %d green, %d red pixels", green, red)
+			t.Logf("probe: %d green, %d red pixels, after %d screenshots", green, red, attempt)
 			switch {
 			case green+red < 10000:
 				t.Errorf("the probe's answer is not on the screenshot (%d green, %d red pixels): the porcupine view did not load", green, red)
