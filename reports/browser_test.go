@@ -237,14 +237,14 @@ func probeColours(t *testing.T, shot string) (green, red int) {
 	return green, red
 }
 
-// TestPorcupineLabelsDoNotOverlap opens a report whose porcupine view sits below a long
-// events table, where it used to be drawn with every label on top of the next, and checks
-// in the browser that no two labels overlap. The same view with porcupine's text
+// TestPorcupineLabelsDoNotOverlap opens a report with porcupine's view of a run with many
+// operations, where it used to be drawn with every label on top of the next, and checks in
+// the browser that no two labels overlap. The same view with porcupine's text
 // measurement broken (its scratch area hidden, so every label measures zero wide, the
 // failure seen before) must be caught.
 func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 	bin := chromiumBinary(t)
-	h := genHistory(400, []client{{10, 1}, {30, 20}, {60, 50}}, 2, 40)
+	h := genHistory(150, []client{{10, 1}, {30, 20}, {60, 50}}, 2, 40)
 	var vis bytes.Buffer
 	if err := checker.CheckFresh(h).Visualize(&vis); err != nil {
 		t.Fatal(err)
@@ -253,7 +253,7 @@ func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 		html := strings.Replace(vis.String(), "</head>", extraHead+"</head>", 1)
 		html = strings.Replace(html, "</body>", porcupineProbe+"</body>", 1)
 		f := Failure{Scenario: "porcupine", Seed: 1, Impl: "reference", Plan: struct{}{}, History: h, Result: checked(t, h),
-			Window: 400, Porcupine: []byte(html), PorcupineVerdict: "illegal"}
+			Window: 150, Porcupine: []byte(html), PorcupineVerdict: "illegal"}
 		dir := t.TempDir()
 		if err := WriteFailure(dir, f, writeJSONL); err != nil {
 			t.Fatal(err)
@@ -271,18 +271,19 @@ func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 		{"broken-measurement", "<style>#calc{display:none}</style>", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			url := page(t, tc.head)
-			// The frame writes porcupine's page only once it has been laid out and painted,
-			// after the report's load event, so a picture can be taken before it is there:
-			// look again a few times. (Chromium's --virtual-time-budget would wait, but it
-			// does not run porcupine's page to the end.)
-			var green, red int
-			for attempt := 0; attempt < 8 && green+red == 0; attempt++ {
+			// The frame writes porcupine's page once it has a size, which can be after the
+			// report's load event, so a picture can be taken before it is there: look again
+			// a few times. (Chromium's --virtual-time-budget would wait, but it does not run
+			// porcupine's page to the end.)
+			var green, red, attempt int
+			for ; attempt < 5 && green+red == 0; attempt++ {
 				shot := filepath.Join(t.TempDir(), "report.png")
 				runChromium(t, bin, "--window-size=1200,1800", "--screenshot="+shot, url)
 				green, red = probeColours(t, shot)
 			}
-			t.Logf("probe: %d green, %d red pixels", green, red)
+			t.Logf("probe: %d green, %d red pixels, after %d screenshots", green, red, attempt)
 			switch {
 			case green+red < 10000:
 				t.Errorf("the probe's answer is not on the screenshot (%d green, %d red pixels): the porcupine view did not load", green, red)

@@ -195,10 +195,10 @@ func buildPage(f Failure, w window) page {
 	return p
 }
 
-// deferredPage wraps a page for a frame so that it is written only once the frame has been
-// laid out and painted. Porcupine sizes its boxes by measuring its labels as its page loads;
-// in a frame loaded while the report around it is still being laid out they measure nothing
-// and every label lands on its neighbours. The JSON string cannot end the script early:
+// deferredPage wraps a page for a frame so that it is written only once the frame has a
+// size. Porcupine sizes its boxes by measuring its labels as its page loads; a sandboxed
+// frame can load before the report around it has given it a size, and then every label
+// measures nothing and lands on its neighbours. The JSON string cannot end the script early:
 // json.Marshal writes < and > as escapes.
 func deferredPage(page []byte) string {
 	js, _ := json.Marshal(string(page))
@@ -208,7 +208,7 @@ function show() {
   if (document.documentElement.clientWidth === 0) { setTimeout(show, 50); return; }
   document.open(); document.write(page); document.close();
 }
-window.addEventListener("load", function () { requestAnimationFrame(function () { setTimeout(show, 0); }); });
+window.addEventListener("load", show);
 </script></body></html>`
 }
 

@@ -254,6 +254,7 @@ table{border-collapse:collapse;font:13px ui-monospace,monospace}
 th,td{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}
 td.n,th.n{text-align:right}
 tr.fail td{background:#fff0f3}
+#failures td:nth-child(-n+3),#failures code{white-space:nowrap}
 .note{color:#555;max-width:70em}
 svg text{font:11px system-ui,sans-serif;fill:#333}
 svg text.name,#heatmap text.row{text-anchor:end}

@@ -76,32 +76,45 @@ func TestInterruptWritesPartialResults(t *testing.T) {
 	signal.Notify(guard, os.Interrupt)
 	defer signal.Stop(guard)
 
-	dir := t.TempDir()
 	type result struct {
 		code     int
 		out, err string
 	}
-	done := make(chan result)
-	go func() {
-		code, out, errOut := simrun("run", "--scenario", "test_overlapped", "--seeds", "2000000", "--no-shrink", "--out", dir)
-		done <- result{code, out, errOut}
-	}()
-	time.Sleep(500 * time.Millisecond)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	// The signal must come after the first seeds finished; on a loaded machine that can take
+	// a while, so wait longer each time nothing had finished yet.
+	var dir string
+	var s reports.Summary
+	for wait := 500 * time.Millisecond; ; wait *= 2 {
+		dir = t.TempDir()
+		done := make(chan result)
+		go func() {
+			code, out, errOut := simrun("run", "--scenario", "test_overlapped", "--seeds", "2000000", "--no-shrink", "--out", dir)
+			done <- result{code, out, errOut}
+		}()
+		time.Sleep(wait)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("run did not stop within a minute of SIGINT")
+		}
+		if r.code != exitInterrupted || !strings.Contains(r.out, "\nSTOPPED: no violation in the ") {
+			t.Fatalf("exit %d, want %d and a STOPPED verdict:\n%s%s", r.code, exitInterrupted, r.out, r.err)
+		}
+		var err error
+		s, err = reports.ReadResults(filepath.Join(dir, reports.Latest, "results.json"))
+		if err != nil || !s.Partial {
+			t.Fatalf("results.json: partial %v, %v", s.Partial, err)
+		}
+		if len(s.Scenarios) == 1 || wait > 8*time.Second {
+			break
+		}
 	}
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("run did not stop within a minute of SIGINT")
-	}
-	if r.code != exitInterrupted || !strings.Contains(r.out, "\nSTOPPED: no violation in the ") {
-		t.Fatalf("exit %d, want %d and a STOPPED verdict:\n%s%s", r.code, exitInterrupted, r.out, r.err)
-	}
-	s, err := reports.ReadResults(filepath.Join(dir, reports.Latest, "results.json"))
-	if err != nil || !s.Partial || len(s.Scenarios) != 1 {
-		t.Fatalf("results.json: partial %v, %v", s.Partial, err)
+	if len(s.Scenarios) != 1 {
+		t.Fatalf("no seed finished within 16 s of starting")
 	}
 	if n := s.Scenarios[0].Seeds(); n < 1 || n >= 2000000 {
 		t.Errorf("partial results hold %d seeds", n)
