@@ -102,7 +102,7 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 		cfg.MaxFrameBytes = 64<<10 - wire.HeaderSize
 	}
 	if cfg.HistoryBatchMsgs <= 0 {
-		cfg.HistoryBatchMsgs = 64
+		cfg.HistoryBatchMsgs = DefaultHistoryBatchMsgs
 	}
 	if cfg.HistoryMaxPendingBytes <= 0 {
 		cfg.HistoryMaxPendingBytes = 256 << 10
@@ -123,6 +123,9 @@ func (s *Server) LastSeq() int64 { return s.last }
 // DurableSeq is the last seq the server acknowledged as durable: with Durable, every accepted
 // post; otherwise what the store held when the server started.
 func (s *Server) DurableSeq() int64 { return s.durable }
+
+// DefaultHistoryBatchMsgs is ServerConfig.HistoryBatchMsgs when it is not set.
+const DefaultHistoryBatchMsgs = 64
 
 var (
 	ErrNotIncreasing = storage.ErrNotIncreasing

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -161,7 +162,9 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	}
 	bound := p.LivenessBoundUs
 	if bound == 0 {
-		bound = DefaultLivenessBoundUs
+		// A history-mode session must read the log at the pace the plan sets the server's
+		// history to before it can go Online; the default bound is on top of that.
+		bound = DefaultLivenessBoundUs + p.historyPaceUs()
 	}
 	k.Run(max(p.DurationUs, p.lastEventUs()) * 1000)
 	r.settle(bound * 1000)
@@ -229,6 +232,14 @@ func (p *Plan) lastEventUs() int64 {
 		}
 	}
 	return t
+}
+
+// historyPaceUs is how long the server's history pacing takes to stream every post of the
+// plan: one interval per batch.
+func (p *Plan) historyPaceUs() int64 {
+	batch := cmp.Or(p.Server.HistoryBatchMsgs, reference.DefaultHistoryBatchMsgs)
+	batches := (len(p.Posts) + batch - 1) / batch
+	return int64(batches) * p.Server.HistoryIntervalUs
 }
 
 // handshakeNs is the shortest handshake timeout of the plan's clients.
