@@ -187,7 +187,7 @@ func TestProperties(t *testing.T) {
 		}
 		names = append(names, p.Name)
 	}
-	want := []string{PropNoGap, PropNoDup, PropInOrder, PropNoPhantom, PropStart, PropHandover, PropAfterEnd, PropResume, PropDurable, PropFresh, PropLiveness}
+	want := []string{PropNoGap, PropNoDup, PropInOrder, PropNoPhantom, PropStart, PropHandover, PropAfterEnd, PropResume, PropDurable, PropFresh, PropLiveness, PropProgress}
 	if !slices.Equal(names, want) {
 		t.Errorf("Properties() = %q, want %q", names, want)
 	}

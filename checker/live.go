@@ -213,7 +213,7 @@ func (l *liveness) event(i int, e *Event) {
 			s.groundless = s.live && e.Kind == EvState && e.State == StError && i < l.causeFrom
 		}
 	case goesLive && !s.live:
-		l.goLive(s, e.T)
+		l.goLive(s, i)
 	case e.Kind == EvDeliver && s.live:
 		l.deliver(s, e)
 	case e.Kind == EvDeliver:
@@ -235,11 +235,13 @@ func (l *liveness) open(i int, e *Event) liveSession {
 	}
 }
 
-// goLive starts the session's duty at time t: the posts acknowledged from then on. Those it
-// already delivered while reading history were acknowledged late, and count as delivered.
-func (l *liveness) goLive(s *liveSession, t int64) {
+// goLive starts the session's duty at history index i: the posts acknowledged after it. Order
+// in the history, not time, decides, since events may share a time and then the file's order
+// is theirs (README, History files). Those it already delivered while reading history were
+// acknowledged late, and count as delivered.
+func (l *liveness) goLive(s *liveSession, i int) {
 	s.live = true
-	s.next = sort.Search(len(l.posts), func(k int) bool { return l.posts[k].t >= t })
+	s.next = sort.Search(len(l.posts), func(k int) bool { return l.posts[k].event > i })
 	for s.delivered && s.next < len(l.posts) && l.posts[s.next].seq <= s.top {
 		s.next++
 	}

@@ -215,3 +215,26 @@ func TestLivenessCalm(t *testing.T) {
 		}
 	}
 }
+
+// Events that share a time are in the order the history lists them (README): a post
+// acknowledged at the instant a session went live, but listed before its Active, was not the
+// session's to get; one listed after it was.
+func TestLivenessTiesGoByHistoryOrder(t *testing.T) {
+	post := Event{T: 5, Node: "srv", Kind: EvPostOK, Seq: 10, MsgID: testMsgID, Sum: testSum(10)}
+	open := Event{T: 1, Node: "c1", Session: 1, Kind: EvOpen, Mode: ModeOnline}
+	active := Event{T: 5, Node: "c1", Session: 1, Kind: EvState, State: StActive}
+	end := Event{T: 500, Node: "c9", Session: 9, Kind: EvOpen, Mode: ModeOnline}
+	opt := LivenessOptions{BoundNs: 100}
+	before := History{open, post, active, end}
+	if _, err := Check(before); err != nil {
+		t.Fatal(err)
+	}
+	if vs := CheckLiveness(before, opt); len(vs) != 0 {
+		t.Errorf("post listed before Active: %+v, want no violation", vs)
+	}
+	after := History{open, active, post, end}
+	vs := CheckLiveness(after, opt)
+	if len(vs) != 1 || vs[0].Property != PropLiveness || vs[0].Session != 1 || vs[0].Index != 2 {
+		t.Errorf("post listed after Active, never delivered: %+v, want one liveness violation at event 2", vs)
+	}
+}

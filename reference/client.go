@@ -157,6 +157,7 @@ type Client struct {
 	// helloPending: BugRequestBeforeSubscribe sent the request before the HelloReply, which
 	// is still to come and will be dropped.
 	helloPending bool
+	onlineHeld   bool // BugOnlineWaitsLive: Online is due, waiting for live data
 
 	online, request link
 	buf             ring
@@ -220,7 +221,7 @@ func (c *Client) Open(mode Mode, seq int64) error {
 	if c.cfg.Bugs.has(BugSeq32) {
 		c.openSeq = int64(int32(c.openSeq))
 	}
-	c.last, c.serverSeq, c.draining, c.helloPending = -1, -1, false, false
+	c.last, c.serverSeq, c.draining, c.helloPending, c.onlineHeld = -1, -1, false, false, false
 	c.buf.reset(c.cfg.BufferBytes)
 	c.request = link{}
 	c.online = c.dial(ChanOnline)
@@ -325,6 +326,10 @@ func (c *Client) Timer(id uint64) {
 		c.fail("no HelloReply within %d ms", c.cfg.HandshakeTimeoutNs/1_000_000)
 	case phRequest:
 		c.fail("no Reply within %d ms", c.cfg.HandshakeTimeoutNs/1_000_000)
+	case phLive:
+		if c.onlineHeld {
+			c.releaseOnline()
+		}
 	}
 }
 
@@ -395,6 +400,9 @@ func (c *Client) onOnline(f wire.Frame) {
 			return
 		}
 		c.draining = false
+		if c.onlineHeld && !c.releaseOnline() {
+			return
+		}
 		c.deliver(f.Seq, f.MsgID, f.Body)
 	}
 }
@@ -514,7 +522,7 @@ func (c *Client) onReply(f wire.Frame) {
 	switch {
 	case c.serverSeq == -1 && c.mode != ModeInitial:
 		c.fail("server has no data, cannot open from seq %d", c.openSeq)
-	case c.openSeq > c.serverSeq+1:
+	case c.openSeq > c.serverSeq+1, c.cfg.Bugs.has(BugFailAtNextSeq) && c.openSeq == c.serverSeq+1:
 		c.fail("requested seq %d is beyond the server's last seq %d", c.openSeq, c.serverSeq)
 	case c.buf.evicted > 0 && c.buf.lastEvicted >= c.openSeq && !c.cfg.Bugs.has(BugSilentEviction):
 		// Online data this session needs was lost from the buffer before the Reply came;
@@ -535,6 +543,9 @@ func (c *Client) onReply(f wire.Frame) {
 		c.drop(&c.request)
 		if c.cfg.Bugs.has(BugReplyRaceDrop) {
 			c.buf.reset(c.cfg.BufferBytes)
+		}
+		if c.cfg.Bugs.has(BugOnlineWaitsLive) && c.mode == ModeSeq && c.buf.len() == 0 {
+			c.holdOnline()
 		}
 		c.goLive()
 	case c.cfg.Bugs.has(BugSkipHistory) && (c.mode == ModeSeq || c.mode == ModeSeqData):
@@ -614,6 +625,9 @@ func (c *Client) goLive() {
 	}
 	if hit(c.cfg.Failpoints, FPClientBeforeOnline) {
 		c.fail("failpoint %s", FPClientBeforeOnline)
+		return
+	}
+	if c.onlineHeld {
 		return
 	}
 	c.h.Control(CtlOnline, c.last)

@@ -66,6 +66,15 @@ const (
 	// BugPublishBeforeStore: the server publishes a post at once and stores it (and reports
 	// it as its last seq) only storeLagNs later.
 	BugPublishBeforeStore
+	// BugFailAtNextSeq: the client's beyond-the-end test fails an open at seq = last+1 too,
+	// which must go Online at once.
+	BugFailAtNextSeq
+	// BugInstantSnapshot: the handshakes report the last seq as of the start of the current
+	// instant, leaving out posts made at the same instant.
+	BugInstantSnapshot
+	// BugOnlineWaitsLive: a seq open with nothing to fetch and nothing buffered waits for a
+	// live message to report Online, or onlineWaitNs, longer than the default liveness bound.
+	BugOnlineWaitsLive
 )
 
 // Mutant documents one planted bug.
@@ -185,6 +194,24 @@ var mutants = []Mutant{
 		Origin: "TLL invariant I3: storage receives a message before online does",
 		Doc:    "publishes before storing: a client subscribed just after a post can find it in neither channel",
 	},
+	{
+		Name:   "fail-at-next-seq",
+		Bug:    BugFailAtNextSeq,
+		Origin: "TLL pitfall P12: seq = last+1 goes online at once, only seq > last+1 is an error; issue 10 blind spot 1",
+		Doc:    "fails an open at seq = last+1 as beyond the server's end: a loud failure nothing caused",
+	},
+	{
+		Name:   "online-waits-live",
+		Bug:    BugOnlineWaitsLive,
+		Origin: "a client that takes the first live message as the proof of an empty handover; issue 10 blind spot 2",
+		Doc:    "a seq open at last+1 with nothing buffered reports Online only when live data comes, or 150 ms later: late on a paused stream",
+	},
+	{
+		Name:   "instant-snapshot",
+		Bug:    BugInstantSnapshot,
+		Origin: "a last-seq snapshot keyed by a clock tick, blind to posts of the current tick; issue 10 blind spot 3 (equal timestamps)",
+		Doc:    "HelloReply and Reply leave out a post made at the same instant: an open at last+1 goes Online without it, and the next live seq leaves a gap",
+	},
 }
 
 // Mutants lists every planted bug, in a fixed order.
@@ -215,6 +242,41 @@ func malformed(f wire.Frame) bool {
 		return err != nil || r.Seq < 0
 	}
 	return true
+}
+
+// tick notes, under BugInstantSnapshot, the last seq before the posts of the current instant.
+func (s *Server) tick() {
+	if now := s.env.Now(); now != s.tickAt {
+		s.tickAt, s.tickLast = now, s.last
+	}
+}
+
+// lastNow is the last seq the handshakes report: the last accepted one, or under
+// BugInstantSnapshot the last one before the current instant's posts.
+func (s *Server) lastNow() int64 {
+	if s.cfg.Bugs.has(BugInstantSnapshot) && s.tickAt == s.env.Now() {
+		return s.tickLast
+	}
+	return s.last
+}
+
+// onlineWaitNs is how long BugOnlineWaitsLive holds Online back when no live data comes.
+const onlineWaitNs = 150_000_000
+
+// holdOnline keeps, under BugOnlineWaitsLive, the coming Online back until live data arrives
+// or onlineWaitNs passes.
+func (c *Client) holdOnline() {
+	c.onlineHeld = true
+	c.env.SetTimer(onlineWaitNs, c.gen)
+}
+
+// releaseOnline reports, under BugOnlineWaitsLive, the Online held since the switch, now
+// that live data came; false if the session ended meanwhile.
+func (c *Client) releaseOnline() bool {
+	g := c.gen
+	c.onlineHeld = false
+	c.h.Control(CtlOnline, c.last)
+	return c.gen == g
 }
 
 // storeLagNs is how long BugPublishBeforeStore keeps a published post out of the store: long
@@ -263,9 +325,5 @@ func (s *Server) storeLate() {
 		return
 	}
 	s.last = r.Seq
-	for _, c := range s.tails {
-		if !c.paused {
-			s.pump(c)
-		}
-	}
+	s.pumpTails()
 }

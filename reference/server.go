@@ -78,6 +78,9 @@ type Server struct {
 	recs  []storage.Record
 
 	unstored []storage.Record // BugPublishBeforeStore: published, not yet stored
+	// BugInstantSnapshot: the instant of the latest post (-1 before any), and the last seq
+	// before that instant's posts.
+	tickAt, tickLast int64
 }
 
 // NewServer returns a server over cfg.Store, continuing after the last stored seq.
@@ -92,7 +95,7 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 		cfg.MaxFrameBytes = 64<<10 - wire.HeaderSize
 	}
 	if cfg.HistoryBatchMsgs <= 0 {
-		cfg.HistoryBatchMsgs = 64
+		cfg.HistoryBatchMsgs = DefaultHistoryBatchMsgs
 	}
 	if cfg.HistoryMaxPendingBytes <= 0 {
 		cfg.HistoryMaxPendingBytes = 256 << 10
@@ -100,7 +103,7 @@ func NewServer(env Env, cfg ServerConfig) *Server {
 	if cfg.SubscriberMaxLagBytes <= 0 {
 		cfg.SubscriberMaxLagBytes = 1 << 20
 	}
-	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, durable: cfg.Store.Last(), conns: make(map[ConnID]*srvConn)}
+	s := &Server{env: env, cfg: cfg, last: cfg.Store.Last(), pubLast: -1, durable: cfg.Store.Last(), conns: make(map[ConnID]*srvConn), tickAt: -1}
 	if cfg.PubLastSeq > 0 {
 		s.pubLast = cfg.PubLastSeq
 	}
@@ -113,6 +116,9 @@ func (s *Server) LastSeq() int64 { return s.last }
 // DurableSeq is the last seq the server acknowledged as durable: with Durable, every accepted
 // post; otherwise what the store held when the server started.
 func (s *Server) DurableSeq() int64 { return s.durable }
+
+// DefaultHistoryBatchMsgs is ServerConfig.HistoryBatchMsgs when it is not set.
+const DefaultHistoryBatchMsgs = 64
 
 var (
 	ErrNotIncreasing = storage.ErrNotIncreasing
@@ -133,6 +139,9 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	}
 	if seq <= s.last {
 		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
+	}
+	if s.cfg.Bugs.has(BugInstantSnapshot) {
+		s.tick()
 	}
 	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
 	// sees online, it can also read from history.
@@ -165,6 +174,12 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 			i++
 		}
 	}
+	s.pumpTails()
+	return seq, nil
+}
+
+// pumpTails feeds the history streams that caught up with the store and wait for more.
+func (s *Server) pumpTails() {
 	// pump may drop the stream it serves, which shifts the rest of tails down one place.
 	for i := 0; i < len(s.tails); {
 		c := s.tails[i]
@@ -175,7 +190,6 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 			i++
 		}
 	}
-	return seq, nil
 }
 
 func (s *Server) Accepted(id ConnID, ch Channel) {
@@ -238,7 +252,7 @@ func (s *Server) onHello(c *srvConn, p []byte) {
 	c.hello = nil
 	c.ph = spSubscribed
 	s.subs = append(s.subs, c)
-	s.env.Send(c.id, wire.AppendMsg(nil, wire.HelloReply{Version: 1, Seq: max(s.last, s.pubLast)}))
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.HelloReply{Version: 1, Seq: max(s.lastNow(), s.pubLast)}))
 }
 
 func (s *Server) onRequestBytes(c *srvConn, p []byte) {
@@ -281,7 +295,7 @@ func (s *Server) onRequest(c *srvConn, f wire.Frame) {
 	if s.cfg.Bugs.has(BugTranslatedSeq) {
 		reported++
 	}
-	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.last, RequestedSeq: reported, BlockSeq: -1}))
+	s.env.Send(c.id, wire.AppendMsg(nil, wire.Reply{LastSeq: s.lastNow(), RequestedSeq: reported, BlockSeq: -1}))
 	c.ph = spHistory
 	c.next = max(start, 0)
 	s.tails = append(s.tails, c)

@@ -395,6 +395,12 @@ func catalogue() []Scenario {
 			p.Net.Online.LatencyUs = 2000
 			return p
 		}),
+		fixed("same_instant", "links with no delay (the request channel segments writes), so opens, handshakes and posts share instants: an online open and a seq open at last+1 each start at the instant of a post, which the history lists first", func() Plan {
+			c := append(one("c1", "online", 0, 1000), one("c2", "seq", 19, 2000)...)
+			p := Plan{DurationUs: 3000, Posts: steady(0, 25, 100), Clients: c}
+			p.Net = NetPlan{Online: Link{LatencyDist: "fixed"}, Request: Link{LatencyDist: "fixed", SegmentProb: 0.3, SegmentMax: 4}}
+			return p
+		}),
 		{Name: "chaos", Generated: true, Doc: "every fault at uniform times: link faults from the whole catalogue, resets, stalls, blackholes, slow closes, partitions, server and client crashes with restarts; durable server, reopening clients", Build: func(seed uint64) Plan {
 			p, _ := ChaosGen(false)(params(seed)).Retrieve()
 			return p.(Plan)

@@ -32,8 +32,9 @@ type Plan struct {
 	Clients    []ClientPlan `json:"clients"`
 	Faults     []Fault      `json:"faults,omitempty"`
 	// LivenessBoundUs: after the last fault, every history session must reach Online or end,
-	// and every post must reach every live session, within this bound (checked where the run
-	// lasts that long). Default 100 ms.
+	// and every post must reach every live session, within this bound (every run goes on
+	// until a bound passed quietly after the plan). Default 100 ms plus the time the server's
+	// history pacing (HistoryIntervalUs per batch) takes to stream every post.
 	LivenessBoundUs int64 `json:"liveness_bound_us,omitempty"`
 	// Failpoints arm named protocol points (simrun list failpoints); they fire only in
 	// binaries built with failpoint-toolexec (make build, make test).

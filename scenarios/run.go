@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -46,8 +47,8 @@ type Outcome struct {
 	Delivered int64
 }
 
-// defaultLivenessBoundUs is the liveness bound of plans that set none.
-const defaultLivenessBoundUs = 100_000
+// DefaultLivenessBoundUs is the liveness bound of plans that set none, and of simrun check.
+const DefaultLivenessBoundUs int64 = 100_000
 
 // ServerName is the server's node name in every history.
 const ServerName = "server"
@@ -152,17 +153,20 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		}
 		k.Schedule(f.AtUs*1000, sim.Func(func() { r.inject(f) }))
 	}
-	k.Run(p.DurationUs * 1000)
+	bound := p.LivenessBoundUs
+	if bound == 0 {
+		// A history-mode session must read the log at the pace the plan sets the server's
+		// history to before it can go Online; the default bound is on top of that.
+		bound = DefaultLivenessBoundUs + p.historyPaceUs()
+	}
+	k.Run(max(p.DurationUs, p.lastEventUs()) * 1000)
+	r.settle(bound * 1000)
 	if k.Exhausted() {
 		return Outcome{}, fmt.Errorf("plan %s seed %d: stopped after %d events without finishing", p.Name, seed, opt.MaxEvents)
 	}
 	res, err := checker.Check(r.hist)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
-	}
-	bound := p.LivenessBoundUs
-	if bound == 0 {
-		bound = defaultLivenessBoundUs
 	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
@@ -186,6 +190,52 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
 		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
 	}, nil
+}
+
+// maxSettleWindows bounds how long a run goes on after its plan: a network that never quiets
+// (a server streaming a long history to a slow reader) still stops, maxSettleWindows liveness
+// bounds after the plan's end.
+const maxSettleWindows = 16
+
+// settle goes on past the plan's end until a whole liveness bound passes with nothing in the
+// trace: no byte sent or received, no timer, no history event. Then every duty liveness and
+// progress judge had its bound to be met, even in plans that end soon after their last post.
+// A write still crossing a slow link shows too: the server polls its backed-up channel.
+func (r *runner) settle(boundNs int64) {
+	activity := func() int { return r.k.Trace().Len() }
+	for range maxSettleWindows {
+		before := activity()
+		r.k.Run(r.k.Now() + boundNs)
+		if activity() == before || r.k.Exhausted() {
+			return
+		}
+	}
+}
+
+// lastEventUs is when the plan's last timed event happens: a post, an open or close, a fault
+// or its end, or a crashed node's restart. Faults aimed at a phase happen when it comes.
+func (p *Plan) lastEventUs() int64 {
+	var t int64
+	for _, post := range p.Posts {
+		t = max(t, post.AtUs)
+	}
+	for _, c := range p.Clients {
+		t = max(t, c.OpenAtUs, c.CloseAtUs)
+	}
+	for _, f := range p.Faults {
+		if f.Trigger == "" {
+			t = max(t, f.AtUs+f.DurationUs)
+		}
+	}
+	return t
+}
+
+// historyPaceUs is how long the server's history pacing takes to stream every post of the
+// plan: one interval per batch.
+func (p *Plan) historyPaceUs() int64 {
+	batch := cmp.Or(p.Server.HistoryBatchMsgs, reference.DefaultHistoryBatchMsgs)
+	batches := (len(p.Posts) + batch - 1) / batch
+	return int64(batches) * p.Server.HistoryIntervalUs
 }
 
 // handshakeNs is the shortest handshake timeout of the plan's clients.
@@ -241,9 +291,12 @@ func (r *runner) newClient(a *clientApp) *reference.Client {
 	})
 }
 
-// faultMalformed names the fault event of a malformed request; it is no plan fault kind, since
-// a plan asks for it through ClientPlan.RequestVersion.
-const faultMalformed = "malformed_request"
+// Fault events of malformed input, which no plan fault kind asks for: a malformed request
+// (ClientPlan.RequestVersion) and an open the client refuses.
+const (
+	faultMalformed = "malformed_request"
+	faultBadOpen   = "bad_open"
+)
 
 // versionEnv is the environment of a client that sends a malformed request
 // (ClientPlan.RequestVersion): it rewrites the version field of the first write on each
@@ -433,6 +486,9 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	a.session, a.opened, a.live = a.r.session, true, true
 	a.record(checker.Event{Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why})
 	if err := a.c.Open(mode, seq); err != nil {
+		// An open the client cannot make (initial or last over the old protocol) is the
+		// plan's malformed input: the history must show it as the cause of the failure.
+		a.record(checker.Event{Kind: checker.EvFault, Name: faultBadOpen, Reason: err.Error()})
 		a.end(checker.StError, err.Error())
 	}
 }

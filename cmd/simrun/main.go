@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ Usage:
   simrun replay (--scenario NAME --seed S | --plan PLAN.json [--seed S]) [--impl IMPL]
                 [--history FILE]
   simrun shrink PLAN.json [--seed S] [--impl IMPL] [--max-runs N] [--out FILE]
-  simrun check  HISTORY.jsonl
+  simrun check  HISTORY.jsonl [--bound-us N] [--handshake-us N] [--lossy]
   simrun merge  DIR|results.json ... [--out DIR]
   simrun list   scenarios | mutants | properties | faults | failpoints | situations
   simrun mutants [--seeds N] [--parallel P] [--no-shrink] [--out DIR]
@@ -64,7 +65,11 @@ shrink  minimises a failing plan, keeping the property it violates: fewer posts,
         (default: PLAN.min.json). Deterministic: bounded by --max-runs, not by time.
 check   judges any recorded history (JSON Lines, format in README) with the same checker:
         exit 0 when it holds, 1 with the violations listed, 2 when the file is malformed
-        (the line is named).
+        (the line is named). Liveness uses --bound-us (default 100000, as plans do);
+        progress excuses an Error that came --handshake-us or more after its open with no
+        Active (default 5000000, the reference client's handshake timeout). --lossy says the
+        links could lose data or drop a connection by themselves: then only the duty to
+        reach Online or end is judged, and no Error needs a cause.
 merge   combines the results.json of several campaigns or shards into one summary,
         refusing overlapping seeds; with --out it writes the merged summary.md and
         results.json.
@@ -510,29 +515,49 @@ func writeHistory(path string, h checker.History) error {
 }
 
 func cmdCheck(args []string, stdout io.Writer) (int, error) {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return 2, usagef("check takes one history file: simrun check HISTORY.jsonl")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return 2, usagef("check takes a history file first: simrun check HISTORY.jsonl [flags]")
 	}
-	f, err := os.Open(args[0])
+	path := args[0]
+	fs := flags("check")
+	boundUs := fs.Int64("bound-us", scenarios.DefaultLivenessBoundUs, "liveness bound, µs")
+	handshakeUs := fs.Int64("handshake-us", reference.DefaultHandshakeTimeoutNs/1000, "the client's handshake timeout, µs")
+	lossy := fs.Bool("lossy", false, "the links may lose data or drop connections by themselves")
+	if err := parse(fs, args[1:]); err != nil {
+		return 2, err
+	}
+	// A bound in µs is stored in ns; past this the product would wrap.
+	const maxUs = math.MaxInt64 / 1000
+	if *boundUs < 0 || *boundUs > maxUs {
+		return 2, usagef("check: --bound-us %d is out of range 0..%d", *boundUs, int64(maxUs))
+	}
+	if *handshakeUs < 0 || *handshakeUs > maxUs {
+		return 2, usagef("check: --handshake-us %d is out of range 0..%d", *handshakeUs, int64(maxUs))
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return 2, usagef("%v", err)
 	}
 	defer f.Close()
 	h, err := checker.ReadHistory(f)
 	if err != nil {
-		return 2, usagef("%s: %v", args[0], err)
+		return 2, usagef("%s: %v", path, err)
 	}
 	res, err := checker.Check(h)
 	if err != nil {
-		return 2, usagef("%s: %v", args[0], err)
+		return 2, usagef("%s: %v", path, err)
 	}
+	vs := append(res.Violations, checker.CheckLiveness(h, checker.LivenessOptions{
+		BoundNs: *boundUs * 1000, SessionsOnly: *lossy, Calm: !*lossy,
+	})...)
+	vs = append(vs, checker.CheckProgress(h, checker.ProgressOptions{Calm: !*lossy, HandshakeNs: *handshakeUs * 1000})...)
 	lin := checker.CheckFresh(h, freshTimeout)
-	vs := append(res.Violations, lin.Violations(h)...)
+	vs = append(vs, lin.Violations(h)...)
 	for _, v := range vs {
 		fmt.Fprintf(stdout, "violation %s on %s session %d at event %d: %s\n", v.Property, v.Node, v.Session, v.Index, v.Message)
 	}
 	fmt.Fprintf(stdout, "%s: %d events, %d sessions, %d posts, %d delivered, %d violations, fresh (porcupine): %s\n",
-		args[0], len(h), res.Sessions, res.Posts, res.Delivered, len(vs), lin.Verdict)
+		path, len(h), res.Sessions, res.Posts, res.Delivered, len(vs), lin.Verdict)
 	if len(vs) > 0 {
 		return 1, nil
 	}

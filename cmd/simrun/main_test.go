@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -333,6 +334,72 @@ func TestReportOfABrokenClient(t *testing.T) {
 	for _, want := range []string{"illegal", `id="violation-0"`, "fresh", "<svg"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}
+
+// simrun check judges liveness and progress too, each with its flags: a session that stalls
+// while posts go on, and a history open that fails with nothing to cause it, are caught; the
+// same histories pass when the flags say what excuses them.
+func TestCheckJudgesLivenessAndProgress(t *testing.T) {
+	const ms = 1_000_000
+	post := func(t int64, seq int64) checker.Event {
+		return checker.Event{T: t, Node: "server", Kind: checker.EvPostOK, Seq: seq, MsgID: 1, Sum: 7}
+	}
+	c1 := func(t int64, e checker.Event) checker.Event {
+		e.T, e.Node, e.Session = t, "c1", 1
+		return e
+	}
+	stall := checker.History{
+		post(0, 10),
+		c1(1*ms, checker.Event{Kind: checker.EvOpen, Mode: checker.ModeSeq, ReqSeq: 10}),
+		c1(2*ms, checker.Event{Kind: checker.EvState, State: checker.StActive}),
+		c1(3*ms, checker.Event{Kind: checker.EvDeliver, Seq: 10, MsgID: 1, Sum: 7}),
+		c1(3*ms, checker.Event{Kind: checker.EvControl, Name: checker.CtlOnline, Seq: 10}),
+		post(10*ms, 20), post(200*ms, 30), post(400*ms, 40),
+	}
+	failed := checker.History{
+		post(0, 10), post(0, 20),
+		c1(1*ms, checker.Event{Kind: checker.EvOpen, Mode: checker.ModeSeq, ReqSeq: 21}),
+		c1(2*ms, checker.Event{Kind: checker.EvState, State: checker.StActive}),
+		c1(3*ms, checker.Event{Kind: checker.EvState, State: checker.StError, Reason: "requested seq 21 is beyond the server's last seq 20"}),
+	}
+	beyond := slices.Clone(failed)
+	beyond[2].ReqSeq = 22
+	dir := t.TempDir()
+	write := func(name string, h checker.History) string {
+		var b bytes.Buffer
+		if err := checker.WriteHistory(&b, h); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"stall", []string{write("stall.jsonl", stall)}, 1, "violation liveness on c1 session 1"},
+		{"stall within a longer bound", []string{write("stall.jsonl", stall), "--bound-us", "500000"}, 0, "0 violations"},
+		{"open at last+1 fails", []string{write("failed.jsonl", failed)}, 1, "violation progress on c1 session 1"},
+		{"lossy links excuse it", []string{write("failed.jsonl", failed), "--lossy"}, 0, "0 violations"},
+		{"no timeout after Active", []string{write("failed.jsonl", failed), "--handshake-us", "2000"}, 1, "violation progress"},
+		{"open beyond last+1 may fail", []string{write("beyond.jsonl", beyond)}, 0, "0 violations"},
+	} {
+		code, stdout, stderr := simrun(append([]string{"check"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stdout, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s%s", tc.name, code, tc.code, tc.want, stdout, stderr)
+		}
+	}
+	for _, bad := range [][]string{{"--bound-us", "-1"}, {"--handshake-us", "99999999999999999"}, {"--bound-us", "x"}} {
+		code, _, stderr := simrun(append([]string{"check", write("stall.jsonl", stall)}, bad...)...)
+		if code != 2 || !strings.Contains(stderr, strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("check %v: exit %d, stderr %q; want 2 naming the flag", bad, code, stderr)
 		}
 	}
 }
