@@ -315,3 +315,18 @@ func TestSilentEvictionIsCaught(t *testing.T) {
 		})
 	}
 }
+
+// An initial open over the old protocol, which cannot express it, is the plan's malformed
+// input: the reference refuses it loudly, and progress finds the cause in the history.
+func TestOldProtocolInitialIsMalformedInput(t *testing.T) {
+	t.Parallel()
+	p := scenario(t, "test_open_initial")
+	p.Clients[0].Protocol = "old"
+	out, err := Run(context.Background(), p, 1, refDrivers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict == Fail || !slices.ContainsFunc(out.History, func(e checker.Event) bool { return e.Kind == checker.EvState && e.State == checker.StError }) {
+		t.Fatalf("verdict %v, violations %+v; want the refusal judged as caused", out.Verdict, out.Result.Violations)
+	}
+}
