@@ -96,6 +96,10 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	slices.Sort(r.m.notes)
 	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: r.m.notes, Wall: time.Since(start), Canary: r.canary, Schedule: r.faultLog}
 	if err != nil {
+		// A command left unanswered by a machine measured too slow may be the machine's.
+		if errors.Is(err, errUnanswered) && r.canary.TooSlow() {
+			out.Verdict = Inconclusive
+		}
 		return out, err
 	}
 	// Drivers in different processes report in their own order; one clock orders them.
@@ -492,18 +496,20 @@ func (r *runner) settled() bool {
 func (r *runner) unanswered() error {
 	if len(r.posts) > 0 {
 		p := r.hist[r.posts[0]]
-		r.fail("server driver left post seq %d unanswered (%d posts in all), sent %v before the run stopped",
-			p.Seq, len(r.posts), time.Duration(r.stopped-p.T).Round(time.Millisecond))
+		r.fail("server driver left post seq %d %w (%d posts in all), sent %v before the run stopped",
+			p.Seq, errUnanswered, len(r.posts), time.Duration(r.stopped-p.T).Round(time.Millisecond))
 	}
 	for _, c := range r.clients {
 		if len(c.waiting) > 0 {
 			w := c.waiting[0]
-			r.fail("%s driver left %s unanswered (session %d), sent %v before the run stopped",
-				c.plan.Name, w.cmd, w.session, time.Duration(r.stopped-w.sent).Round(time.Millisecond))
+			r.fail("%s driver left %s %w (session %d), sent %v before the run stopped",
+				c.plan.Name, w.cmd, errUnanswered, w.session, time.Duration(r.stopped-w.sent).Round(time.Millisecond))
 		}
 	}
 	return r.err
 }
+
+var errUnanswered = errors.New("unanswered")
 
 func (r *runner) client(name string) *client {
 	for _, c := range r.clients {
