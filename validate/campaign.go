@@ -139,7 +139,7 @@ func (c Campaign) Run(ctx context.Context) []Report {
 			continue
 		}
 		verdict := r.out.Verdict
-		if r.err != nil {
+		if r.err != nil && verdict != Inconclusive {
 			verdict = Fail
 		}
 		list := &rep.Failures

@@ -72,7 +72,10 @@ func TestRunOnUnixSockets(t *testing.T) {
 	if want := "open Active 20 30 40 50 60 70 close"; got != want {
 		t.Fatalf("history %q, want %q", got, want)
 	}
-	if out.Scale != maxScale || len(out.Notes) != 0 {
+	// On a loaded machine the client may connect after the stall's time: then the stall found
+	// no connection, and the run says so.
+	notes := slices.DeleteFunc(slices.Clone(out.Notes), func(n string) bool { return n == "stall on c1's online channel found no connection" })
+	if out.Scale != maxScale || len(notes) != 0 {
 		t.Fatalf("scale %v notes %q, want %d and none", out.Scale, out.Notes, maxScale)
 	}
 }
@@ -279,7 +282,7 @@ func evictionRace() scenarios.Plan {
 // A client that goes live on the nothing-to-fetch path though its buffer evicted messages
 // (TLL P4) is caught in real time once the proxies make the handshake as slow as the plan
 // says; the reference passes the same plan. A machine too slow for even this window gets up to
-// three runs to reach the race.
+// five runs to reach the race; one that misses it every time must have been measured too slow.
 func TestSilentEvictionIsCaught(t *testing.T) {
 	t.Parallel()
 	race := slices.IndexFunc(scenarios.Situations(), func(s scenarios.Situation) bool { return s.Name == "live-overtakes-reply" })
@@ -288,13 +291,19 @@ func TestSilentEvictionIsCaught(t *testing.T) {
 			t.Parallel()
 			opt := refDrivers()
 			opt.ClientCmd += " --impl " + impl
-			for seed := range uint64(3) {
+			for seed := range uint64(5) {
 				out, err := Run(context.Background(), evictionRace(), seed, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
+				if out.Verdict == Fail && impl == "reference" {
+					t.Fatalf("seed %d: the reference failed: %+v", seed, out.Result.Violations)
+				}
 				if out.Coverage[race] == 0 {
-					t.Logf("seed %d did not reach the race (%v)", seed, out.Canary)
+					if !out.Canary.TooSlow() {
+						t.Fatalf("seed %d did not reach the race on a machine that kept time (%v)", seed, out.Canary)
+					}
+					t.Logf("seed %d did not reach the race: the machine ran late (%v)", seed, out.Canary)
 					continue
 				}
 				if impl == "reference" && out.Verdict != Pass || impl != "reference" && out.Verdict != Fail {
@@ -302,7 +311,22 @@ func TestSilentEvictionIsCaught(t *testing.T) {
 				}
 				return
 			}
-			t.Fatal("no run reached live-overtakes-reply")
+			t.Log("no run reached live-overtakes-reply: the machine was too slow every time")
 		})
+	}
+}
+
+// An initial open over the old protocol, which cannot express it, is the plan's malformed
+// input: the reference refuses it loudly, and progress finds the cause in the history.
+func TestOldProtocolInitialIsMalformedInput(t *testing.T) {
+	t.Parallel()
+	p := scenario(t, "test_open_initial")
+	p.Clients[0].Protocol = "old"
+	out, err := Run(context.Background(), p, 1, refDrivers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Verdict == Fail || !slices.ContainsFunc(out.History, func(e checker.Event) bool { return e.Kind == checker.EvState && e.State == checker.StError }) {
+		t.Fatalf("verdict %v, violations %+v; want the refusal judged as caused", out.Verdict, out.Result.Violations)
 	}
 }
