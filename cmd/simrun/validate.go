@@ -36,7 +36,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 	parallel := fs.Int("parallel", 1, "runs at once")
 	impl := fs.String("impl", "external", "name of the implementation under test, for the results")
 	netw := fs.String("net", "tcp", "addresses: tcp (loopback ports) or unix (socket files)")
-	outDir := fs.String("out", "", "directory for summary.md, results.json and failure reports")
+	outDir := fs.String("out", "", "make a run directory here (DIR/<time>-<impl>/, DIR/latest) for summary.md, results.json and failure reports")
 	if err := parse(fs, args); err != nil {
 		return 2, err
 	}
@@ -79,6 +79,15 @@ func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 			list = append(list, s)
 		}
+	}
+	// Like run's, each validate run gets its own directory under --out, named by time and
+	// implementation, so runs against different implementations never mix.
+	if *outDir != "" {
+		dir, err := reports.NewRunDir(*outDir, *impl, time.Now())
+		if err != nil {
+			return 2, usagef("--out: %v", err)
+		}
+		*outDir = dir
 	}
 	// A real-time run cannot be replayed bit for bit; its report names the command that runs
 	// the same plan and seed again, through the same kind of sockets.
