@@ -512,6 +512,16 @@ func runCorpus(dir, impl string, stdout io.Writer) (int, error) {
 	return 0, nil
 }
 
+// loadPlan reads a plan file for replay, shrink and report; a negative seed (none given)
+// becomes the plan's own.
+func loadPlan(path string, seed *int64) (scenarios.Plan, error) {
+	plan, err := scenarios.Load(path)
+	if err == nil && *seed < 0 {
+		*seed = int64(plan.Seed)
+	}
+	return plan, err
+}
+
 // shrinkPerScenario is how many failing seeds of a scenario a campaign shrinks: the first few
 // show the bug; the rest are usually the same bug again.
 const shrinkPerScenario = 3
@@ -557,11 +567,8 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	case (*name == "") == (*planFile == ""):
 		return 2, usagef("give exactly one of --scenario NAME or --plan FILE")
 	case *planFile != "":
-		if plan, err = scenarios.Load(*planFile); err != nil {
+		if plan, err = loadPlan(*planFile, seed); err != nil {
 			return 2, usagef("%v", err)
-		}
-		if *seed < 0 {
-			*seed = int64(plan.Seed)
 		}
 	case *seed < 0:
 		return 2, usagef("--seed S is required with --scenario (S ≥ 0)")
@@ -630,12 +637,9 @@ func cmdShrink(args []string, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	plan, err := scenarios.Load(path)
+	plan, err := loadPlan(path, seed)
 	if err != nil {
 		return 2, usagef("%v", err)
-	}
-	if *seed < 0 {
-		*seed = int64(plan.Seed)
 	}
 	if *out == "" {
 		*out = strings.TrimSuffix(path, ".json") + ".min.json"

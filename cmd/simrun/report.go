@@ -53,12 +53,9 @@ func cmdReport(args []string, stdout io.Writer) (int, error) {
 		if err != nil {
 			return 2, err
 		}
-		plan, err := scenarios.Load(path)
+		plan, err := loadPlan(path, seed)
 		if err != nil {
 			return 2, usagef("%v (a history file must end in .jsonl)", err)
-		}
-		if *seed < 0 {
-			*seed = int64(plan.Seed)
 		}
 		plan.Seed = uint64(*seed)
 		f := reports.Failure{Scenario: plan.Name, Seed: plan.Seed, Impl: *impl, Plan: plan,
