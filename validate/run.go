@@ -94,9 +94,10 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	slices.Sort(r.m.notes)
 	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: r.m.notes, Wall: time.Since(start), Canary: r.canary, Schedule: r.faultLog}
 	if err != nil {
-		// A command left unanswered by a machine measured too slow may be the machine's.
-		if errors.Is(err, errUnanswered) && r.canary.TooSlow() {
-			out.Verdict = Inconclusive
+		// A command left unanswered is judged as a liveness violation is: on a machine
+		// measured too slow it may be the machine's.
+		if errors.Is(err, errUnanswered) {
+			out.Verdict = judge(1, 1, r.canary)
 		}
 		return out, err
 	}
