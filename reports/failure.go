@@ -45,6 +45,24 @@ type Failure struct {
 	// on events kept from elsewhere; 0 means DefaultWindow. Beyond it the 5 MB budget of
 	// report.html no longer holds.
 	Window int
+	// RealTime is set for a run played in real time (simrun validate), whose history does
+	// not say what the machine and the fault proxies did.
+	RealTime *RealTime
+}
+
+// RealTime is what a run on real processes adds to its report: it cannot be replayed bit for
+// bit, so the report keeps what shaped it.
+type RealTime struct {
+	// Verdict is "fail" or "inconclusive" (timing violations on a machine measured too slow
+	// to judge them).
+	Verdict string
+	// Figures say how late the machine ran and the liveness bound that followed; Latency is
+	// the implementation's own.
+	Figures, Latency string
+	// Schedule is the faults the proxies applied, in order, with their real times.
+	Schedule []string
+	// NotReproduced is what the plan asked for that the run could not do.
+	NotReproduced []string
 }
 
 // FailureDir is the directory WriteFailure writes f's files to under dir. It names the

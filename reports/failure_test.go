@@ -363,3 +363,60 @@ func TestHTMLEscaping(t *testing.T) {
 		t.Error("the node name is not shown escaped")
 	}
 }
+
+// A real-time run's report shows what its history cannot: the proxies' fault schedule, how
+// late the machine ran, and what was not reproduced; a simulated run's shows none of it.
+func TestWriteFailureRealTime(t *testing.T) {
+	h := genHistory(400, []client{{10, 1}, {30, 20}}, 2, 40)
+	f := Failure{
+		Scenario: "gen", Seed: 7, Impl: "mutant:no-drain", Plan: map[string]any{"name": "gen"},
+		History: h, Result: checked(t, h), Replay: "simrun validate --plan plan.json --seed 7",
+		RealTime: &RealTime{
+			Verdict:       "fail",
+			Figures:       "the machine ran late: timers late up to 3ms, driver answers 1ms, reads 2ms, CPU stalled 4% of the time; liveness bound stretched to 803ms",
+			Latency:       "latency: open -> Online p50 2ms",
+			Schedule:      []string{"   12.500ms reset on c1 online: 1 connections", "   40.000ms stall on c1 request: 0 connections, for 20ms <late>"},
+			NotReproduced: []string{"crash of server (1 of 1 runs)"},
+		},
+	}
+	read := func(f Failure) string {
+		dir := t.TempDir()
+		if err := WriteFailure(dir, f, writeJSONL); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(FailureDir(dir, f), "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	page := read(f)
+	for _, want := range []string{
+		`<h3 id="schedule">Fault schedule</h3>`,
+		`<li><code>   12.500ms reset on c1 online: 1 connections</code></li>`,
+		`<li><code>   40.000ms stall on c1 request: 0 connections, for 20ms &lt;late&gt;</code></li>`,
+		`<dd>the machine ran late: timers late up to 3ms`,
+		`<li>crash of server (1 of 1 runs)</li>`,
+		`<dd class="fail">FAIL: 1 violation</dd>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+
+	f.RealTime.Verdict, f.RealTime.Schedule, f.RealTime.NotReproduced = "inconclusive", nil, nil
+	page = read(f)
+	for _, want := range []string{`<dd class="inconclusive">INCONCLUSIVE: 1 timing violation on a machine that ran late</dd>`, `The proxies applied no fault.`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("inconclusive report.html lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "Not reproduced") {
+		t.Error("report.html has a not-reproduced list with nothing in it")
+	}
+
+	f.RealTime = nil
+	if page = read(f); strings.Contains(page, "Fault schedule") || strings.Contains(page, "Real time") {
+		t.Error("a simulated run's report.html has a real-time section")
+	}
+}

@@ -27,6 +27,7 @@ type page struct {
 	Filters                      filters
 	LeftOutAfter                 int // events after the last row
 	Porcupine                    porcupineView
+	RealTime                     *RealTime
 }
 
 type violationView struct {
@@ -133,13 +134,16 @@ const porcupineInline = 2 << 20
 
 func buildPage(f Failure, w window) page {
 	p := page{
-		Scenario: f.Scenario, Impl: f.Impl, Seed: f.Seed, Err: f.Err,
+		Scenario: f.Scenario, Impl: f.Impl, Seed: f.Seed, Err: f.Err, RealTime: f.RealTime,
 		Hash:   fmt.Sprintf("%016x", f.Hash),
 		Replay: cmp.Or(f.Replay, ReplayCommand(f.Scenario, f.Seed, f.Impl)),
 		Stats: fmt.Sprintf("%d events, %d sessions, %d deliveries, %d posts stored",
 			len(f.History), f.Result.Sessions, f.Result.Delivered, f.Result.Posts),
 	}
 	switch n := len(f.Result.Violations); {
+	case n > 0 && f.RealTime != nil && f.RealTime.Verdict == "inconclusive":
+		// Timing violations on a machine too slow to judge them: shown, not counted.
+		p.Verdict, p.VerdictClass = fmt.Sprintf("INCONCLUSIVE: %d timing violation%s on a machine that ran late", n, plural(n)), "inconclusive"
 	case n > 0:
 		p.Verdict, p.VerdictClass = fmt.Sprintf("FAIL: %d violation%s", n, plural(n)), "fail"
 	case f.Err != "":
@@ -553,6 +557,7 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 body{font:14px/1.4 system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 8px}
 h2{font-size:16px;margin:20px 0 6px}
+h3{font-size:14px;margin:12px 0 4px}
 code{font:13px ui-monospace,monospace;background:#f2f2f2;padding:1px 4px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:0}
 dt{color:#666}
@@ -560,7 +565,8 @@ dd{margin:0}
 .fail{color:#b00020;font-weight:bold}
 .pass,.ok{color:#087a2b;font-weight:bold}
 .illegal{color:#b00020;font-weight:bold}
-.unknown{color:#a06000;font-weight:bold}
+.unknown,.inconclusive{color:#a06000;font-weight:bold}
+ol.schedule{margin:4px 0;padding-left:24px}
 ol.violations{margin:4px 0;padding-left:24px}
 .note{color:#555;max-width:70em}
 .tl{display:flex;border:1px solid #ddd}
@@ -630,6 +636,33 @@ iframe{width:100%;height:70vh;min-height:420px;border:1px solid #ddd}
 </ol>
 {{- end}}
 <p class="note">{{.Window}}</p>
+{{- with .RealTime}}
+
+<h2 id="real-time">Real time</h2>
+<dl>
+<dt>machine</dt><dd>{{.Figures}}</dd>
+<dt>implementation</dt><dd>{{.Latency}}</dd>
+</dl>
+<h3 id="schedule">Fault schedule</h3>
+{{- if .Schedule}}
+<p class="note">What the fault proxies did, in order; times from the start of the plan.</p>
+<ol class="schedule">
+{{- range .Schedule}}
+<li><code>{{.}}</code></li>
+{{- end}}
+</ol>
+{{- else}}
+<p class="note">The proxies applied no fault.</p>
+{{- end}}
+{{- if .NotReproduced}}
+<h3>Not reproduced</h3>
+<ul>
+{{- range .NotReproduced}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- end}}
 
 <h2>Timeline</h2>
 <p class="legend"><span><i style="background:#555"></i>post acknowledged</span><span><i style="background:#1f6fd1"></i>delivery (height: seq)</span><span><i style="background:#0a0"></i>Online</span><span><i style="background:#7c4ddb"></i>phase</span><span><i style="background:#e07000"></i>fault</span><span><i style="background:#e00"></i>error, crash</span><span><i style="border:3px solid #e4007f;border-radius:50%;width:6px;height:6px"></i>violation</span><span><i style="border:2px dashed #e00;border-radius:50%;width:6px;height:6px"></i>seq missing at a gap</span> x is event order; times on top.</p>

@@ -293,9 +293,14 @@ func validateResults(rep validate.Report, c validate.Campaign, impl string) (rep
 }
 
 // writeValidateFailure writes a failure's directory, with the fault schedule the proxies
-// applied in schedule.txt; replay gets the directory and returns the command that reruns it.
+// applied in report.html and in schedule.txt; replay gets the directory and returns the
+// command that reruns it.
 func writeValidateFailure(dir, scenario string, f validate.Failure, impl string, replay func(dir string) string) (string, error) {
-	rf := reports.Failure{Scenario: scenario, Seed: f.Seed, Impl: impl, Plan: f.Plan, History: f.Outcome.History, Result: f.Outcome.Result}
+	rt := &reports.RealTime{
+		Verdict: f.Verdict.String(), Figures: figures(f.Outcome), Latency: runLatency(f.Outcome),
+		Schedule: f.Outcome.Schedule, NotReproduced: f.Outcome.Notes,
+	}
+	rf := reports.Failure{Scenario: scenario, Seed: f.Seed, Impl: impl, Plan: f.Plan, History: f.Outcome.History, Result: f.Outcome.Result, RealTime: rt}
 	if f.Err != nil {
 		rf.Err = f.Err.Error()
 	}
@@ -305,11 +310,11 @@ func writeValidateFailure(dir, scenario string, f validate.Failure, impl string,
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "verdict: %s\n%s\n%s\n", f.Verdict, figures(f.Outcome), runLatency(f.Outcome))
-	for _, s := range f.Outcome.Schedule {
+	fmt.Fprintf(&b, "verdict: %s\n%s\n%s\n", rt.Verdict, rt.Figures, rt.Latency)
+	for _, s := range rt.Schedule {
 		fmt.Fprintf(&b, "fault %s\n", s)
 	}
-	for _, n := range f.Outcome.Notes {
+	for _, n := range rt.NotReproduced {
 		fmt.Fprintf(&b, "not reproduced: %s\n", n)
 	}
 	return path, os.WriteFile(filepath.Join(path, "schedule.txt"), []byte(b.String()), 0o644)
