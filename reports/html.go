@@ -141,9 +141,10 @@ func buildPage(f Failure, w window) page {
 			len(f.History), f.Result.Sessions, f.Result.Delivered, f.Result.Posts),
 	}
 	switch n := len(f.Result.Violations); {
-	case n > 0 && f.RealTime != nil && f.RealTime.Verdict == "inconclusive":
-		// Timing violations on a machine too slow to judge them: shown, not counted.
-		p.Verdict, p.VerdictClass = fmt.Sprintf("INCONCLUSIVE: %d timing violation%s on a machine that ran late", n, plural(n)), "inconclusive"
+	case f.RealTime != nil && f.RealTime.Verdict == "inconclusive":
+		// Timing violations, or a command left unanswered, on a machine too slow to judge
+		// them: shown, not counted.
+		p.Verdict, p.VerdictClass = "INCONCLUSIVE: the machine ran too late to judge the timing", "inconclusive"
 	case n > 0:
 		p.Verdict, p.VerdictClass = fmt.Sprintf("FAIL: %d violation%s", n, plural(n)), "fail"
 	case f.Err != "":
