@@ -74,37 +74,126 @@ func TestAcceptanceMutantClientIsCaught(t *testing.T) {
 
 // A failing run's report names a rerun command that plays the report's own plan.json with the
 // same seed and net, and the rerun fails again; the report holds the proxies' fault schedule.
+// The mutant's violation rests on no timing (seq-data S delivers S again), so a loaded machine
+// cannot make it inconclusive: both runs must fail.
 func TestFailureRerunsFromItsReport(t *testing.T) {
 	t.Parallel()
 	bin := ShellQuote(simrun)
 	dir := t.TempDir()
 	args := []string{"validate",
-		"--server-cmd", bin + " driver server --impl mutant:silent-malformed",
-		"--client-cmd", bin + " driver client", "--net", "unix"}
-	run := func(extra ...string) (int, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, simrun, append(args, extra...)...)
-		cmd.WaitDelay = 10 * time.Second
-		b, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("simrun validate: %v\n%s", err, b)
-		}
-		return cmd.ProcessState.ExitCode(), string(b)
-	}
-	// The failure is liveness's, so a loaded machine makes it inconclusive (exit 3); either
-	// way it is reported, and never passes.
-	code, out := run("--scenario", "malformed_request", "--seed", "4", "--out", dir)
+		"--server-cmd", bin + " driver server",
+		"--client-cmd", bin + " driver client --impl mutant:seq-data-off-by-one", "--net", "unix"}
+	code, out := runValidate(t, append(args, "--scenario", "test_open_seq_data", "--seed", "4", "--out", dir)...)
 	m := regexp.MustCompile(`(?m)^  rerun: simrun validate .* --plan (\S+) --seed 4 --net unix `).FindStringSubmatch(out)
-	if code != 1 && code != 3 || m == nil {
-		t.Fatalf("exit %d, want 1 or 3 and a rerun command naming the report's plan:\n%s", code, out)
+	if code != 1 || m == nil {
+		t.Fatalf("exit %d, want 1 and a rerun command naming the report's plan:\n%s", code, out)
 	}
-	if b, err := os.ReadFile(filepath.Join(filepath.Dir(m[1]), "schedule.txt")); err != nil || !regexp.MustCompile(`^verdict: (fail|inconclusive)\n`).Match(b) {
+	failure := filepath.Dir(m[1])
+	if b, err := os.ReadFile(filepath.Join(failure, "schedule.txt")); err != nil || !strings.HasPrefix(string(b), "verdict: fail\n") {
 		t.Fatalf("schedule.txt: %v\n%s", err, b)
 	}
-	code, out = run("--plan", m[1], "--seed", "4")
-	if code != 1 && code != 3 || !regexp.MustCompile(`(?m)^(FAIL|INCONCLUSIVE) malformed_request seed 4: liveness`).MatchString(out) {
+	if b, err := os.ReadFile(filepath.Join(failure, "report.html")); err != nil || !strings.Contains(string(b), `<h3 id="schedule">Fault schedule</h3>`) {
+		t.Fatalf("report.html has no fault schedule: %v", err)
+	}
+	code, out = runValidate(t, append(args, "--plan", m[1], "--seed", "4")...)
+	if code != 1 || !regexp.MustCompile(`(?m)^FAIL test_open_seq_data seed 4: start on c1 session 1: `).MatchString(out) {
 		t.Fatalf("rerun: exit %d, want the same failure:\n%s", code, out)
+	}
+}
+
+// runValidate runs simrun validate with args and returns its exit status and output.
+func runValidate(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, simrun, args...)
+	cmd.WaitDelay = 10 * time.Second
+	b, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("simrun validate: %v\n%s", err, b)
+	}
+	return cmd.ProcessState.ExitCode(), string(b)
+}
+
+// figuresLine is how validate prints an inconclusive run's figures.
+var figuresLine = regexp.MustCompile(`(?m)^  the machine ran late: timers late up to (\S+), driver answers (\S+), reads (\S+), CPU stalled (\d+)% of the time; liveness bound stretched to \S+$`)
+
+// printedCanary reads the first figures line of out back into a Canary; false if it has none.
+func printedCanary(t *testing.T, out string) (Canary, bool) {
+	t.Helper()
+	m := figuresLine.FindStringSubmatch(out)
+	if m == nil {
+		return Canary{}, false
+	}
+	var c Canary
+	for i, d := range []*time.Duration{&c.Timer, &c.Answer, &c.Read} {
+		v, err := time.ParseDuration(m[i+1])
+		if err != nil {
+			t.Fatalf("figures %q: %v", m[0], err)
+		}
+		*d = v
+	}
+	pct, _ := strconv.Atoi(m[4])
+	c.CPUStall = float64(pct) / 100
+	return c, true
+}
+
+// Mutants whose only violation is liveness's (an open left waiting) fail; on a machine
+// measured too slow to judge timing they are inconclusive, and then the output must carry
+// figures that show the machine too slow. Neither ever passes.
+func TestTimingOnlyMutants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs validate twice against mutants")
+	}
+	t.Parallel()
+	bin := ShellQuote(simrun)
+	for _, tc := range []struct{ mutant, side, scenario string }{
+		{"silent-malformed", "server", "malformed_request"},
+		{"hang-on-request-failure", "client", "request_refused"},
+	} {
+		t.Run(tc.mutant, func(t *testing.T) {
+			t.Parallel()
+			server, client := bin+" driver server", bin+" driver client"
+			if tc.side == "server" {
+				server += " --impl mutant:" + tc.mutant
+			} else {
+				client += " --impl mutant:" + tc.mutant
+			}
+			code, out := runValidate(t, "validate", "--server-cmd", server, "--client-cmd", client, "--scenario", tc.scenario, "--seeds", "2")
+			switch code {
+			case 1:
+				if !regexp.MustCompile(`(?m)^FAIL ` + tc.scenario + ` seed \d+: liveness on c1 `).MatchString(out) {
+					t.Fatalf("exit 1 without a liveness failure:\n%s", out)
+				}
+			case 3:
+				c, ok := printedCanary(t, out)
+				if !ok || !c.TooSlow() {
+					t.Fatalf("inconclusive without figures that show the machine too slow (%+v):\n%s", c, out)
+				}
+				t.Logf("inconclusive on a loaded machine: %v", c)
+			default:
+				t.Fatalf("exit %d, want 1 (or 3 on a machine measured too slow):\n%s", code, out)
+			}
+		})
+	}
+}
+
+// A machine too slow to judge timing is emulated by a client driver whose commands reach it
+// 200 ms late, which the canary sees as late answers: the liveness violation of a server that
+// ignores malformed requests is then inconclusive, printed with the figures that say why, and
+// the exit status is 3.
+func TestSlowMachineIsInconclusiveWithFigures(t *testing.T) {
+	t.Parallel()
+	bin := ShellQuote(simrun)
+	slow := `while IFS= read -r l; do sleep 0.2; printf '%s\n' "$l"; done | ` + bin + " driver client"
+	code, out := runValidate(t, "validate", "--server-cmd", bin+" driver server --impl mutant:silent-malformed",
+		"--client-cmd", slow, "--scenario", "malformed_request")
+	c, ok := printedCanary(t, out)
+	if code != 3 || !ok || c.Answer < 200*time.Millisecond || !c.TooSlow() {
+		t.Fatalf("exit %d, figures %+v; want 3, with driver answers at least 200ms late:\n%s", code, c, out)
+	}
+	if !regexp.MustCompile(`(?m)^INCONCLUSIVE malformed_request seed 1: liveness on c1 session 1: `).MatchString(out) {
+		t.Fatalf("no inconclusive liveness violation reported:\n%s", out)
 	}
 }

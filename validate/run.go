@@ -92,7 +92,9 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 		}
 	}
 	slices.Sort(r.m.notes)
-	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: r.m.notes, Wall: time.Since(start), Canary: r.canary, Schedule: r.faultLog}
+	// The bound covers what the plan allows plus what the machine was measured to add. A run
+	// that stopped on an error reports it too: its figures say how late the machine ran.
+	out := Outcome{Verdict: Fail, Scale: m.scale, Notes: r.m.notes, Wall: time.Since(start), Canary: r.canary, Schedule: r.faultLog, Bound: m.bound + r.canary.Late()}
 	if err != nil {
 		// A command left unanswered is judged as a liveness violation is: on a machine
 		// measured too slow it may be the machine's.
@@ -108,9 +110,7 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	if err != nil {
 		return out, fmt.Errorf("the drivers' history cannot be judged: %w", err)
 	}
-	// The bound covers what the plan allows plus what the machine was measured to add; the
-	// same rules as a simulated run's otherwise, calm links included.
-	out.Bound = m.bound + r.canary.Late()
+	// The same rules as a simulated run's otherwise, calm links included.
 	timed := checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(out.Bound), EndNs: r.stopped, Calm: p.Calm()})
 	res.Violations = append(res.Violations, timed...)
 	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: p.Calm(), HandshakeNs: m.handshakeNs(&p)})...)
