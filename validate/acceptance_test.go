@@ -117,7 +117,7 @@ func runValidate(t *testing.T, args ...string) (int, string) {
 }
 
 // figuresLine is how validate prints an inconclusive run's figures.
-var figuresLine = regexp.MustCompile(`(?m)^  the machine ran late: timers late up to (\S+), driver answers (\S+), reads (\S+), CPU stalled (\d+)% of the time; liveness bound stretched to \S+$`)
+var figuresLine = regexp.MustCompile(`(?m)^  the machine ran late: timers late up to (\S+), driver answers (\S+), reads (\S+), CPU stalled (\d+)% and I/O (\d+)% of the time; liveness bound stretched to \S+$`)
 
 // printedCanary reads the first figures line of out back into a Canary; false if it has none.
 func printedCanary(t *testing.T, out string) (Canary, bool) {
@@ -134,8 +134,9 @@ func printedCanary(t *testing.T, out string) (Canary, bool) {
 		}
 		*d = v
 	}
-	pct, _ := strconv.Atoi(m[4])
-	c.CPUStall = float64(pct) / 100
+	cpu, _ := strconv.Atoi(m[4])
+	io, _ := strconv.Atoi(m[5])
+	c.CPUStall, c.IOStall = float64(cpu)/100, float64(io)/100
 	return c, true
 }
 

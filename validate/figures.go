@@ -48,12 +48,17 @@ type Canary struct {
 	// CPU (Linux's pressure stall information; 0 where the kernel does not give it): the
 	// drivers' own lateness, which the harness cannot time.
 	CPUStall float64
+	// IOStall is the same for I/O: a store's write or sync waits on a disk the whole machine
+	// shares, and an fsync behind other processes' writes can take seconds.
+	IOStall float64
 }
 
 // TooSlow reports whether the machine ran too late to judge timing: by a quarter of the least
-// liveness bound, or with tasks waiting for a CPU half of the time. A machine that late in the
-// moments measured may have been later still in others.
-func (c Canary) TooSlow() bool { return c.Late() >= livenessFloor/4 || c.CPUStall >= 0.5 }
+// liveness bound, or with tasks waiting for a CPU, or for I/O, half of the time. A machine
+// that late in the moments measured may have been later still in others.
+func (c Canary) TooSlow() bool {
+	return c.Late() >= livenessFloor/4 || c.CPUStall >= 0.5 || c.IOStall >= 0.5
+}
 
 // Late is the most the machine was measured to run late.
 func (c Canary) Late() time.Duration { return max(c.Timer, c.Answer, c.Read) }
@@ -61,12 +66,12 @@ func (c Canary) Late() time.Duration { return max(c.Timer, c.Answer, c.Read) }
 // Add keeps the larger of each figure.
 func (c *Canary) Add(o Canary) {
 	c.Timer, c.Answer, c.Read = max(c.Timer, o.Timer), max(c.Answer, o.Answer), max(c.Read, o.Read)
-	c.CPUStall = max(c.CPUStall, o.CPUStall)
+	c.CPUStall, c.IOStall = max(c.CPUStall, o.CPUStall), max(c.IOStall, o.IOStall)
 }
 
 func (c Canary) String() string {
-	return fmt.Sprintf("timers late up to %v, driver answers %v, reads %v, CPU stalled %.0f%% of the time",
-		c.Timer.Round(time.Microsecond), c.Answer.Round(time.Microsecond), c.Read.Round(time.Microsecond), 100*c.CPUStall)
+	return fmt.Sprintf("timers late up to %v, driver answers %v, reads %v, CPU stalled %.0f%% and I/O %.0f%% of the time",
+		c.Timer.Round(time.Microsecond), c.Answer.Round(time.Microsecond), c.Read.Round(time.Microsecond), 100*c.CPUStall, 100*c.IOStall)
 }
 
 // Latency holds the figures a real run measures in place of a pass/fail guess on speed.

@@ -10,7 +10,8 @@ import (
 )
 
 func TestJudge(t *testing.T) {
-	calm, late, stalled := Canary{Timer: time.Millisecond, CPUStall: 0.2}, Canary{Answer: livenessFloor / 4}, Canary{CPUStall: 0.5}
+	calm, late, stalled := Canary{Timer: time.Millisecond, CPUStall: 0.2, IOStall: 0.4}, Canary{Answer: livenessFloor / 4}, Canary{CPUStall: 0.5}
+	diskBound := Canary{Timer: time.Millisecond, IOStall: 0.5}
 	for _, c := range []struct {
 		n, timed int
 		canary   Canary
@@ -20,6 +21,8 @@ func TestJudge(t *testing.T) {
 		{1, 1, calm, Fail},         // a liveness violation on a machine that kept time
 		{1, 1, late, Inconclusive}, // the same on one that ran late
 		{1, 1, stalled, Inconclusive},
+		{1, 1, diskBound, Inconclusive}, // a store's sync may have waited behind other writers
+		{2, 1, diskBound, Fail},
 		{2, 1, late, Fail}, // a safety violation is never the machine's
 	} {
 		if got := judge(c.n, c.timed, c.canary); got != c.want {

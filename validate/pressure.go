@@ -8,12 +8,12 @@ import (
 	"time"
 )
 
-// pressureFile is Linux's CPU pressure stall information: the "some" line's total is the time,
-// in microseconds, that at least one runnable task waited for a CPU.
-const pressureFile = "/proc/pressure/cpu"
-
-// cpuStall reads the machine's total CPU stall time; false where the kernel does not tell.
-func cpuStall() (time.Duration, bool) { return readStall(pressureFile) }
+// Linux's pressure stall information: the "some" line's total is the time, in microseconds,
+// that at least one task waited for a CPU, or for I/O.
+const (
+	cpuPressure = "/proc/pressure/cpu"
+	ioPressure  = "/proc/pressure/io"
+)
 
 func readStall(path string) (time.Duration, bool) {
 	f, err := os.Open(path)
@@ -37,21 +37,23 @@ func readStall(path string) (time.Duration, bool) {
 	return 0, false
 }
 
-// stallMeter measures the share of a stretch of wall time in which tasks waited for a CPU.
+// stallMeter measures the share of a stretch of wall time in which tasks waited for what one
+// pressure file counts.
 type stallMeter struct {
+	path  string
 	ok    bool
 	stall time.Duration
 	at    time.Time
 }
 
-func startStall() stallMeter {
-	s, ok := cpuStall()
-	return stallMeter{ok: ok, stall: s, at: time.Now()}
+func startStall(path string) stallMeter {
+	s, ok := readStall(path)
+	return stallMeter{path: path, ok: ok, stall: s, at: time.Now()}
 }
 
 // share is the stall share since the start, from 0 to 1; 0 where it cannot be measured.
 func (m stallMeter) share() float64 {
-	s, ok := cpuStall()
+	s, ok := readStall(m.path)
 	wall := time.Since(m.at)
 	if !m.ok || !ok || wall <= 0 {
 		return 0

@@ -394,8 +394,8 @@ func (r *runner) in(d time.Duration, fn func()) { r.after(time.Since(r.t0)+d, fn
 func (r *runner) loop(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	stall := startStall()
-	defer func() { r.canary.CPUStall = stall.share() }()
+	cpu, io := startStall(cpuPressure), startStall(ioPressure)
+	defer func() { r.canary.CPUStall, r.canary.IOStall = cpu.share(), io.share() }()
 	end := r.m.end
 	tick := canaryTick
 	for r.err == nil {
