@@ -198,3 +198,30 @@ func TestSlowMachineIsInconclusiveWithFigures(t *testing.T) {
 		t.Fatalf("no inconclusive liveness violation reported:\n%s", out)
 	}
 }
+
+// Planted bugs whose violations rest on no timing are caught in real time by the scenarios
+// that reach them, each on its own side of the protocol: the drivers get the mutant as the
+// simulator's nodes do, and each applies what concerns it.
+func TestMutantsAreCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs validate against several mutants")
+	}
+	t.Parallel()
+	bin := ShellQuote(simrun)
+	for _, tc := range []struct{ mutant, scenario, property string }{
+		{"wrong-translated-seq", "test_open_initial", "start"},    // the server's Reply
+		{"seq-32bit", "seq_large", "start"},                       // the client's open
+		{"advance-before-deliver", "test_overlapped", "handover"}, // the client's switch
+		{"overlap-off-by-one", "test_ring", "no-gap"},
+		{"buffer-loses-msgid", "test_overlapped", "no-phantom"},
+	} {
+		t.Run(tc.mutant, func(t *testing.T) {
+			t.Parallel()
+			impl := " --impl mutant:" + tc.mutant
+			code, out := runValidate(t, "validate", "--server-cmd", bin+" driver server"+impl, "--client-cmd", bin+" driver client"+impl, "--scenario", tc.scenario)
+			if code != 1 || !regexp.MustCompile(`(?m)^FAIL `+tc.scenario+` seed 1: `+tc.property+` on c1 `).MatchString(out) {
+				t.Fatalf("exit %d, want 1 and a %s violation:\n%s", code, tc.property, out)
+			}
+		})
+	}
+}
