@@ -52,12 +52,20 @@ func mapPlan(p *scenarios.Plan) mapping {
 		Autoseq: p.Server.Autoseq, Durable: p.Server.Durable, HistoryBatchMsgs: p.Server.HistoryBatchMsgs,
 		HistoryIntervalUs: m.us(p.Server.HistoryIntervalUs), PubLastSeq: p.Server.PubLastSeq,
 	}
+	if p.Server.MaxLagBytes > 0 {
+		// Between real processes a subscriber's lag sits in socket buffers and the proxy's
+		// queue, which the server cannot see, before any reaches its own.
+		m.note("the server's lag limit")
+	}
 	last, longest := int64(0), int64(0)
 	for _, post := range p.Posts {
 		last = max(last, post.AtUs)
 	}
 	for _, c := range p.Clients {
 		last = max(last, c.OpenAtUs, c.CloseAtUs)
+		if c.ReadBytesPerSec > 0 {
+			m.note("slow-reading clients")
+		}
 	}
 	for _, f := range p.Faults {
 		switch f.Kind {

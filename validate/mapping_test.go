@@ -16,9 +16,9 @@ func TestMapPlan(t *testing.T) {
 			Online:  scenarios.Link{LatencyUs: 100, LatencyDist: "exponential", JitterUs: 50, SegmentProb: 0.3, SegmentMax: 4, BandwidthBytesPerSec: 1_000_000, Unreliable: true, LossProb: 0.1},
 			Request: scenarios.Link{LatencyUs: 200, JitterUs: 10, LossProb: 0.1, RecvBytesPerSec: 100},
 		},
-		Server:  scenarios.ServerPlan{HistoryIntervalUs: 300, HistoryBatchMsgs: 2},
+		Server:  scenarios.ServerPlan{HistoryIntervalUs: 300, HistoryBatchMsgs: 2, MaxLagBytes: 8192},
 		Posts:   []scenarios.Post{{AtUs: 10_000}},
-		Clients: []scenarios.ClientPlan{{Name: "c1", OpenAtUs: 1000, Mode: "seq", HandshakeTimeoutUs: 2000}},
+		Clients: []scenarios.ClientPlan{{Name: "c1", OpenAtUs: 1000, Mode: "seq", HandshakeTimeoutUs: 2000, ReadBytesPerSec: 1_000_000}},
 		Faults: []scenarios.Fault{
 			{AtUs: 20_000, Kind: scenarios.FaultStall, Client: "c1", Channel: "online", DurationUs: 30_000},
 			{AtUs: 5000, Kind: scenarios.FaultCrash, Client: "server", DurationUs: 90_000},
@@ -35,7 +35,7 @@ func TestMapPlan(t *testing.T) {
 	if m.links[0] != wantOnline || m.links[1] != wantRequest {
 		t.Errorf("links %+v, want %+v and %+v", m.links, wantOnline, wantRequest)
 	}
-	wantNotes := []string{"crash faults", "datagram online link", "failpoints", "partition faults", "slow receiver on the request link", "tcp loss on the request link"}
+	wantNotes := []string{"crash faults", "datagram online link", "failpoints", "partition faults", "slow receiver on the request link", "slow-reading clients", "tcp loss on the request link", "the server's lag limit"}
 	if !slices.Equal(m.notes, wantNotes) {
 		t.Errorf("notes %q, want %q", m.notes, wantNotes)
 	}
