@@ -253,8 +253,15 @@ func TestClientFailingAfterOnlineOnCalmLinksFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A machine slow enough to post after the open can make the open's failure one the history
+	// documents (a seq beyond the server's last), and leaves liveness alone, which such a
+	// machine cannot judge: inconclusive, and only with figures that show it too slow.
+	if out.Verdict == Inconclusive && out.Canary.TooSlow() && hasProperty(out.Result.Violations, checker.PropLiveness) {
+		t.Logf("inconclusive on a machine that ran late: %v", out.Canary)
+		return
+	}
 	if out.Verdict != Fail || !hasProperty(out.Result.Violations, checker.PropLiveness) || !hasProperty(out.Result.Violations, checker.PropProgress) {
-		t.Fatalf("verdict %v, violations %+v; want liveness and progress", out.Verdict, out.Result.Violations)
+		t.Fatalf("verdict %v, violations %+v, machine %v; want liveness and progress", out.Verdict, out.Result.Violations, out.Canary)
 	}
 }
 
