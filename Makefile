@@ -34,6 +34,7 @@ help: ## list the targets and the variables they read
 	  IMPL "what the scenario fuzz targets run: reference or mutant:NAME" "$(IMPL)" \
 	  FINDINGS "where fuzz findings go as plan files for simrun replay, shrink, report" "$(FINDINGS)" \
 	  BENCHCOUNT "runs of each benchmark in make bench" "$(BENCHCOUNT)" \
+	  TESTTIMEOUT "how long one package's tests may run in make test before Go calls them hung" "$(TESTTIMEOUT)" \
 	  GO "the go command" "$(GO)"
 
 build: ## build bin/simrun (with failpoints compiled in)
@@ -46,12 +47,16 @@ run: build ## the default campaign against the reference (SEEDS=2000 per scenari
 # Campaign-sized tests (testing.Short gates them) are too slow under the race detector: they
 # run in a second step without it.
 LONG      := TestFreshAgrees|TestFreshMillionPosts
+# A package's tests get this long before Go declares them hung. Go's default, 10 minutes, is
+# about three times what the slowest package needs on a quiet machine, and a loaded one runs
+# them several times slower: a hang is still caught, a busy machine is not called a hang.
+TESTTIMEOUT ?= 30m
 
 test: deps ## go vet, then every test with the race detector and failpoints compiled in, then the campaign-sized ones without
 	$(GO) vet -tags failpoints ./...
 	@echo "testing every package with the race detector and failpoints (the first run compiles everything twice over: several minutes)"
-	$(FP) $(GO) test -race -short -count=1 $(FP_FLAGS) ./...
-	$(FP) $(GO) test -count=1 $(FP_FLAGS) -run '$(LONG)' ./checker/ ./scenarios/
+	$(FP) $(GO) test -race -short -count=1 -timeout $(TESTTIMEOUT) $(FP_FLAGS) ./...
+	$(FP) $(GO) test -count=1 -timeout $(TESTTIMEOUT) $(FP_FLAGS) -run '$(LONG)' ./checker/ ./scenarios/
 
 deps: ## install what the tests need beyond Go: Chromium for the report tests
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
