@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -243,7 +244,19 @@ func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, e
 	}
 	if s.why != "" {
 		// The history says it too, but whoever ran subscribe reads stderr.
-		return code, fmt.Errorf("subscribe: the session failed: %s", s.why)
+		return code, fmt.Errorf("subscribe: the session failed: %s%s", s.why, limitHint(s.why))
 	}
 	return code, nil
+}
+
+// limitHint names the flag that sets the limit a session failed on, if it failed on one: the
+// client's reasons (wire's frame limit, the client's live buffer) cannot know the flag.
+func limitHint(why string) string {
+	switch {
+	case strings.Contains(why, "-byte body, limit is "):
+		return " (--max-size sets the limit)"
+	case strings.Contains(why, "-byte buffer"):
+		return " (--buffer sets its size)"
+	}
+	return ""
 }
