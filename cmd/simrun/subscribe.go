@@ -37,12 +37,17 @@ func cmdSubscribe(args []string, stdout io.Writer) (int, error) {
 // live message is written at once.
 type subscriber struct {
 	// mid is what comes between a line's time and its kind, the same on every line.
-	mid   []byte
-	start time.Time // t is the wall time at start plus the monotonic time since, so it never decreases
+	mid []byte
+	// A line's t is t0, the wall time at start, plus the monotonic time since start, so that t
+	// never decreases, even when the wall clock is set back.
+	start time.Time
 	t0    int64
 	mu    sync.Mutex
 	out   io.Writer
-	buf   []byte        // lines not yet written: subscribeFlushBytes, plus at most one line
+	// buf holds the lines not yet written. It is written once it reaches subscribeFlushBytes,
+	// so it holds that and at most one line more; the longest line is an Error, whose reason
+	// quotes at most one frame of the --max-size the user chose.
+	buf   []byte
 	err   error         // the first write failure; nothing is buffered after it
 	why   string        // the reason of the session's Error
 	ended chan struct{} // closed when the session ends (Error or Closed) or output fails
