@@ -150,42 +150,52 @@ func TestServeRefusesOverItsLimit(t *testing.T) {
 	}
 }
 
-// A message over subscribe's limit fails the session, from history or live, naming the size,
-// the limit and the flag that sets it; the message of exactly the limit before it is
-// delivered.
+// A message over subscribe's limit fails the session, from history or live, with the default
+// limit or one set by --max-size, naming the size, the limit and the flag that sets it; the
+// message of exactly the limit before it is delivered.
 func TestSubscribeFailsOverItsLimit(t *testing.T) {
-	for _, live := range []bool{false, true} {
-		t.Run(map[bool]string{false: "history", true: "live"}[live], func(t *testing.T) {
-			t.Parallel()
-			srv := startServe(t, mustServerOpts(t, "--max-size", "300000"))
-			post := func() {
-				fmt.Fprintf(srv.stdin, "1 5 %s\n2 5 %s\n", strings.Repeat("x", defaultMaxSize), strings.Repeat("y", defaultMaxSize+1))
-				srv.stdout.waitFor(t, "the acknowledgements", func(out string) bool { return out == "1\n2\n" })
-			}
-			if !live {
-				post()
-			}
-			mode := []string{"--mode", "seq", "--seq", "1"}
-			if live { // an open from a seq needs a stored message
-				mode = []string{"--mode", "online"}
-			}
-			sub := startSubscribe(t, append([]string{"--online", srv.online, "--request", srv.request}, mode...)...)
-			if live {
-				sub.history(t, "Active", func(h checker.History) bool { return slices.ContainsFunc(h, isState("Active")) })
-				post()
-			}
-			h := sub.history(t, "the failure", func(h checker.History) bool { return slices.ContainsFunc(h, isState("Error")) })
-			if e, ok := delivered(h, 1); !ok || e.Sum != checker.Checksum([]byte(strings.Repeat("x", defaultMaxSize))) {
-				t.Fatalf("the message of exactly the limit: delivered %v, %+v", ok, e)
-			}
-			want := fmt.Sprintf("declares a %d-byte body, limit is %d", defaultMaxSize+1, defaultMaxSize)
-			if e := h[slices.IndexFunc(h, isState("Error"))]; !strings.Contains(e.Reason, want) {
-				t.Fatalf("the Error says %q, want %q", e.Reason, want)
-			}
-			if err := sub.wait(t); err == nil || !strings.Contains(err.Error(), want+" (--max-size sets the limit)") {
-				t.Fatalf("subscribe returned %v", err)
-			}
-		})
+	for _, c := range []struct {
+		name  string
+		limit int
+		flags []string
+	}{
+		{"default", defaultMaxSize, nil},
+		{"configured", 300000, []string{"--max-size", "300000"}},
+	} {
+		for _, live := range []bool{false, true} {
+			t.Run(c.name+map[bool]string{false: "/history", true: "/live"}[live], func(t *testing.T) {
+				t.Parallel()
+				srv := startServe(t, mustServerOpts(t, "--max-size", "400000"))
+				fits := strings.Repeat("x", c.limit)
+				post := func() {
+					fmt.Fprintf(srv.stdin, "1 5 %s\n2 5 %s\n", fits, strings.Repeat("y", c.limit+1))
+					srv.stdout.waitFor(t, "the acknowledgements", func(out string) bool { return out == "1\n2\n" })
+				}
+				if !live {
+					post()
+				}
+				mode := []string{"--mode", "seq", "--seq", "1"}
+				if live { // an open from a seq needs a stored message
+					mode = []string{"--mode", "online"}
+				}
+				sub := startSubscribe(t, slices.Concat([]string{"--online", srv.online, "--request", srv.request}, mode, c.flags)...)
+				if live {
+					sub.history(t, "Active", func(h checker.History) bool { return slices.ContainsFunc(h, isState("Active")) })
+					post()
+				}
+				h := sub.history(t, "the failure", func(h checker.History) bool { return slices.ContainsFunc(h, isState("Error")) })
+				if e, ok := delivered(h, 1); !ok || e.Sum != checker.Checksum([]byte(fits)) {
+					t.Fatalf("the message of exactly the limit: delivered %v, %+v", ok, e)
+				}
+				want := fmt.Sprintf("declares a %d-byte body, limit is %d", c.limit+1, c.limit)
+				if e := h[slices.IndexFunc(h, isState("Error"))]; !strings.Contains(e.Reason, want) {
+					t.Fatalf("the Error says %q, want %q", e.Reason, want)
+				}
+				if err := sub.wait(t); err == nil || !strings.Contains(err.Error(), want+" (--max-size sets the limit)") {
+					t.Fatalf("subscribe returned %v", err)
+				}
+			})
+		}
 	}
 }
 
