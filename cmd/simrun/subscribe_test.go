@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,7 +245,9 @@ const replayMsgs = 1_000_000
 // alone makes the same replay on the same server with the same configuration, delivering to
 // an application that only counts: client-ns/op and client-B/op are its figures, and
 // x-client is subscribe's time over the client's, so a machine busy with other work slows
-// both sides of the ratio alike.
+// both sides of the ratio alike. cpu-s/op, client-cpu-s/op and x-client-cpu are the same in
+// CPU time (the whole process's, the server's share included), which other work on the
+// machine changes much less than wall time.
 func BenchmarkSubscribeReplay(b *testing.B) {
 	srv, err := tcp.ListenServer("127.0.0.1:0", "127.0.0.1:0", reference.ServerConfig{})
 	if err != nil {
@@ -267,25 +270,40 @@ func BenchmarkSubscribeReplay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var clientTime time.Duration
+	var clientTime, clientCPU, subCPU time.Duration
 	var clientBytes uint64
 	var ms runtime.MemStats
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
 		runtime.ReadMemStats(&ms)
-		before, start := ms.TotalAlloc, time.Now()
+		before, start, cpu := ms.TotalAlloc, time.Now(), cpuTime(b)
 		replayAlone(b, o)
+		clientCPU += cpuTime(b) - cpu
 		clientTime += time.Since(start)
 		runtime.ReadMemStats(&ms)
 		clientBytes += ms.TotalAlloc - before
 		b.StartTimer()
+		cpu = cpuTime(b)
 		replaySubscribe(b, o)
+		subCPU += cpuTime(b) - cpu
 	}
 	b.ReportMetric(float64(replayMsgs)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(clientTime.Nanoseconds())/float64(b.N), "client-ns/op")
 	b.ReportMetric(float64(clientBytes)/float64(b.N), "client-B/op")
 	b.ReportMetric(b.Elapsed().Seconds()/clientTime.Seconds(), "x-client")
+	b.ReportMetric(subCPU.Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(clientCPU.Seconds()/float64(b.N), "client-cpu-s/op")
+	b.ReportMetric(subCPU.Seconds()/clientCPU.Seconds(), "x-client-cpu")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // onlineCounter is the application of the client alone: it counts deliveries and says when
