@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamsim/streamsim/reference"
 	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/tcp"
 )
@@ -88,7 +89,7 @@ func serve(ctx context.Context, o serverOpts, stdin io.Reader, stdout, stderr io
 	if o.feed > 0 {
 		return feed(ctx, srv, last, o, stderr)
 	}
-	batches, done := readPostLines(stdin, maxLineBytes(o))
+	batches, done := readPostLines(stdin, cmp.Or(o.cfg.MaxMsgBytes, defaultMaxSize))
 	defer close(done)
 	acks := bufio.NewWriterSize(stdout, 64<<10)
 	var msgs []storage.Record
@@ -117,7 +118,11 @@ func serve(ctx context.Context, o serverOpts, stdin io.Reader, stdout, stderr io
 		}
 		for i, r := range res {
 			if r.Err != nil {
-				fmt.Fprintf(stderr, "simrun serve: line %d: post %d refused: %v\n", b.first+i, msgs[i].Seq, r.Err)
+				hint := ""
+				if errors.Is(r.Err, reference.ErrTooLarge) {
+					hint = " (--max-size sets the limit)"
+				}
+				fmt.Fprintf(stderr, "simrun serve: line %d: post %d refused: %v%s\n", b.first+i, msgs[i].Seq, r.Err, hint)
 				continue
 			}
 			acks.Write(strconv.AppendInt(acks.AvailableBuffer(), r.Seq, 10))
@@ -159,10 +164,11 @@ const (
 // readPostLines reads r on a goroutine of its own, so that serve can stop on a signal while
 // its input is quiet, and hands serve every complete line already buffered as one batch, so
 // that a burst is posted in one trip to the server's loop while a lone line goes at once. A
-// line longer than maxLine fails the batch, naming its number. The goroutine ends at the
-// input's end or, once done is closed, at the next batch.
-func readPostLines(r io.Reader, maxLine int) (<-chan lineBatch, chan<- struct{}) {
+// line longer than maxLineBytes(maxSize) fails the batch, naming its number and the limit.
+// The goroutine ends at the input's end or, once done is closed, at the next batch.
+func readPostLines(r io.Reader, maxSize int) (<-chan lineBatch, chan<- struct{}) {
 	batches, done := make(chan lineBatch), make(chan struct{})
+	maxLine := maxLineBytes(maxSize)
 	go func() {
 		br := bufio.NewReaderSize(r, 64<<10)
 		n := 1
@@ -173,7 +179,7 @@ func readPostLines(r io.Reader, maxLine int) (<-chan lineBatch, chan<- struct{})
 			for len(ends) < postBatchLines && len(buf) < postBatchBytes && (len(ends) == 0 || br.Buffered() > 0) {
 				line, err := readLine(br, maxLine)
 				if err == errLineTooLong {
-					b.err = badInput{fmt.Sprintf("serve: standard input line %d: longer than %d bytes (a body over the message size limit)", n, maxLine)}
+					b.err = badInput{fmt.Sprintf("serve: standard input line %d: longer than %d bytes, a body over the %d-byte message size limit (--max-size sets it)", n, maxLine, maxSize)}
 					break
 				}
 				if err == nil || len(line) > 0 {
@@ -235,11 +241,9 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 }
 
 // maxLineBytes is the longest post line serve reads: the largest body the server accepts,
-// after the seq and msgid and their spaces, and some more, so that a body a little over the
-// limit gets the server's own refusal and serve goes on.
-func maxLineBytes(o serverOpts) int {
-	return cmp.Or(o.cfg.MaxMsgBytes, defaultMaxSize) + 64<<10
-}
+// maxSize, after the seq and msgid and their spaces, and some more, so that a body a little
+// over the limit gets the server's own refusal and serve goes on.
+func maxLineBytes(maxSize int) int { return maxSize + 64<<10 }
 
 // Message size limits, as a default TLL's: its connecting tcp client reads frames into a
 // 256 KiB buffer (2 × 2 × its 64 KiB max-size), so that is the largest body a default

@@ -164,13 +164,12 @@ func TestServeDurableFlags(t *testing.T) {
 // A line longer than any post the server accepts is refused by its number, after the lines
 // before it are acknowledged; a line just within the limit is posted.
 func TestServeLongLineNamesItsNumber(t *testing.T) {
-	o := serverOpts{online: "127.0.0.1:0", request: "127.0.0.1:0"}
-	limit := maxLineBytes(o)
+	limit := maxLineBytes(defaultMaxSize)
 	fits := "1 2 " + strings.Repeat("y", 64<<10-16)
 	over := "2 2 " + strings.Repeat("z", limit)
 	var out, errb bytes.Buffer
 	code, err := cmdServe([]string{"--online", "127.0.0.1:0", "--request", "127.0.0.1:0"}, strings.NewReader(fits+"\n"+over+"\n3 2 never\n"), &out, &errb)
-	if code != 2 || err == nil || !strings.Contains(err.Error(), "standard input line 2: longer than") {
+	if code != 2 || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("standard input line 2: longer than %d bytes, a body over the %d-byte message size limit (--max-size sets it)", limit, defaultMaxSize)) {
 		t.Fatalf("exit %d, %v", code, err)
 	}
 	if out.String() != "1\n" {

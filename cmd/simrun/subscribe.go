@@ -6,9 +6,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/reference"
@@ -27,34 +30,78 @@ func cmdSubscribe(args []string, stdout io.Writer) (int, error) {
 }
 
 // subscriber is the application of subscribe: it writes every event as a history line of
-// session 1, and reports the session's end. Events are gathered and written when the client
-// host's loop runs out of work (Idle), when many have gathered, and at the end, so a burst of
-// history costs a few large writes and a lone live message is written at once.
+// session 1, in the format checker.WriteHistory writes (README, "History files"). Lines are
+// appended to one buffer with strconv, so an event costs no allocation, and the buffer is
+// written when the client host's loop runs out of work (Idle), when it holds
+// subscribeFlushBytes, and at the end: a burst of history costs a few large writes and a lone
+// live message is written at once.
 type subscriber struct {
-	node  string
+	// mid is what comes between a line's time and its kind, the same on every line.
+	mid []byte
+	// A line's t is t0, the wall time at start, plus the monotonic time since start, so that t
+	// never decreases, even when the wall clock is set back.
+	start time.Time
+	t0    int64
 	mu    sync.Mutex
 	out   io.Writer
-	held  checker.History // written at the next flush
-	err   error           // the first write failure
-	why   string          // the reason of the session's Error
-	ended chan struct{}   // closed when the session ends (Error or Closed) or output fails
+	// buf holds the lines not yet written. It is written once it reaches subscribeFlushBytes,
+	// so it holds that and at most one line more; the longest line is an Error, whose reason
+	// quotes at most one frame of the --max-size the user chose.
+	buf   []byte
+	err   error         // the first write failure; nothing is buffered after it
+	why   string        // the reason of the session's Error
+	ended chan struct{} // closed when the session ends (Error or Closed) or output fails
 	once  sync.Once
 }
 
-// subscribeHeldMax bounds the events held between flushes.
-const subscribeHeldMax = 4096
+// subscribeFlushBytes is how much history a burst gathers before a write: large enough that a
+// write costs little per line, small enough that a consumer sees lines while the burst goes on.
+const subscribeFlushBytes = 64 << 10
 
-func (s *subscriber) write(e checker.Event) {
-	e.T, e.Node, e.Session = time.Now().UnixNano(), s.node, 1
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return
+func newSubscriber(node string, out io.Writer) *subscriber {
+	mid := appendJSONString([]byte(`,"node":`), node)
+	mid = append(mid, `,"session":1,"ev":"`...)
+	now := time.Now()
+	return &subscriber{
+		mid: mid, start: now, t0: now.UnixNano(), out: out,
+		// A line is about 110 bytes; the spare room keeps the usual last one from growing buf.
+		buf:   make([]byte, 0, subscribeFlushBytes+1<<10),
+		ended: make(chan struct{}),
 	}
-	s.held = append(s.held, e)
-	if len(s.held) >= subscribeHeldMax {
+}
+
+// begin locks s and starts a line of kind ev in the buffer, stamped now: under the lock, so
+// that the order of the lines is the order of their times. The line is built in the slice
+// returned and handed back to finish. It returns false, unlocked, once output has failed.
+func (s *subscriber) begin(ev string) ([]byte, bool) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return nil, false
+	}
+	b := append(s.buf, `{"t":`...)
+	b = strconv.AppendInt(b, s.t0+int64(time.Since(s.start)), 10)
+	b = append(b, s.mid...)
+	b = append(b, ev...)
+	return append(b, '"'), true
+}
+
+// finish ends the line begun in b, writes the buffer if it is full, and unlocks s.
+func (s *subscriber) finish(b []byte) {
+	s.buf = append(b, '}', '\n')
+	if len(s.buf) >= subscribeFlushBytes {
 		s.flushLocked()
 	}
+	s.mu.Unlock()
+}
+
+// appendInt and appendString append a field to a line; key is `,"name":`.
+func appendInt(b []byte, key string, v int64) []byte {
+	return strconv.AppendInt(append(b, key...), v, 10)
+}
+
+func appendString(b []byte, key, v string) []byte {
+	return appendJSONString(append(b, key...), v)
 }
 
 // Idle flushes: the client host calls it when its loop has nothing more to do.
@@ -65,31 +112,46 @@ func (s *subscriber) Idle() {
 }
 
 func (s *subscriber) flushLocked() {
-	if s.err != nil || len(s.held) == 0 {
+	if s.err != nil || len(s.buf) == 0 {
 		return
 	}
-	if s.err = checker.WriteHistory(s.out, s.held); s.err != nil {
+	_, s.err = s.out.Write(s.buf)
+	s.buf = s.buf[:0]
+	if s.err != nil {
 		s.end()
 	}
-	clear(s.held)
-	s.held = s.held[:0]
 }
 
 func (s *subscriber) end() { s.once.Do(func() { close(s.ended) }) }
 
 func (s *subscriber) Data(seq int64, msgid int32, body []byte) {
-	s.write(checker.Event{Kind: checker.EvDeliver, Seq: seq, MsgID: msgid, Sum: checker.Checksum(body)})
+	sum := checker.Checksum(body) // outside the lock: the other writer may be waiting for it
+	b, ok := s.begin("deliver")
+	if !ok {
+		return
+	}
+	b = appendInt(b, `,"seq":`, seq)
+	b = appendInt(b, `,"msgid":`, int64(msgid))
+	s.finish(strconv.AppendUint(append(b, `,"sum":`...), uint64(sum), 10))
 }
 
 func (s *subscriber) Control(c reference.Control, seq int64) {
-	s.write(checker.Event{Kind: checker.EvControl, Name: c.String(), Seq: seq})
+	if b, ok := s.begin("control"); ok {
+		s.finish(appendInt(appendString(b, `,"name":`, c.String()), `,"seq":`, seq))
+	}
 }
 
 func (s *subscriber) State(st reference.State, reason string) {
 	if st == reference.StateOpening {
 		return
 	}
-	s.write(checker.Event{Kind: checker.EvState, State: st.String(), Reason: reason})
+	if b, ok := s.begin("state"); ok {
+		b = appendString(b, `,"state":`, st.String())
+		if reason != "" { // optional: written only when there is one
+			b = appendString(b, `,"reason":`, reason)
+		}
+		s.finish(b)
+	}
 	if st == reference.StateError {
 		s.mu.Lock()
 		s.why = reason
@@ -101,24 +163,80 @@ func (s *subscriber) State(st reference.State, reason string) {
 }
 
 func (s *subscriber) Phase(p reference.Phase, seq int64) {
-	s.write(checker.Event{Kind: checker.EvPhase, Name: p.String(), Seq: seq})
+	if b, ok := s.begin("phase"); ok {
+		s.finish(appendInt(appendString(b, `,"name":`, p.String()), `,"seq":`, seq))
+	}
+}
+
+// open and closing record the application's own calls.
+func (s *subscriber) open(mode reference.Mode, seq int64) {
+	if b, ok := s.begin("open"); ok {
+		s.finish(appendInt(appendString(b, `,"mode":`, mode.String()), `,"req_seq":`, seq))
+	}
+}
+
+func (s *subscriber) closing() {
+	if b, ok := s.begin("close"); ok {
+		s.finish(b)
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends v as a JSON string, escaped as checker.WriteHistory escapes it
+// (invalid UTF-8 becomes U+FFFD), so that a line is the same bytes whichever wrote it.
+func appendJSONString(b []byte, v string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(v[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(append(b, v[start:i]...), `\ufffd`...)
+				start = i + 1
+			}
+			i += size
+			continue
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		b = append(b, v[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	return append(append(b, v[start:]...), '"')
 }
 
 // subscribe opens one session and writes its history until ctx ends (exit 0: the session is
 // closed) or the session fails (exit 1).
 func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, err error) {
-	s := &subscriber{node: o.cfg.Peer, out: stdout, ended: make(chan struct{})}
+	s := newSubscriber(o.cfg.Peer, stdout)
 	host := tcp.DialClient(o.online, o.request, s, o.cfg)
 	defer host.Shutdown()
-	s.write(checker.Event{Kind: checker.EvOpen, Mode: o.mode.String(), ReqSeq: o.seq})
+	s.open(o.mode, o.seq)
 	if err := host.Open(o.mode, o.seq); err != nil {
-		s.write(checker.Event{Kind: checker.EvState, State: checker.StError, Reason: err.Error()})
+		s.State(reference.StateError, err.Error())
 		s.Idle()
 		return 2, usagef("subscribe: %v", err)
 	}
 	select {
 	case <-ctx.Done():
-		s.write(checker.Event{Kind: checker.EvClose})
+		s.closing()
 		host.Close()
 	case <-s.ended:
 		code = 1
@@ -131,7 +249,19 @@ func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, e
 	}
 	if s.why != "" {
 		// The history says it too, but whoever ran subscribe reads stderr.
-		return code, fmt.Errorf("subscribe: the session failed: %s", s.why)
+		return code, fmt.Errorf("subscribe: the session failed: %s%s", s.why, limitHint(s.why))
 	}
 	return code, nil
+}
+
+// limitHint names the flag that sets the limit a session failed on, if it failed on one: the
+// client's reasons (wire's frame limit, the client's live buffer) cannot know the flag.
+func limitHint(why string) string {
+	switch {
+	case strings.Contains(why, "-byte body, limit is "):
+		return " (--max-size sets the limit)"
+	case strings.Contains(why, "-byte buffer"):
+		return " (--buffer sets its size)"
+	}
+	return ""
 }

@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/reference"
 	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/tcp"
@@ -29,13 +35,219 @@ func TestSubscribeDeadServerSaysWhy(t *testing.T) {
 	}
 }
 
+// subscribeEveryKind makes s write one line of each kind subscribe writes, reason being the
+// Error's.
+func subscribeEveryKind(s *subscriber, reason string) {
+	s.open(reference.ModeSeq, 5)
+	s.State(reference.StateOpening, "") // not recorded: the open says it
+	s.State(reference.StateActive, "")
+	s.Phase(reference.PhaseRequest, 5)
+	s.Data(5, 7, []byte("hello"))
+	s.Control(reference.CtlOnline, 5)
+	s.State(reference.StateError, reason)
+	s.closing()
+	s.State(reference.StateClosed, "")
+	s.Idle()
+}
+
+// subscribe writes each kind of line as README's "History files" documents it, field for
+// field, and byte for byte as checker.WriteHistory writes the same events, tricky strings
+// included.
+func TestSubscribeLineFormat(t *testing.T) {
+	var out bytes.Buffer
+	subscribeEveryKind(newSubscriber("c1", &out), "reset by peer")
+	want := []string{
+		`{"t":T,"node":"c1","session":1,"ev":"open","mode":"seq","req_seq":5}`,
+		`{"t":T,"node":"c1","session":1,"ev":"state","state":"Active"}`,
+		`{"t":T,"node":"c1","session":1,"ev":"phase","name":"request","seq":5}`,
+		`{"t":T,"node":"c1","session":1,"ev":"deliver","seq":5,"msgid":7,"sum":2591144780}`,
+		`{"t":T,"node":"c1","session":1,"ev":"control","name":"Online","seq":5}`,
+		`{"t":T,"node":"c1","session":1,"ev":"state","state":"Error","reason":"reset by peer"}`,
+		`{"t":T,"node":"c1","session":1,"ev":"close"}`,
+		`{"t":T,"node":"c1","session":1,"ev":"state","state":"Closed"}`,
+	}
+	got := regexp.MustCompile(`^\{"t":\d+,`).ReplaceAllString
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out.String())
+	}
+	for i, l := range lines {
+		if g := got(l, `{"t":T,`); g != want[i] {
+			t.Errorf("line %d:\n got %s\nwant %s", i+1, g, want[i])
+		}
+	}
+	if sum := checker.Checksum([]byte("hello")); sum != 2591144780 {
+		t.Fatalf("the checksum of hello is %d", sum)
+	}
+
+	for _, c := range []struct{ node, reason string }{
+		{"c1", "plain"},
+		{`c"1\`, "quote \" backslash \\ newline \n cr \r tab \t controls \x00\x01\x1f\x7f"},
+		{"ç1", "utf-8 é ☃ 😀 <>& \u2028, invalid \xff\xfe, cut \xe2\x82, overlong \xc0\xaf"},
+	} {
+		var out bytes.Buffer
+		subscribeEveryKind(newSubscriber(c.node, &out), c.reason)
+		h, err := checker.ReadHistory(bytes.NewReader(out.Bytes()))
+		if err != nil {
+			t.Fatalf("node %q, reason %q: %v\n%s", c.node, c.reason, err, out.String())
+		}
+		// The times are subscribe's; the strings go to WriteHistory as subscribe was given
+		// them, not as they read back (invalid UTF-8 reads back as U+FFFD).
+		for i := range h {
+			h[i].Node = c.node
+		}
+		h[5].Reason = c.reason
+		var canon bytes.Buffer
+		if err := checker.WriteHistory(&canon, h); err != nil {
+			t.Fatal(err)
+		}
+		if canon.String() != out.String() {
+			t.Fatalf("node %q, reason %q: subscribe wrote\n%s\nWriteHistory writes\n%s", c.node, c.reason, out.String(), canon.String())
+		}
+		for i := 1; i < len(h); i++ {
+			if h[i].T < h[i-1].T {
+				t.Fatalf("t decreases at line %d: %d after %d", i+1, h[i].T, h[i-1].T)
+			}
+		}
+	}
+}
+
+// recorder is an output that keeps each write apart, or fails them all with fail.
+type recorder struct {
+	writes []string
+	fail   error
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	r.writes = append(r.writes, string(p))
+	return len(p), nil
+}
+
+// Lines wait in the buffer until the client host's loop is idle or subscribeFlushBytes have
+// gathered; then they go in one write.
+func TestSubscribeFlushesWhenIdleOrFull(t *testing.T) {
+	r := &recorder{}
+	s := newSubscriber("c1", r)
+	s.Data(1, 1, nil)
+	if len(r.writes) != 0 {
+		t.Fatalf("a line was written before the loop was idle: %q", r.writes)
+	}
+	s.Idle()
+	if len(r.writes) != 1 || !strings.Contains(r.writes[0], `"ev":"deliver","seq":1,`) {
+		t.Fatalf("after Idle: %q", r.writes)
+	}
+	s.Idle()
+	if len(r.writes) != 1 {
+		t.Fatalf("an idle loop with nothing new wrote %q", r.writes[1:])
+	}
+	r.writes = nil
+	n := 0
+	for ; len(r.writes) == 0; n++ {
+		s.Data(int64(n), 1, nil)
+	}
+	if w := r.writes[0]; len(w) < subscribeFlushBytes || len(w) > subscribeFlushBytes+200 || strings.Count(w, "\n") != n {
+		t.Fatalf("a burst was written as %d bytes, %d lines, after %d events; want the %d lines that reach %d bytes", len(w), strings.Count(w, "\n"), n, n, subscribeFlushBytes)
+	}
+}
+
+// Once output fails, the session ends, the failure is kept for subscribe to report, and
+// nothing more is buffered.
+func TestSubscribeWriteFailureEndsIt(t *testing.T) {
+	r := &recorder{fail: io.ErrClosedPipe}
+	s := newSubscriber("c1", r)
+	s.Data(1, 1, nil)
+	select {
+	case <-s.ended:
+		t.Fatal("ended before any write")
+	default:
+	}
+	s.Idle()
+	select {
+	case <-s.ended:
+	default:
+		t.Fatal("a failed write did not end the session")
+	}
+	for i := range 10000 {
+		s.Data(int64(i), 1, nil)
+	}
+	if s.err != io.ErrClosedPipe || len(s.buf) != 0 {
+		t.Fatalf("after the failure: err %v, %d bytes buffered", s.err, len(s.buf))
+	}
+}
+
+// A delivery costs no allocation, bursts written included.
+func TestSubscribeDataAllocatesNothing(t *testing.T) {
+	s := newSubscriber("c1", io.Discard)
+	body := make([]byte, 64)
+	seq := int64(0)
+	if n := testing.AllocsPerRun(10000, func() { seq++; s.Data(seq, 1, body) }); n != 0 {
+		t.Fatalf("%v allocations per delivery", n)
+	}
+}
+
+// A lone live message reaches subscribe's output pipe while nothing else happens: it is not
+// held waiting for more data or for the end.
+func TestSubscribeLoneLiveMessageReachesThePipe(t *testing.T) {
+	t.Parallel()
+	srv := startServe(t, mustServerOpts(t))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	o, err := clientFlags("subscribe", []string{"--online", srv.online, "--request", srv.request, "--mode", "online"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := subscribe(ctx, o, w)
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	br := bufio.NewReader(r)
+	// readUntil reads lines from the pipe until one contains want, within patience.
+	readUntil := func(want string) {
+		t.Helper()
+		r.SetReadDeadline(time.Now().Add(patience))
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", want, err)
+			}
+			if strings.Contains(l, want) {
+				return
+			}
+		}
+	}
+	readUntil(`"state":"Active"`)
+	fmt.Fprintf(srv.stdin, "1 5 alone\n")
+	readUntil(`"ev":"deliver","seq":1,`)
+}
+
 // replayMsgs is how many stored messages BenchmarkSubscribeReplay replays: the issue's 10^6.
 const replayMsgs = 1_000_000
 
 // BenchmarkSubscribeReplay opens subscribe from seq 0 on a server holding 10^6 64-byte
 // messages, writing its history to a pipe, and stops at Online: one op is one replay to
-// Online, events/s the history lines it wrote per second. Compare with tcp's BenchmarkReplay,
-// the same replay by the reference client alone.
+// Online (ns/op, B/op and allocs/op are subscribe's, server included), events/s the history
+// lines it wrote per second. Before each op, with the timer stopped, the reference client
+// alone makes the same replay on the same server with the same configuration, delivering to
+// an application that only counts: client-ns/op and client-B/op are its figures, and
+// x-client is subscribe's time over the client's, so a machine busy with other work slows
+// both sides of the ratio alike. cpu-s/op, client-cpu-s/op and x-client-cpu are the same in
+// CPU time (the whole process's, the server's share included), which other work on the
+// machine changes much less than wall time.
 func BenchmarkSubscribeReplay(b *testing.B) {
 	srv, err := tcp.ListenServer("127.0.0.1:0", "127.0.0.1:0", reference.ServerConfig{})
 	if err != nil {
@@ -54,54 +266,129 @@ func BenchmarkSubscribeReplay(b *testing.B) {
 		}
 	}
 	on, rq := srv.Addrs()
-	o := clientOpts{online: on, request: rq, mode: reference.ModeSeq, seq: 0}
+	o, err := clientFlags("subscribe", []string{"--online", on, "--request", rq, "--mode", "seq", "--seq", "0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var clientTime, clientCPU, subCPU time.Duration
+	var clientBytes uint64
+	var ms runtime.MemStats
 	b.ResetTimer()
 	for range b.N {
-		r, w, err := os.Pipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		online := make(chan struct{})
-		go func(online chan struct{}) {
-			// Reads like a consumer of the history would, and stops the session at Online.
-			marker := []byte(`"name":"Online"`)
-			// buf keeps the last bytes of the previous read before the new ones, so a
-			// marker split between two reads is still found.
-			buf := make([]byte, len(marker)+256<<10)
-			kept := 0
-			for {
-				n, err := r.Read(buf[kept:])
-				seen := buf[:kept+n]
-				if online != nil && bytes.Contains(seen, marker) {
-					close(online)
-					online = nil
-					cancel()
-				}
-				kept = copy(buf, seen[max(0, len(seen)-len(marker)):])
-				if err != nil {
-					return
-				}
-			}
-		}(online)
-		done := make(chan error, 1)
-		go func() {
-			_, err := subscribe(ctx, o, w)
-			w.Close()
-			done <- err
-		}()
-		select {
-		case <-online:
-		case err := <-done:
-			b.Fatalf("subscribe ended before Online: %v", err)
-		case <-time.After(time.Minute):
-			b.Fatal("no Online within a minute")
-		}
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, r)
-		r.Close()
+		b.StopTimer()
+		runtime.ReadMemStats(&ms)
+		before, start, cpu := ms.TotalAlloc, time.Now(), cpuTime(b)
+		replayAlone(b, o)
+		clientCPU += cpuTime(b) - cpu
+		clientTime += time.Since(start)
+		runtime.ReadMemStats(&ms)
+		clientBytes += ms.TotalAlloc - before
+		b.StartTimer()
+		cpu = cpuTime(b)
+		replaySubscribe(b, o)
+		subCPU += cpuTime(b) - cpu
 	}
 	b.ReportMetric(float64(replayMsgs)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(clientTime.Nanoseconds())/float64(b.N), "client-ns/op")
+	b.ReportMetric(float64(clientBytes)/float64(b.N), "client-B/op")
+	b.ReportMetric(b.Elapsed().Seconds()/clientTime.Seconds(), "x-client")
+	b.ReportMetric(subCPU.Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(clientCPU.Seconds()/float64(b.N), "client-cpu-s/op")
+	b.ReportMetric(subCPU.Seconds()/clientCPU.Seconds(), "x-client-cpu")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// onlineCounter is the application of the client alone: it counts deliveries and says when
+// the session is Online.
+type onlineCounter struct {
+	n      int
+	online chan struct{}
+}
+
+func (c *onlineCounter) Data(int64, int32, []byte) { c.n++ }
+func (c *onlineCounter) Control(ctl reference.Control, _ int64) {
+	if ctl == reference.CtlOnline {
+		close(c.online)
+	}
+}
+func (c *onlineCounter) State(reference.State, string) {}
+func (c *onlineCounter) Phase(reference.Phase, int64)  {}
+
+// replayAlone replays with the reference client alone, o as subscribe would use it.
+func replayAlone(b *testing.B, o clientOpts) {
+	c := &onlineCounter{online: make(chan struct{})}
+	host := tcp.DialClient(o.online, o.request, c, o.cfg)
+	defer host.Shutdown()
+	if err := host.Open(o.mode, o.seq); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-c.online:
+	case <-time.After(time.Minute):
+		b.Fatal("the client alone: no Online within a minute")
+	}
+	host.Shutdown() // no callback runs after it: c.n is final
+	if c.n != replayMsgs {
+		b.Fatalf("the client alone delivered %d before Online, want %d", c.n, replayMsgs)
+	}
+}
+
+// replaySubscribe replays with subscribe writing to a pipe, read as a consumer of the history
+// would, and stops it at Online.
+func replaySubscribe(b *testing.B, o clientOpts) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	online, read := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(read)
+		marker := []byte(`"name":"Online"`)
+		// buf keeps the last bytes of the previous read before the new ones, so a marker
+		// split between two reads is still found.
+		buf := make([]byte, len(marker)+256<<10)
+		kept := 0
+		online := online
+		for {
+			n, err := r.Read(buf[kept:])
+			seen := buf[:kept+n]
+			if online != nil && bytes.Contains(seen, marker) {
+				close(online)
+				online = nil
+				cancel()
+			}
+			kept = copy(buf, seen[max(0, len(seen)-len(marker)):])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := subscribe(ctx, o, w)
+		w.Close()
+		done <- err
+	}()
+	select {
+	case <-online:
+	case err := <-done:
+		b.Fatalf("subscribe ended before Online: %v", err)
+	case <-time.After(time.Minute):
+		b.Fatal("no Online within a minute")
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	<-read // the reader has seen the end of the history
 }
