@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/wire"
@@ -83,6 +84,7 @@ type Server struct {
 	subs  []*srvConn          // online subscribers, in subscription order
 	tails []*srvConn          // request channels streaming history, in request order
 	recs  []storage.Record
+	ends  []int // PostBatch: where each frame of the batch ends
 
 	unstored []storage.Record // BugPublishBeforeStore: published, not yet stored
 	// BugInstantSnapshot: the instant of the latest post (-1 before any), and the last seq
@@ -136,27 +138,16 @@ var (
 // with Autoseq).
 func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	if len(body) > s.cfg.MaxMsgBytes {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), s.cfg.MaxMsgBytes)
+		return 0, s.tooLarge(body)
 	}
 	if s.cfg.Bugs.has(BugPublishBeforeStore) {
 		return s.publishBeforeStore(seq, msgid, body)
 	}
 	requested := seq
-	if s.cfg.Autoseq {
-		seq = s.last + 1
-	}
-	if seq <= s.last {
-		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
-	}
-	if s.cfg.Bugs.has(BugInstantSnapshot) {
-		s.tick()
-	}
-	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
-	// sees online, it can also read from history.
-	if err := s.cfg.Store.Append(storage.Record{Seq: seq, MsgID: msgid, Body: body}); err != nil {
+	seq, err := s.store(seq, msgid, body)
+	if err != nil {
 		return 0, err
 	}
-	s.last = seq
 	if s.cfg.Durable {
 		if err := s.sync(); err != nil {
 			return 0, err
@@ -191,6 +182,116 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	}
 	s.pumpTails()
 	return seq, nil
+}
+
+func (s *Server) tooLarge(body []byte) error {
+	return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), s.cfg.MaxMsgBytes)
+}
+
+// store appends a message to the store under the seq it gets, which it returns.
+func (s *Server) store(seq int64, msgid int32, body []byte) (int64, error) {
+	if s.cfg.Autoseq {
+		seq = s.last + 1
+	}
+	if seq <= s.last {
+		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
+	}
+	if s.cfg.Bugs.has(BugInstantSnapshot) {
+		s.tick()
+	}
+	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
+	// sees online, it can also read from history.
+	if err := s.cfg.Store.Append(storage.Record{Seq: seq, MsgID: msgid, Body: body}); err != nil {
+		return 0, err
+	}
+	s.last = seq
+	return seq, nil
+}
+
+// PostResult is what one post of a batch came to: the seq stored, or why it was refused.
+type PostResult struct {
+	Seq int64
+	Err error
+}
+
+// PostBatch posts msgs in order, with the effect of as many calls of Post, and appends each
+// one's result to res. Each subscriber gets the batch's frames in one send and the history
+// streams are fed once, after the last post, so a batch costs a host one queueing per
+// connection instead of one per message. A server with mutants, failpoints or durability
+// posts one by one through Post, whose steps those hook into.
+func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult {
+	if s.cfg.Bugs != 0 || s.cfg.Failpoints != nil || s.cfg.Durable {
+		for _, m := range msgs {
+			seq, err := s.Post(m.Seq, m.MsgID, m.Body)
+			res = append(res, PostResult{seq, err})
+		}
+		return res
+	}
+	var frames []byte
+	if len(s.subs) > 0 {
+		n := 0
+		for _, m := range msgs {
+			n += wire.HeaderSize + len(m.Body)
+		}
+		// The subscribers' hosts own it once sent, so it cannot be reused for the next batch.
+		frames = make([]byte, 0, n)
+	}
+	ends := s.ends[:0]
+	stored := false
+	for _, m := range msgs {
+		var seq int64
+		var err error
+		if len(m.Body) > s.cfg.MaxMsgBytes {
+			err = s.tooLarge(m.Body)
+		} else {
+			seq, err = s.store(m.Seq, m.MsgID, m.Body)
+		}
+		res = append(res, PostResult{seq, err})
+		if err != nil {
+			continue
+		}
+		stored = true
+		if frames != nil {
+			frames = wire.AppendFrame(frames, m.MsgID, seq, m.Body)
+			ends = append(ends, len(frames))
+		}
+	}
+	s.ends = ends
+	if len(ends) > 0 {
+		s.publish(frames, ends)
+	}
+	if stored {
+		s.pumpTails()
+	}
+	return res
+}
+
+// publish sends the frames of a batch, the i-th ending at ends[i], to every subscriber. As
+// Post does before each message, it drops a subscriber whose unsent bytes would be over its
+// lag limit before a frame; that subscriber still gets the frames before it.
+func (s *Server) publish(frames []byte, ends []int) {
+	for i := 0; i < len(s.subs); {
+		c := s.subs[i]
+		pending := s.env.Pending(c.id)
+		// The first frame that would find the subscriber over the limit, counting what this
+		// batch queued before it.
+		k := sort.Search(len(ends), func(k int) bool {
+			before := 0
+			if k > 0 {
+				before = ends[k-1]
+			}
+			return pending+before > s.cfg.SubscriberMaxLagBytes
+		})
+		if k == len(ends) {
+			s.env.Send(c.id, frames)
+			i++
+			continue
+		}
+		if k > 0 {
+			s.env.Send(c.id, frames[:ends[k-1]])
+		}
+		s.disconnect(c) // removes c from subs
+	}
 }
 
 // pumpTails feeds the history streams that caught up with the store and wait for more.
