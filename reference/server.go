@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/streamsim/streamsim/reference/storage"
@@ -85,6 +86,9 @@ type Server struct {
 	tails []*srvConn          // request channels streaming history, in request order
 	recs  []storage.Record
 	ends  []int // PostBatch: where each frame of the batch ends
+	// frames is PostBatch's buffer on a CopySender, kept for the next batch unless a batch
+	// of large messages grew it past maxKeptFrames.
+	frames []byte
 
 	unstored []storage.Record // BugPublishBeforeStore: published, not yet stored
 	// BugInstantSnapshot: the instant of the latest post (-1 before any), and the last seq
@@ -228,13 +232,18 @@ func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult
 		return res
 	}
 	var frames []byte
-	if len(s.subs) > 0 {
+	send, kept, live := s.env.Send, false, len(s.subs) > 0
+	if live {
 		n := 0
 		for _, m := range msgs {
 			n += wire.HeaderSize + len(m.Body)
 		}
-		// The subscribers' hosts own it once sent, so it cannot be reused for the next batch.
-		frames = make([]byte, 0, n)
+		if cs, ok := s.env.(CopySender); ok {
+			frames, send, kept = slices.Grow(s.frames[:0], n), cs.SendCopy, true
+		} else {
+			// The subscribers' hosts own it once sent, so the next batch needs another.
+			frames = make([]byte, 0, n)
+		}
 	}
 	ends := s.ends[:0]
 	stored := false
@@ -251,14 +260,17 @@ func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult
 			continue
 		}
 		stored = true
-		if frames != nil {
+		if live {
 			frames = wire.AppendFrame(frames, m.MsgID, seq, m.Body)
 			ends = append(ends, len(frames))
 		}
 	}
 	s.ends = ends
 	if len(ends) > 0 {
-		s.publish(frames, ends)
+		s.publish(frames, ends, send)
+	}
+	if kept && cap(frames) <= maxKeptFrames {
+		s.frames = frames
 	}
 	if stored {
 		s.pumpTails()
@@ -266,10 +278,13 @@ func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult
 	return res
 }
 
+// maxKeptFrames bounds the frame buffer a server keeps between batches.
+const maxKeptFrames = 1 << 20
+
 // publish sends the frames of a batch, the i-th ending at ends[i], to every subscriber. As
 // Post does before each message, it drops a subscriber whose unsent bytes would be over its
 // lag limit before a frame; that subscriber still gets the frames before it.
-func (s *Server) publish(frames []byte, ends []int) {
+func (s *Server) publish(frames []byte, ends []int, send func(ConnID, []byte)) {
 	for i := 0; i < len(s.subs); {
 		c := s.subs[i]
 		pending := s.env.Pending(c.id)
@@ -283,12 +298,12 @@ func (s *Server) publish(frames []byte, ends []int) {
 			return pending+before > s.cfg.SubscriberMaxLagBytes
 		})
 		if k == len(ends) {
-			s.env.Send(c.id, frames)
+			send(c.id, frames)
 			i++
 			continue
 		}
 		if k > 0 {
-			s.env.Send(c.id, frames[:ends[k-1]])
+			send(c.id, frames[:ends[k-1]])
 		}
 		s.disconnect(c) // removes c from subs
 	}

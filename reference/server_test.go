@@ -336,3 +336,64 @@ func TestServerPostBatchIsPostAfterPost(t *testing.T) {
 		})
 	}
 }
+
+// retainEnv keeps the slices it is sent, as a host that queues without copying does.
+type retainEnv struct {
+	*fakeEnv
+	got [][]byte
+}
+
+func (e *retainEnv) Send(_ ConnID, p []byte) { e.got = append(e.got, p) }
+
+// copyEnv is a CopySender.
+type copyEnv struct {
+	*fakeEnv
+	copies int
+}
+
+func (e *copyEnv) SendCopy(c ConnID, p []byte) {
+	e.copies++
+	e.Send(c, p)
+}
+
+// PostBatch reuses its frame buffer only on a host that copies what it is sent; a host that
+// keeps the slices still has every batch intact.
+func TestServerPostBatchReusesFramesOnlyOnCopySenders(t *testing.T) {
+	batch := func(from int64) []storage.Record {
+		return []storage.Record{{Seq: from, Body: []byte{byte(from)}}, {Seq: from + 1, Body: []byte{byte(from + 1)}}}
+	}
+	decode := func(p []byte) (seqs []int64) {
+		f := wire.NewFramer(1 << 10)
+		f.Feed(p)
+		for {
+			fr, ok, err := f.Next()
+			if err != nil || !ok {
+				return seqs
+			}
+			seqs = append(seqs, fr.Seq)
+		}
+	}
+	retain := &retainEnv{fakeEnv: newFakeEnv()}
+	s := NewServer(retain, ServerConfig{})
+	s.Accepted(1, ChanOnline)
+	s.Received(1, wire.AppendHello(nil, ""))
+	s.PostBatch(batch(1), nil)
+	s.PostBatch(batch(3), nil)
+	if len(retain.got) != 3 || fmt.Sprint(decode(retain.got[1])) != "[1 2]" || fmt.Sprint(decode(retain.got[2])) != "[3 4]" {
+		t.Fatalf("a host keeping its sends holds %d of them, the batches decoding to %v and %v", len(retain.got), decode(retain.got[1]), decode(retain.got[2]))
+	}
+
+	copying := &copyEnv{fakeEnv: newFakeEnv()}
+	s = NewServer(copying, ServerConfig{})
+	s.Accepted(1, ChanOnline)
+	s.Received(1, wire.AppendHello(nil, ""))
+	s.PostBatch(batch(1), nil)
+	first := &s.frames[:1][0]
+	s.PostBatch(batch(3), nil)
+	if copying.copies != 2 || &s.frames[:1][0] != first {
+		t.Fatalf("%d sends by copy, buffer reused: %v; want 2, true", copying.copies, &s.frames[:1][0] == first)
+	}
+	if fr := copying.frames(t, 1); len(fr) != 5 || fr[1].Seq != 1 || fr[4].Seq != 4 {
+		t.Fatalf("subscriber got %+v, want HelloReply, 1, 2, 3, 4", fr)
+	}
+}

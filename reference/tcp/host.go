@@ -272,8 +272,9 @@ type host struct {
 }
 
 var (
-	_ reference.Env     = (*host)(nil)
-	_ reference.Drainer = (*host)(nil)
+	_ reference.Env        = (*host)(nil)
+	_ reference.Drainer    = (*host)(nil)
+	_ reference.CopySender = (*host)(nil)
 )
 
 func newHost(lim Limits, server bool, readBuf int) *host {
@@ -888,6 +889,9 @@ func (h *host) Send(id reference.ConnID, p []byte) {
 	c.push(p)
 	h.watchStall(c)
 }
+
+// SendCopy is Send, which copies p into the queue.
+func (h *host) SendCopy(id reference.ConnID, p []byte) { h.Send(id, p) }
 
 // Close flushes what was queued, then closes.
 func (h *host) Close(id reference.ConnID) {
