@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/wire"
@@ -219,9 +218,9 @@ type PostResult struct {
 }
 
 // PostBatch posts msgs in order, with the effect of as many calls of Post, and appends each
-// one's result to res. Each subscriber gets the batch's frames in one send and the history
-// streams are fed once, after the last post, so a batch costs a host one queueing per
-// connection instead of one per message. A server with mutants, failpoints or durability
+// one's result to res. A subscriber not near its lag limit gets the batch's frames in one
+// send, and the history streams are fed once, after the last post, so a batch costs a host
+// one queueing per connection instead of one per message. A server with mutants, failpoints or durability
 // posts one by one through Post, whose steps those hook into.
 func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult {
 	if s.cfg.Bugs != 0 || s.cfg.Failpoints != nil || s.cfg.Durable {
@@ -281,31 +280,36 @@ func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult
 // maxKeptFrames bounds the frame buffer a server keeps between batches.
 const maxKeptFrames = 1 << 20
 
-// publish sends the frames of a batch, the i-th ending at ends[i], to every subscriber. As
-// Post does before each message, it drops a subscriber whose unsent bytes would be over its
-// lag limit before a frame; that subscriber still gets the frames before it.
+// publish sends the frames of a batch, the i-th ending at ends[i], to every subscriber, with
+// the effect of Post's send of each: a subscriber over its lag limit before a frame is dropped
+// instead of sent it.
 func (s *Server) publish(frames []byte, ends []int, send func(ConnID, []byte)) {
+	lastStart := 0
+	if n := len(ends); n > 1 {
+		lastStart = ends[n-2]
+	}
 	for i := 0; i < len(s.subs); {
 		c := s.subs[i]
-		pending := s.env.Pending(c.id)
-		// The first frame that would find the subscriber over the limit, counting what this
-		// batch queued before it.
-		k := sort.Search(len(ends), func(k int) bool {
-			before := 0
-			if k > 0 {
-				before = ends[k-1]
-			}
-			return pending+before > s.cfg.SubscriberMaxLagBytes
-		})
-		if k == len(ends) {
+		if s.env.Pending(c.id)+lastStart <= s.cfg.SubscriberMaxLagBytes {
+			// Even if none of it drains meanwhile, no frame would find the subscriber over
+			// its limit: one send does what one per frame would.
 			send(c.id, frames)
 			i++
 			continue
 		}
-		if k > 0 {
-			send(c.id, frames[:ends[k-1]])
+		// Near its limit: frame by frame, looking at what has drained before each.
+		from := 0
+		for _, end := range ends {
+			if s.env.Pending(c.id) > s.cfg.SubscriberMaxLagBytes {
+				s.disconnect(c) // removes c from subs
+				break
+			}
+			send(c.id, frames[from:end])
+			from = end
 		}
-		s.disconnect(c) // removes c from subs
+		if from == len(frames) {
+			i++
+		}
 	}
 }
 
