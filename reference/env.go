@@ -58,6 +58,12 @@ type Drainer interface {
 	OnDrained(c ConnID, below int, id uint64)
 }
 
+// CopySender is an Env whose sends can copy: once SendCopy(c, p) returns, p is the caller's
+// again, so a node can build what it sends often in one buffer it keeps.
+type CopySender interface {
+	SendCopy(c ConnID, p []byte)
+}
+
 // Node is what a host drives. Every method runs to completion before the next event is
 // delivered; a node may call its Env freely from inside any of them.
 type Node interface {

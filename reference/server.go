@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/streamsim/streamsim/reference/storage"
 	"github.com/streamsim/streamsim/reference/wire"
@@ -83,6 +84,10 @@ type Server struct {
 	subs  []*srvConn          // online subscribers, in subscription order
 	tails []*srvConn          // request channels streaming history, in request order
 	recs  []storage.Record
+	ends  []int // PostBatch: where each frame of the batch ends
+	// frames is PostBatch's buffer on a CopySender, kept for the next batch unless a batch
+	// of large messages grew it past maxKeptFrames.
+	frames []byte
 
 	unstored []storage.Record // BugPublishBeforeStore: published, not yet stored
 	// BugInstantSnapshot: the instant of the latest post (-1 before any), and the last seq
@@ -136,27 +141,16 @@ var (
 // with Autoseq).
 func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	if len(body) > s.cfg.MaxMsgBytes {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), s.cfg.MaxMsgBytes)
+		return 0, s.tooLarge(body)
 	}
 	if s.cfg.Bugs.has(BugPublishBeforeStore) {
 		return s.publishBeforeStore(seq, msgid, body)
 	}
 	requested := seq
-	if s.cfg.Autoseq {
-		seq = s.last + 1
-	}
-	if seq <= s.last {
-		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
-	}
-	if s.cfg.Bugs.has(BugInstantSnapshot) {
-		s.tick()
-	}
-	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
-	// sees online, it can also read from history.
-	if err := s.cfg.Store.Append(storage.Record{Seq: seq, MsgID: msgid, Body: body}); err != nil {
+	seq, err := s.store(seq, msgid, body)
+	if err != nil {
 		return 0, err
 	}
-	s.last = seq
 	if s.cfg.Durable {
 		if err := s.sync(); err != nil {
 			return 0, err
@@ -191,6 +185,132 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 	}
 	s.pumpTails()
 	return seq, nil
+}
+
+func (s *Server) tooLarge(body []byte) error {
+	return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), s.cfg.MaxMsgBytes)
+}
+
+// store appends a message to the store under the seq it gets, which it returns.
+func (s *Server) store(seq int64, msgid int32, body []byte) (int64, error) {
+	if s.cfg.Autoseq {
+		seq = s.last + 1
+	}
+	if seq <= s.last {
+		return 0, fmt.Errorf("%w: %d after %d", ErrNotIncreasing, seq, s.last)
+	}
+	if s.cfg.Bugs.has(BugInstantSnapshot) {
+		s.tick()
+	}
+	// Storing first is what makes a client's buffer eviction safe (I3): whatever a client
+	// sees online, it can also read from history.
+	if err := s.cfg.Store.Append(storage.Record{Seq: seq, MsgID: msgid, Body: body}); err != nil {
+		return 0, err
+	}
+	s.last = seq
+	return seq, nil
+}
+
+// PostResult is what one post of a batch came to: the seq stored, or why it was refused.
+type PostResult struct {
+	Seq int64
+	Err error
+}
+
+// PostBatch posts msgs in order, with the effect of as many calls of Post, and appends each
+// one's result to res. A subscriber not near its lag limit gets the batch's frames in one
+// send, and the history streams are fed once, after the last post, so a batch costs a host
+// one queueing per connection instead of one per message. A server with mutants, failpoints or durability
+// posts one by one through Post, whose steps those hook into.
+func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult {
+	if s.cfg.Bugs != 0 || s.cfg.Failpoints != nil || s.cfg.Durable {
+		for _, m := range msgs {
+			seq, err := s.Post(m.Seq, m.MsgID, m.Body)
+			res = append(res, PostResult{seq, err})
+		}
+		return res
+	}
+	var frames []byte
+	send, kept, live := s.env.Send, false, len(s.subs) > 0
+	if live {
+		n := 0
+		for _, m := range msgs {
+			n += wire.HeaderSize + len(m.Body)
+		}
+		if cs, ok := s.env.(CopySender); ok {
+			frames, send, kept = slices.Grow(s.frames[:0], n), cs.SendCopy, true
+		} else {
+			// The subscribers' hosts own it once sent, so the next batch needs another.
+			frames = make([]byte, 0, n)
+		}
+	}
+	ends := s.ends[:0]
+	stored := false
+	for _, m := range msgs {
+		var seq int64
+		var err error
+		if len(m.Body) > s.cfg.MaxMsgBytes {
+			err = s.tooLarge(m.Body)
+		} else {
+			seq, err = s.store(m.Seq, m.MsgID, m.Body)
+		}
+		res = append(res, PostResult{seq, err})
+		if err != nil {
+			continue
+		}
+		stored = true
+		if live {
+			frames = wire.AppendFrame(frames, m.MsgID, seq, m.Body)
+			ends = append(ends, len(frames))
+		}
+	}
+	s.ends = ends
+	if len(ends) > 0 {
+		s.publish(frames, ends, send)
+	}
+	if kept && cap(frames) <= maxKeptFrames {
+		s.frames = frames
+	}
+	if stored {
+		s.pumpTails()
+	}
+	return res
+}
+
+// maxKeptFrames bounds the frame buffer a server keeps between batches.
+const maxKeptFrames = 1 << 20
+
+// publish sends the frames of a batch, the i-th ending at ends[i], to every subscriber, with
+// the effect of Post's send of each: a subscriber over its lag limit before a frame is dropped
+// instead of sent it.
+func (s *Server) publish(frames []byte, ends []int, send func(ConnID, []byte)) {
+	lastStart := 0
+	if n := len(ends); n > 1 {
+		lastStart = ends[n-2]
+	}
+	for i := 0; i < len(s.subs); {
+		c := s.subs[i]
+		if s.env.Pending(c.id)+lastStart <= s.cfg.SubscriberMaxLagBytes {
+			// Even if none of it drains meanwhile, no frame would find the subscriber over
+			// its limit: one send does what one per frame would.
+			send(c.id, frames)
+			i++
+			continue
+		}
+		// Near its limit: frame by frame, looking at what has drained before each.
+		from := 0
+		for _, end := range ends {
+			if s.env.Pending(c.id) > s.cfg.SubscriberMaxLagBytes {
+				s.disconnect(c) // removes c from subs
+				break
+			}
+			send(c.id, frames[from:end])
+			from = end
+		}
+		if from == len(frames) {
+			i++
+		}
+	}
 }
 
 // pumpTails feeds the history streams that caught up with the store and wait for more.

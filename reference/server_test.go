@@ -1,8 +1,10 @@
 package reference
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -230,5 +232,169 @@ func TestServerPostSurvivesATailDroppedWhilePumping(t *testing.T) {
 		if len(fr) != 3 || fr[2].Seq != 20 {
 			t.Fatalf("stream %d got %+v, want Reply, 10, 20", id, fr)
 		}
+	}
+}
+
+// queueEnv is a host whose sockets take nothing: Pending is what was set plus everything
+// sent, so a subscriber's lag grows with each frame, as on a host whose writer is behind.
+type queueEnv struct {
+	*fakeEnv
+	sends map[ConnID]int
+}
+
+func (e *queueEnv) Send(c ConnID, p []byte) {
+	e.sends[c]++
+	e.fakeEnv.Send(c, p)
+}
+func (e *queueEnv) Pending(c ConnID) int { return e.pending[c] + len(e.sent[c]) }
+
+// PostBatch does what as many Posts do, message for message: the same results, the same
+// bytes to every subscriber and history stream, the same lagging subscribers dropped at the
+// same message, the same store. Without mutants, failpoints or durability it sends the batch
+// in one send to each connection far from its lag limit.
+func TestServerPostBatchIsPostAfterPost(t *testing.T) {
+	big := make([]byte, 60)
+	batch := []storage.Record{
+		{Seq: 3, MsgID: 5, Body: []byte("abc")},
+		{Seq: 3, MsgID: 5, Body: []byte("again")}, // not increasing
+		{Seq: 4, MsgID: 6, Body: big},             // too large
+		{Seq: 7, MsgID: 7, Body: nil},
+		{Seq: 8, MsgID: 8, Body: []byte("defgh")},
+		{Seq: 9, MsgID: 9, Body: []byte("ij")},
+	}
+	for name, cfg := range map[string]ServerConfig{
+		"plain":   {},
+		"autoseq": {Autoseq: true},
+		"durable": {Durable: true}, // the memory store cannot sync: every post fails
+		"mutant":  {Bugs: BugLagDropSkipsNext},
+	} {
+		t.Run(name, func(t *testing.T) {
+			run := func(post func(*Server, []storage.Record) []PostResult) (*queueEnv, []PostResult, []storage.Record) {
+				env := &queueEnv{fakeEnv: newFakeEnv(), sends: map[ConnID]int{}}
+				cfg := cfg
+				cfg.Store, cfg.MaxMsgBytes, cfg.SubscriberMaxLagBytes = storage.NewMemory(), 50, 80
+				s := NewServer(env, cfg)
+				if _, err := s.Post(1, 1, []byte{1}); err != nil && !cfg.Durable {
+					t.Fatal(err)
+				}
+				// 1 keeps up, 2 passes its lag limit inside the batch, 3 is over it already,
+				// 4 passes it at the same message as 2 (the mutant then skips 5's check).
+				for id := ConnID(1); id <= 5; id++ {
+					s.Accepted(id, ChanOnline)
+					s.Received(id, wire.AppendHello(nil, ""))
+				}
+				env.pending[2], env.pending[3], env.pending[4] = 30, 81, 30
+				s.Accepted(6, ChanRequest)
+				s.Received(6, wire.AppendMsg(nil, wire.Request{Version: 1, Kind: wire.ReqSeq, Seq: 0}))
+				// From here Pending counts what the batch queues.
+				clear(env.sends)
+				clear(env.sent)
+				res := post(s, batch)
+				stored, err := cfg.Store.Read(nil, 0, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return env, res, stored
+			}
+			oneByOne, want, wantStored := run(func(s *Server, msgs []storage.Record) (res []PostResult) {
+				for _, m := range msgs {
+					seq, err := s.Post(m.Seq, m.MsgID, m.Body)
+					res = append(res, PostResult{seq, err})
+				}
+				return res
+			})
+			batched, got, gotStored := run(func(s *Server, msgs []storage.Record) []PostResult {
+				return s.PostBatch(msgs, nil)
+			})
+			if len(got) != len(want) {
+				t.Fatalf("%d results, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i].Seq != want[i].Seq || fmt.Sprint(got[i].Err) != fmt.Sprint(want[i].Err) {
+					t.Errorf("post %d: %d %v, want %d %v", i, got[i].Seq, got[i].Err, want[i].Seq, want[i].Err)
+				}
+			}
+			if fmt.Sprint(gotStored) != fmt.Sprint(wantStored) {
+				t.Errorf("stored %v, want %v", gotStored, wantStored)
+			}
+			for id := ConnID(1); id <= 6; id++ {
+				if !bytes.Equal(batched.sent[id], oneByOne.sent[id]) || batched.closed[id] != oneByOne.closed[id] {
+					t.Errorf("conn %d: got %x closed=%v, want %x closed=%v", id, batched.sent[id], batched.closed[id], oneByOne.sent[id], oneByOne.closed[id])
+				}
+			}
+			if name != "plain" {
+				return
+			}
+			if !oneByOne.closed[2] || oneByOne.closed[1] || len(oneByOne.frames(t, 2)) != 3 {
+				t.Fatalf("the case does not drop subscriber 2 inside the batch: closed %v", oneByOne.closed)
+			}
+			// Those far from their limit get the batch in one send.
+			for _, id := range []ConnID{1, 5, 6} {
+				if n := batched.sends[id]; n != 1 {
+					t.Errorf("conn %d got the batch in %d sends, want one", id, n)
+				}
+			}
+		})
+	}
+}
+
+// retainEnv keeps the slices it is sent, as a host that queues without copying does.
+type retainEnv struct {
+	*fakeEnv
+	got [][]byte
+}
+
+func (e *retainEnv) Send(_ ConnID, p []byte) { e.got = append(e.got, p) }
+
+// copyEnv is a CopySender.
+type copyEnv struct {
+	*fakeEnv
+	copies int
+}
+
+func (e *copyEnv) SendCopy(c ConnID, p []byte) {
+	e.copies++
+	e.Send(c, p)
+}
+
+// PostBatch reuses its frame buffer only on a host that copies what it is sent; a host that
+// keeps the slices still has every batch intact.
+func TestServerPostBatchReusesFramesOnlyOnCopySenders(t *testing.T) {
+	batch := func(from int64) []storage.Record {
+		return []storage.Record{{Seq: from, Body: []byte{byte(from)}}, {Seq: from + 1, Body: []byte{byte(from + 1)}}}
+	}
+	decode := func(p []byte) (seqs []int64) {
+		f := wire.NewFramer(1 << 10)
+		f.Feed(p)
+		for {
+			fr, ok, err := f.Next()
+			if err != nil || !ok {
+				return seqs
+			}
+			seqs = append(seqs, fr.Seq)
+		}
+	}
+	retain := &retainEnv{fakeEnv: newFakeEnv()}
+	s := NewServer(retain, ServerConfig{})
+	s.Accepted(1, ChanOnline)
+	s.Received(1, wire.AppendHello(nil, ""))
+	s.PostBatch(batch(1), nil)
+	s.PostBatch(batch(3), nil)
+	if len(retain.got) != 3 || fmt.Sprint(decode(retain.got[1])) != "[1 2]" || fmt.Sprint(decode(retain.got[2])) != "[3 4]" {
+		t.Fatalf("a host keeping its sends holds %d of them, the batches decoding to %v and %v", len(retain.got), decode(retain.got[1]), decode(retain.got[2]))
+	}
+
+	copying := &copyEnv{fakeEnv: newFakeEnv()}
+	s = NewServer(copying, ServerConfig{})
+	s.Accepted(1, ChanOnline)
+	s.Received(1, wire.AppendHello(nil, ""))
+	s.PostBatch(batch(1), nil)
+	first := &s.frames[:1][0]
+	s.PostBatch(batch(3), nil)
+	if copying.copies != 2 || &s.frames[:1][0] != first {
+		t.Fatalf("%d sends by copy, buffer reused: %v; want 2, true", copying.copies, &s.frames[:1][0] == first)
+	}
+	if fr := copying.frames(t, 1); len(fr) != 5 || fr[1].Seq != 1 || fr[4].Seq != 4 {
+		t.Fatalf("subscriber got %+v, want HelloReply, 1, 2, 3, 4", fr)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -90,22 +91,32 @@ func parseSegHeader(b []byte) (first, prevLast int64, why string) {
 	return int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), ""
 }
 
-// appendRecord encodes a record; a seal is appendRecordHeader(b, sealMark, 0, last).
+// appendRecord encodes a record; a seal is appendRecordHeader(b, sealMark, 0, last). It is on
+// every post's path, so it grows b once and writes the fields in place.
 func appendRecord(b []byte, seq int64, msgid int32, body []byte) []byte {
-	b, hcrc := appendRecordHeader(b, uint32(len(body)), msgid, seq)
-	b = append(b, body...)
-	return le.AppendUint32(b, crc32.Update(hcrc, castagnoli, body))
+	start := len(b)
+	end := start + recHdrLen + len(body) + crcLen
+	b = slices.Grow(b, end-start)[:end]
+	hcrc := putRecordHeader(b[start:], uint32(len(body)), msgid, seq)
+	copy(b[start+recHdrLen:], body)
+	le.PutUint32(b[end-crcLen:], crc32.Update(hcrc, castagnoli, body))
+	return b
 }
 
 func appendRecordHeader(b []byte, n uint32, msgid int32, seq int64) ([]byte, uint32) {
 	start := len(b)
-	b = append(b, 0, 0, 0, 0)
-	b = le.AppendUint32(b, n)
-	b = le.AppendUint32(b, uint32(msgid))
-	b = le.AppendUint64(b, uint64(seq))
-	hcrc := crc32.Checksum(b[start+crcLen:], castagnoli)
-	le.PutUint32(b[start:], hcrc)
-	return b, hcrc
+	b = slices.Grow(b, recHdrLen)[:start+recHdrLen]
+	return b, putRecordHeader(b[start:], n, msgid, seq)
+}
+
+// putRecordHeader writes a record header at the start of b and returns its CRC.
+func putRecordHeader(b []byte, n uint32, msgid int32, seq int64) uint32 {
+	le.PutUint32(b[crcLen:], n)
+	le.PutUint32(b[crcLen+4:], uint32(msgid))
+	le.PutUint64(b[crcLen+8:], uint64(seq))
+	hcrc := crc32.Checksum(b[crcLen:recHdrLen], castagnoli)
+	le.PutUint32(b, hcrc)
+	return hcrc
 }
 
 // recHeader is a decoded record header.

@@ -94,3 +94,36 @@ func TestMemoryCopiesBodies(t *testing.T) {
 		t.Fatalf("stored body %q, want the bytes at append time %q", got[0].Body, "abc")
 	}
 }
+
+func TestMemoryAcrossBlocks(t *testing.T) {
+	m := NewMemory()
+	const n = 2*recBlock + 3
+	for i := range int64(n) {
+		body := []byte{byte(i), byte(i >> 8)}
+		if i%5 == 0 {
+			body = nil
+		}
+		if err := m.Append(Record{Seq: 2 * i, MsgID: int32(i), Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.First() != 0 || m.Last() != 2*(n-1) {
+		t.Fatalf("first %d last %d, want 0 %d", m.First(), m.Last(), 2*(n-1))
+	}
+	// From inside the gap before the last record of the first block, across the second.
+	from := int64(2*recBlock - 3)
+	got, err := m.Read(nil, from, recBlock+2)
+	if err != nil || len(got) != recBlock+2 {
+		t.Fatalf("Read(%d) = %d records, %v; want %d", from, len(got), err, recBlock+2)
+	}
+	for k, r := range got {
+		i := int64(recBlock - 1 + k)
+		want := []byte{byte(i), byte(i >> 8)}
+		if i%5 == 0 {
+			want = nil
+		}
+		if r.Seq != 2*i || r.MsgID != int32(i) || string(r.Body) != string(want) {
+			t.Fatalf("record %d: seq %d msgid %d body %v, want %d %d %v", k, r.Seq, r.MsgID, r.Body, 2*i, i, want)
+		}
+	}
+}

@@ -88,11 +88,12 @@ type conn struct {
 	stallAt    int64 // written when the stall timer was armed
 	stallSince time.Time
 
-	// Shared with the writer. Sends are copied into out, so the writer takes everything
-	// queued since its last write as one contiguous write, however many frames it holds; it
-	// hands its written buffer back as spare to be refilled.
+	// Shared with the writer. Sends are copied into the blocks of out, so the writer takes
+	// everything queued since its last look at once, however many frames it holds, and
+	// queueing never grows a buffer by copying it. spare is the writer's emptied list,
+	// kept so that swapping lists allocates nothing.
 	mu         sync.Mutex
-	out, spare []byte
+	out, spare []*[]byte
 	fin, abort bool // flush then half-close; stop at once
 	wake       chan struct{}
 	pending    atomic.Int64 // queued or being written: a chunk counts until all of it is written
@@ -125,27 +126,60 @@ func (c *conn) push(p []byte) {
 	if c.out == nil {
 		c.out, c.spare = c.spare, nil
 	}
-	c.out = append(c.out, p...)
+	for len(p) > 0 {
+		n := len(c.out)
+		if n == 0 || len(*c.out[n-1]) == blockSize {
+			c.out = append(c.out, blocks.Get().(*[]byte))
+			n++
+		}
+		b := c.out[n-1]
+		k := min(len(p), blockSize-len(*b))
+		*b = append(*b, p[:k]...)
+		p = p[k:]
+	}
 	c.mu.Unlock()
 	if idle {
 		c.signal()
 	}
 }
 
-// writeChunk bounds one write, so that Pending falls as the peer reads rather than only once
-// a whole backlog is out: a server judges a subscriber's lag by it.
-const writeChunk = 128 << 10
+// blockSize is the unit of an outgoing queue and the most one write hands the socket, so
+// that Pending falls as the peer reads rather than only once a whole backlog is out: a
+// server judges a subscriber's lag by it.
+const blockSize = 64 << 10
 
-// spareMax is the largest write buffer a writer keeps for reuse: one that a burst grew
-// beyond it is left to the collector, so an idle connection holds little memory.
-const spareMax = 256 << 10
+// blocks holds written blocks for any connection to refill: the memory queues take follows
+// the bytes in flight, not the number of connections, and a block is never zeroed again.
+var blocks = sync.Pool{New: func() any {
+	b := make([]byte, 0, blockSize)
+	return &b
+}}
 
-// take hands the writer what is queued, and gets back the buffer it wrote before.
-func (c *conn) take(written []byte) (out []byte, fin, abort bool) {
+// queued is how many bytes out holds.
+func queued(out []*[]byte) int {
+	n := 0
+	for _, b := range out {
+		n += len(*b)
+	}
+	return n
+}
+
+// recycle returns out's blocks to the pool and empties it.
+func recycle(out []*[]byte) []*[]byte {
+	for i, b := range out {
+		*b = (*b)[:0]
+		blocks.Put(b)
+		out[i] = nil
+	}
+	return out[:0]
+}
+
+// take hands the writer what is queued, and gets back the list it wrote before, emptied.
+func (c *conn) take(written []*[]byte) (out []*[]byte, fin, abort bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if written != nil && cap(written) <= spareMax && c.spare == nil {
-		c.spare = written[:0]
+	if written != nil && c.spare == nil {
+		c.spare = written
 	}
 	out, c.out = c.out, nil
 	return out, c.fin, c.abort
@@ -238,8 +272,9 @@ type host struct {
 }
 
 var (
-	_ reference.Env     = (*host)(nil)
-	_ reference.Drainer = (*host)(nil)
+	_ reference.Env        = (*host)(nil)
+	_ reference.Drainer    = (*host)(nil)
+	_ reference.CopySender = (*host)(nil)
 )
 
 func newHost(lim Limits, server bool, readBuf int) *host {
@@ -648,8 +683,8 @@ func (h *host) checkStall(c *conn) {
 	// What is queued is whole frames (the writer takes everything queued at once), so the
 	// Error follows the last frame the client gets intact.
 	c.mu.Lock()
-	dropped := len(c.out)
-	c.out, c.spare = nil, nil
+	dropped := queued(c.out)
+	c.out = recycle(c.out)
 	c.mu.Unlock()
 	c.pending.Add(-int64(dropped))
 	c.push(wire.AppendMsg(nil, wire.Error{Text: fmt.Sprintf("history not read for %v: closing; request it again", h.lim.StallTimeout)}))
@@ -662,7 +697,7 @@ func (h *host) reset(c *conn) {
 	c.discard.Store(true)
 	c.mu.Lock()
 	c.abort = true
-	c.out, c.spare = nil, nil
+	c.out = recycle(c.out)
 	c.mu.Unlock()
 	c.signal()
 	resetConn(c.nc)
@@ -704,7 +739,7 @@ func (h *host) readLoop(c *conn) {
 
 func (h *host) writeLoop(c *conn) {
 	defer h.release(c)
-	var out []byte
+	var out []*[]byte
 	for {
 		var fin, abort bool
 		out, fin, abort = c.take(out)
@@ -712,8 +747,8 @@ func (h *host) writeLoop(c *conn) {
 		case abort:
 			return
 		case len(out) > 0:
-			for p := out; len(p) > 0; {
-				n, err := c.nc.Write(p[:min(len(p), writeChunk)])
+			for _, b := range out {
+				n, err := c.nc.Write(*b)
 				c.written.Add(int64(n))
 				c.pending.Add(-int64(n))
 				if c.drained() {
@@ -723,8 +758,8 @@ func (h *host) writeLoop(c *conn) {
 					h.post(event{kind: evWriteErr, c: c, err: err})
 					return
 				}
-				p = p[n:]
 			}
+			out = recycle(out)
 			continue
 		case fin:
 			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
@@ -854,6 +889,9 @@ func (h *host) Send(id reference.ConnID, p []byte) {
 	c.push(p)
 	h.watchStall(c)
 }
+
+// SendCopy is Send, which copies p into the queue.
+func (h *host) SendCopy(id reference.ConnID, p []byte) { h.Send(id, p) }
 
 // Close flushes what was queued, then closes.
 func (h *host) Close(id reference.ConnID) {

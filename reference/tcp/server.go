@@ -99,23 +99,15 @@ func (s *ServerHost) Post(seq int64, msgid int32, body []byte) (int64, error) {
 }
 
 // PostResult is what one post of a batch came to: the seq stored, or why it was refused.
-type PostResult struct {
-	Seq int64
-	Err error
-}
+type PostResult = reference.PostResult
 
 // PostBatch posts msgs in order, as that many calls of Post would, in one trip to the loop,
-// and appends each one's result to res. The subscribers' writers see the whole batch at
-// once, so its frames leave in as few writes as the sockets allow. Bodies may be reused once
-// it returns. After Close it returns ErrClosed, and res as it was.
+// and appends each one's result to res (reference.Server.PostBatch). The subscribers' writers
+// see the whole batch at once, so its frames leave in as few writes as the sockets allow.
+// Bodies may be reused once it returns. After Close it returns ErrClosed, and res as it was.
 func (s *ServerHost) PostBatch(msgs []storage.Record, res []PostResult) ([]PostResult, error) {
 	n := len(res)
-	err := s.h.do(func() {
-		for _, m := range msgs {
-			seq, err := s.srv.Post(m.Seq, m.MsgID, m.Body)
-			res = append(res, PostResult{seq, err})
-		}
-	})
+	err := s.h.do(func() { res = s.srv.PostBatch(msgs, res) })
 	if err != nil {
 		return res[:n], err
 	}
