@@ -358,3 +358,60 @@ func TestTraceHashCoversMessage(t *testing.T) {
 		t.Fatalf("text %q, want %q", buf.String(), want)
 	}
 }
+
+// Events scheduled in time order go to the runway, the others to the heap; whatever the mix,
+// and with handlers scheduling more while the run goes on, they must fire in (time, insertion)
+// order, as a plain sorted list of what is pending says.
+func TestRunwayAndHeapFireInOrder(t *testing.T) {
+	k := New(3)
+	type item struct{ at, seq int64 }
+	var pending, got []item
+	var seq int64
+	var schedule func(at int64)
+	schedule = func(at int64) {
+		it := item{at, seq}
+		seq++
+		pending = append(pending, it)
+		k.Schedule(at, Func(func() {
+			got = append(got, it)
+			// Some handlers schedule nothing, some one event now or soon, some a run of
+			// events in time order far ahead, as a plan's posts are.
+			switch k.Rand().IntN(4) {
+			case 1:
+				schedule(k.Now() + k.Rand().Int64N(3))
+			case 2:
+				schedule(k.Now() + k.Rand().Int64N(500))
+			case 3:
+				for j := range k.Rand().Int64N(5) {
+					schedule(k.Now() + 100 + 10*j)
+				}
+			}
+		}))
+	}
+	for i := range 2000 {
+		schedule(int64(i / 3))
+	}
+	for i := range 300 {
+		schedule(k.Rand().Int64N(1000) + int64(i%2))
+	}
+	var want []item
+	for len(got) < 50_000 && k.Step() {
+		least := 0
+		for i, it := range pending {
+			if it.at < pending[least].at || it.at == pending[least].at && it.seq < pending[least].seq {
+				least = i
+			}
+		}
+		want = append(want, pending[least])
+		pending = slices.Delete(pending, least, least+1)
+		if w, g := want[len(want)-1], got[len(got)-1]; w != g {
+			t.Fatalf("event %d: fired %v, want %v", len(got)-1, g, w)
+		}
+	}
+	if k.Pending() != len(pending) {
+		t.Fatalf("Pending %d, want %d", k.Pending(), len(pending))
+	}
+	if len(got) < 10_000 {
+		t.Fatalf("only %d events fired: the test exercises too little", len(got))
+	}
+}
