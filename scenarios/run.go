@@ -149,8 +149,11 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 			k.Schedule(cp.CloseAtUs*1000, sim.Func(a.close))
 		}
 	}
-	for _, post := range p.Posts {
-		k.Schedule(post.AtUs*1000, sim.Func(func() { r.post(post) }))
+	// One handler per post, all in one array: a closure each was an allocation per post.
+	posts := make([]postEvent, len(p.Posts))
+	for i, post := range p.Posts {
+		posts[i] = postEvent{r, i}
+		k.Schedule(post.AtUs*1000, &posts[i])
 	}
 	for _, f := range p.Faults {
 		if f.Trigger != "" {
@@ -368,6 +371,14 @@ func (r *runner) failpoints(node string) context.Context {
 		return false
 	})
 }
+
+// postEvent fires the plan's i-th post.
+type postEvent struct {
+	r *runner
+	i int
+}
+
+func (e *postEvent) Fire() { e.r.post(e.r.p.Posts[e.i]) }
 
 func (r *runner) post(p Post) {
 	b := p.Body()
