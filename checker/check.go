@@ -279,9 +279,8 @@ func (c *checker) open(i int, e *Event) error {
 	if first, dup := c.sessions.find(e.Session); dup {
 		return &HistoryError{i, fmt.Sprintf("session %d opened again (first open at event %d)", e.Session, c.ss[first].openAt)}
 	}
-	m, ok := parseMode(e.Mode)
-	if !ok {
-		return &HistoryError{i, fmt.Sprintf("session %d opened in unknown mode %q", e.Session, e.Mode)}
+	if !e.Mode.known() {
+		return &HistoryError{i, fmt.Sprintf("session %d opened in unknown mode %d", e.Session, e.Mode)}
 	}
 	n, known := c.nodeByName[e.Node]
 	if !known {
@@ -290,7 +289,7 @@ func (c *checker) open(i int, e *Event) error {
 		c.nodes = append(c.nodes, clientNode{})
 	}
 	s := session{
-		id: e.Session, node: e.Node, nodeAt: n, openAt: i, mode: m, reqSeq: e.ReqSeq,
+		id: e.Session, node: e.Node, nodeAt: n, openAt: i, mode: e.Mode, reqSeq: e.ReqSeq,
 		ep: c.ep, log: c.epochs[c.ep].log, lastAtOpen: -1, lo: -1,
 	}
 	if c.posted > 0 {
@@ -420,21 +419,21 @@ func (c *checker) checkStart(i int, e *Event, s *session, stored bool) {
 	var k int
 	var want string
 	switch s.mode {
-	case mOnline:
+	case ModeOnline:
 		if b <= s.lastAtOpen {
 			c.flag(s, i, e, pStart, "first delivery seq %d in online mode; expected a seq above %d, the last post before the open", b, s.lastAtOpen)
 		}
 		return
-	case mLast:
+	case ModeLast:
 		if !stored || b < s.lastAtOpen {
 			c.flag(s, i, e, pStart, "first delivery seq %d in last mode; expected a stored seq >= %d, the last post before the open", b, s.lastAtOpen)
 		}
 		return
-	case mSeq:
+	case ModeSeq:
 		k, want = atOrAbove(s.log, s.reqSeq), fmt.Sprintf(">= %d", s.reqSeq)
-	case mSeqData:
+	case ModeSeqData:
 		k, want = above(s.log, s.reqSeq), fmt.Sprintf("> %d", s.reqSeq)
-	case mInitial:
+	case ModeInitial:
 		k, want = 0, "at all"
 	}
 	switch {
@@ -475,7 +474,7 @@ func (c *checker) control(i int, e *Event, s *session) {
 func (c *checker) onlineCtl(i int, e *Event, s *session) {
 	x := e.Seq
 	switch {
-	case s.mode == mOnline:
+	case s.mode == ModeOnline:
 		c.flag(s, i, e, pHandover, "Online(%d) in online mode, which never reports Online", x)
 		return
 	case s.online:
@@ -499,9 +498,9 @@ func (c *checker) onlineCtl(i int, e *Event, s *session) {
 	default:
 		var k int
 		switch s.mode {
-		case mSeq:
+		case ModeSeq:
 			k = atOrAbove(s.log, s.reqSeq)
-		case mSeqData:
+		case ModeSeqData:
 			k = above(s.log, s.reqSeq)
 		}
 		if k < len(s.log) && s.log[k].seq <= x {

@@ -224,13 +224,12 @@ func (l *liveness) event(i int, e *Event) {
 }
 
 func (l *liveness) open(i int, e *Event) liveSession {
-	m, known := parseMode(e.Mode)
 	from := e.T
 	if l.faulted {
 		from = max(from, l.faultsEnd)
 	}
 	return liveSession{
-		id: e.Session, node: e.Node, history: known && m != mOnline, online: known && m == mOnline,
+		id: e.Session, node: e.Node, history: e.Mode.known() && e.Mode != ModeOnline, online: e.Mode == ModeOnline,
 		opened: e.T, due: addSat(from, l.bound), atDue: i, late: -1,
 	}
 }

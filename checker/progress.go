@@ -148,17 +148,16 @@ func (p *progress) documented(e *Event) string {
 	if p.down {
 		return "the server was down at the open"
 	}
-	m, _ := parseMode(e.Mode)
-	switch {
-	case m == mOnline || m == mInitial:
+	switch m := e.Mode; {
+	case !m.known() || m == ModeOnline || m == ModeInitial: // an unknown mode is Check's to report
 		return ""
 	case p.last < 0:
 		return "the server was empty at the open"
-	case m == mLast:
+	case m == ModeLast:
 		return ""
 	case e.ReqSeq < 0:
 		return "the open asked for a negative seq"
-	case m == mSeq && e.ReqSeq > p.last+1, m == mSeqData && e.ReqSeq > p.last:
+	case m == ModeSeq && e.ReqSeq > p.last+1, m == ModeSeqData && e.ReqSeq > p.last:
 		return fmt.Sprintf("the open asked for seq beyond %d, the server's last seq + 1", p.last+1)
 	}
 	return ""

@@ -500,7 +500,7 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	}
 	a.r.session++
 	a.session, a.opened, a.live = a.r.session, true, true
-	a.record(checker.Event{Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why})
+	a.record(checker.Event{Kind: checker.EvOpen, Mode: openModes[mode], ReqSeq: seq, Name: why})
 	if err := a.c.Open(mode, seq); err != nil {
 		// An open the client cannot make (initial or last over the old protocol) is the
 		// plan's malformed input: the history must show it as the cause of the failure.
@@ -508,6 +508,19 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 		a.end(checker.StError, err.Error())
 	}
 }
+
+// openModes and sessionStates are the history's names for the reference's modes and states.
+var (
+	openModes = [...]checker.Mode{
+		reference.ModeOnline: checker.ModeOnline, reference.ModeSeq: checker.ModeSeq,
+		reference.ModeSeqData: checker.ModeSeqData, reference.ModeInitial: checker.ModeInitial,
+		reference.ModeLast: checker.ModeLast,
+	}
+	sessionStates = [...]checker.State{
+		reference.StateActive: checker.StActive, reference.StateError: checker.StError,
+		reference.StateClosed: checker.StClosed,
+	}
+)
 
 func (a *clientApp) close() {
 	if !a.opened || a.closed {
@@ -523,7 +536,7 @@ func (a *clientApp) close() {
 
 // end records that the current session ended without its client saying so (an open refused,
 // a crash).
-func (a *clientApp) end(state, reason string) {
+func (a *clientApp) end(state checker.State, reason string) {
 	a.live = false
 	a.record(checker.Event{Kind: checker.EvState, State: state, Reason: reason})
 }
@@ -574,9 +587,9 @@ func (a *clientApp) State(s reference.State, reason string) {
 	if s != reference.StateActive {
 		a.live = false
 	}
-	a.record(checker.Event{Kind: checker.EvState, State: s.String(), Reason: reason})
+	a.record(checker.Event{Kind: checker.EvState, State: sessionStates[s], Reason: reason})
 	switch r := a.plan.Reopen; {
-	case s == reference.StateActive && a.plan.Mode == checker.ModeOnline:
+	case s == reference.StateActive && a.plan.Mode == checker.ModeOnline.String():
 		a.backoffUs = 0 // online mode never reports Online: Active is its handover
 	case s == reference.StateError && r != nil && !a.closed && (r.MaxReopens == 0 || a.reopens < r.MaxReopens):
 		a.reopens++

@@ -123,7 +123,7 @@ func TestServeSubscribeOverTheLimit(t *testing.T) {
 	sub := startSubscribe(t, "--online", srv.online, "--request", srv.request, "--mode", "seq", "--seq", "0")
 	sub.history(t, "the failure", func(h checker.History) bool {
 		for _, e := range h {
-			if e.Kind == checker.EvState && e.State == "Error" {
+			if e.Kind == checker.EvState && e.State == checker.StError {
 				return strings.Contains(e.Reason, "declares a 300000-byte body, limit is 262128")
 			}
 		}

@@ -89,7 +89,8 @@ func (s *subscriber) State(st reference.State, reason string) {
 	if st == reference.StateOpening {
 		return
 	}
-	s.write(checker.Event{Kind: checker.EvState, State: st.String(), Reason: reason})
+	hs, _ := checker.ParseState(st.String()) // Opening, the one state the history has no name for, returned above
+	s.write(checker.Event{Kind: checker.EvState, State: hs, Reason: reason})
 	if st == reference.StateError {
 		s.mu.Lock()
 		s.why = reason
@@ -110,7 +111,8 @@ func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, e
 	s := &subscriber{node: o.cfg.Peer, out: stdout, ended: make(chan struct{})}
 	host := tcp.DialClient(o.online, o.request, s, o.cfg)
 	defer host.Shutdown()
-	s.write(checker.Event{Kind: checker.EvOpen, Mode: o.mode.String(), ReqSeq: o.seq})
+	hm, _ := checker.ParseMode(o.mode.String()) // the reference's modes and the history's have the same names
+	s.write(checker.Event{Kind: checker.EvOpen, Mode: hm, ReqSeq: o.seq})
 	if err := host.Open(o.mode, o.seq); err != nil {
 		s.write(checker.Event{Kind: checker.EvState, State: checker.StError, Reason: err.Error()})
 		s.Idle()
