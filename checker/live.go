@@ -47,19 +47,24 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 	if end == 0 {
 		end = h[len(h)-1].T
 	}
-	firstFault, lastFault, posts := -1, -1, 0
+	// The posts after the last fault come after the server's last restart, so their seqs
+	// increase along the history: one order serves for time and for seq. They are gathered in
+	// the pass that finds the faults, each fault starting them over: a pass over a long history
+	// costs as much as the work done in it.
+	firstFault, lastFault := -1, -1
+	var posts []livePost
 	for i := range h {
-		switch h[i].Kind {
+		switch e := &h[i]; e.Kind {
 		case EvFault, EvCrash, EvRestart:
 			if firstFault < 0 {
 				firstFault = i
 			}
-			lastFault, posts = i, 0
+			lastFault, posts = i, posts[:0]
 		case EvPostOK:
-			posts++
+			posts = append(posts, livePost{seq: e.Seq, t: e.T, event: i})
 		}
 	}
-	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex()}
+	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex(), posts: posts}
 	if opt.Calm {
 		// Without a fault event, an Error has no cause the history can show.
 		l.causeFrom = len(h)
@@ -69,14 +74,6 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 	}
 	if lastFault >= 0 {
 		l.faultsEnd, l.faulted = h[lastFault].T, true
-	}
-	// The posts after the last fault come after the server's last restart, so their seqs
-	// increase along the history: one order serves for time and for seq.
-	l.posts = make([]livePost, 0, posts)
-	for i := lastFault + 1; i < len(h); i++ {
-		if e := &h[i]; e.Kind == EvPostOK {
-			l.posts = append(l.posts, livePost{seq: e.Seq, t: e.T, event: i})
-		}
 	}
 	for i := range h {
 		l.event(i, &h[i])
