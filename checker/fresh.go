@@ -249,74 +249,96 @@ func (l *opList) all() []clientOp {
 // Operations: each session's deliveries and Online controls in history order, with the
 // open-time halves of Onlines first. Events of sessions never opened are Check's to report.
 func collect(h History) ([]freshSession, []postLog) {
-	server := serverOf(h)
-	var ss []freshSession
-	idx := newSessionIndex()
-	epoch, restartT := 0, int64(0)
-	pending := make(map[string][]int)
-	var epochs [][]freshPost
-	var ps []freshPost
+	c := newCollector(serverOf(h))
 	for i := range h {
-		e := &h[i]
-		switch e.Kind {
-		case EvPost:
-			pending[e.Node] = append(pending[e.Node], i)
-			continue
-		case EvCrash:
-			delete(pending, e.Node)
-			continue
-		case EvRestart:
-			if e.Node != server {
-				continue
-			}
-			epoch, restartT = epoch+1, e.T
-			sortBySeq(ps)
-			epochs = append(epochs, ps)
-			// Recovered posts took effect before the crash, so they keep their intervals.
-			ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
-			continue
-		case EvPostOK, EvPostErr:
-			call := e.T
-			if q := pending[e.Node]; len(q) > 0 {
-				call = h[q[0]].T
-				pending[e.Node] = q[1:]
-			}
-			if e.Kind == EvPostOK {
-				ps = append(ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
-			}
-			continue
-		case EvOpen:
-			if idx.add(e.Session, len(ss)) {
-				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: epoch})
-			}
-			continue
+		c.step(h, i)
+	}
+	return c.finish()
+}
+
+// collector is collect's pass in progress, one event at a time, so that Judge can make it
+// together with the other validators' first passes.
+type collector struct {
+	server   string
+	ss       []freshSession
+	idx      sessionIndex
+	epoch    int
+	restartT int64
+	pending  map[string][]int
+	epochs   [][]freshPost
+	ps       []freshPost
+}
+
+func newCollector(server string) collector {
+	return collector{server: server, idx: newSessionIndex(), pending: make(map[string][]int)}
+}
+
+func (c *collector) step(h History, i int) {
+	e := &h[i]
+	switch e.Kind {
+	case EvPost:
+		c.pending[e.Node] = append(c.pending[e.Node], i)
+		return
+	case EvCrash:
+		delete(c.pending, e.Node)
+		return
+	case EvRestart:
+		if e.Node != c.server {
+			return
 		}
-		if !contacts(e) {
-			continue
+		c.epoch, c.restartT = c.epoch+1, e.T
+		ps := c.ps
+		sortBySeq(ps)
+		c.epochs = append(c.epochs, ps)
+		// Recovered posts took effect before the crash, so they keep their intervals.
+		c.ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
+		return
+	case EvPostOK, EvPostErr:
+		call := e.T
+		if q := c.pending[e.Node]; len(q) > 0 {
+			call = h[q[0]].T
+			c.pending[e.Node] = q[1:]
 		}
-		k, ok := idx.find(e.Session)
-		if !ok {
-			continue
+		if e.Kind == EvPostOK {
+			c.ps = append(c.ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
 		}
-		s := &ss[k]
-		if !s.pinned {
-			// The server life of its first contact, as Check judges it; that life began at
-			// the restart.
-			s.pinned = true
-			if s.epoch < epoch {
-				s.epoch, s.tOpen = epoch, restartT
-			}
+		return
+	case EvOpen:
+		if c.idx.add(e.Session, len(c.ss)) {
+			c.ss = append(c.ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: c.epoch})
 		}
-		switch opsOf(e) {
-		case 1:
-			s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
-		case 2:
-			s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
-			s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+		return
+	}
+	if !contacts(e) {
+		return
+	}
+	k, ok := c.idx.find(e.Session)
+	if !ok {
+		return
+	}
+	s := &c.ss[k]
+	if !s.pinned {
+		// The server life of its first contact, as Check judges it; that life began at
+		// the restart.
+		s.pinned = true
+		if s.epoch < c.epoch {
+			s.epoch, s.tOpen = c.epoch, c.restartT
 		}
 	}
-	sortBySeq(ps)
-	epochs = append(epochs, ps)
+	switch opsOf(e) {
+	case 1:
+		s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+	case 2:
+		s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
+		s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+	}
+}
+
+// finish is the sessions and the post logs once every event went through step.
+func (c *collector) finish() ([]freshSession, []postLog) {
+	ss := c.ss
+	sortBySeq(c.ps)
+	epochs := append(c.epochs, c.ps)
 	logs := make([]postLog, len(epochs))
 	for k := range epochs {
 		logs[k].ps = epochs[k]
@@ -363,6 +385,11 @@ func opsOf(e *Event) int {
 // operation that does not ask for the post after the previous one.
 func CheckFresh(h History) LinResult {
 	ss, posts := collect(h)
+	return judgeFresh(h, ss, posts)
+}
+
+// judgeFresh is CheckFresh once collect's pass is made.
+func judgeFresh(h History, ss []freshSession, posts []postLog) LinResult {
 	res := LinResult{Verdict: VerdictOK, h: h}
 	var sw sweep
 	for k := range ss {

@@ -43,40 +43,62 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 	if len(h) == 0 {
 		return nil
 	}
-	end := opt.EndNs
-	if end == 0 {
-		end = h[len(h)-1].T
-	}
-	// The posts after the last fault come after the server's last restart, so their seqs
-	// increase along the history: one order serves for time and for seq. They are gathered in
-	// the pass that finds the faults, each fault starting them over: a pass over a long history
-	// costs as much as the work done in it.
-	firstFault, lastFault := -1, -1
-	var posts []livePost
+	var pre livePrepass
+	pre.reset()
 	for i := range h {
-		switch e := &h[i]; e.Kind {
-		case EvFault, EvCrash, EvRestart:
-			if firstFault < 0 {
-				firstFault = i
-			}
-			lastFault, posts = i, posts[:0]
-		case EvPostOK:
-			posts = append(posts, livePost{seq: e.Seq, t: e.T, event: i})
-		}
+		pre.step(i, &h[i])
 	}
-	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex(), posts: posts}
+	l := newLiveness(h, opt, &pre)
+	for i := range h {
+		l.event(i, &h[i])
+	}
+	return l.verdicts(opt)
+}
+
+// livePrepass is liveness's first pass, one event at a time so Judge can make it with the
+// other first passes. The posts after the last fault come after the server's last restart,
+// so their seqs increase along the history: one order serves for time and for seq. They are
+// gathered in the pass that finds the faults, each fault starting them over.
+type livePrepass struct {
+	firstFault, lastFault int
+	posts                 []livePost
+}
+
+func (p *livePrepass) reset() { p.firstFault, p.lastFault = -1, -1 }
+
+func (p *livePrepass) step(i int, e *Event) {
+	switch e.Kind {
+	case EvFault, EvCrash, EvRestart:
+		if p.firstFault < 0 {
+			p.firstFault = i
+		}
+		p.lastFault, p.posts = i, p.posts[:0]
+	case EvPostOK:
+		p.posts = append(p.posts, livePost{seq: e.Seq, t: e.T, event: i})
+	}
+}
+
+// newLiveness is the second pass, ready for the events of h, after the first pass pre.
+func newLiveness(h History, opt LivenessOptions, pre *livePrepass) *liveness {
+	l := &liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex(), posts: pre.posts}
 	if opt.Calm {
 		// Without a fault event, an Error has no cause the history can show.
 		l.causeFrom = len(h)
-		if firstFault >= 0 {
-			l.causeFrom = firstFault
+		if pre.firstFault >= 0 {
+			l.causeFrom = pre.firstFault
 		}
 	}
-	if lastFault >= 0 {
-		l.faultsEnd, l.faulted = h[lastFault].T, true
+	if pre.lastFault >= 0 {
+		l.faultsEnd, l.faulted = h[pre.lastFault].T, true
 	}
-	for i := range h {
-		l.event(i, &h[i])
+	return l
+}
+
+// verdicts judges every session once the second pass has seen the whole history.
+func (l *liveness) verdicts(opt LivenessOptions) []Violation {
+	end := opt.EndNs
+	if end == 0 {
+		end = l.h[len(l.h)-1].T
 	}
 	var vs []Violation
 	for k := range l.ss {

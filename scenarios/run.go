@@ -174,24 +174,18 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	if k.Exhausted() {
 		return Outcome{}, fmt.Errorf("plan %s seed %d: stopped after %d events without finishing", p.Name, seed, opt.MaxEvents)
 	}
-	res, err := checker.Check(r.hist)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
-	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
+	// The linear validators' violations go first; fresh adds what they cannot see: whether
+	// Online and deliveries fit the server's state at the time.
 	calm := p.Calm()
-	live := checker.LivenessOptions{
-		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm,
-	}
-	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
-	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: calm, HandshakeNs: p.handshakeNs()})...)
-	var lin checker.LinResult
-	if !opt.NoFresh {
-		// The linear validators go first; fresh adds what they cannot see: whether Online
-		// and deliveries fit the server's state at the time.
-		lin = checker.CheckFresh(r.hist)
-		res.Violations = append(res.Violations, lin.Violations(r.hist)...)
+	res, lin, err := checker.Judge(r.hist, checker.JudgeOptions{
+		Liveness: checker.LivenessOptions{BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm},
+		Progress: checker.ProgressOptions{Calm: calm, HandshakeNs: p.handshakeNs()},
+		NoFresh:  opt.NoFresh,
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
 	}
 	return Outcome{
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
