@@ -264,23 +264,53 @@ type collector struct {
 	idx      sessionIndex
 	epoch    int
 	restartT int64
-	pending  map[string][]int
+	pending  []postQueue    // per posting node
+	queueOf  map[string]int // posting node → index in pending
+	lastQ    int            // index in pending of the node of the latest post event, -1 if none
 	epochs   [][]freshPost
 	ps       []freshPost
 }
 
+// postQueue is one node's posts not answered yet, oldest first, as history indices. Its slice
+// is emptied whenever the queue is, so answering posts as they come never reallocates it, as
+// the map of resliced queues it replaces did on every post.
+type postQueue struct {
+	node string
+	at   []int
+	head int
+}
+
 func newCollector(server string) collector {
-	return collector{server: server, idx: newSessionIndex(), pending: make(map[string][]int)}
+	return collector{server: server, idx: newSessionIndex(), queueOf: make(map[string]int), lastQ: -1}
+}
+
+// queue is node's queue of posts; a history has one posting node, so the last answer is kept
+// to skip the lookup.
+func (c *collector) queue(node string) *postQueue {
+	if c.lastQ >= 0 && c.pending[c.lastQ].node == node {
+		return &c.pending[c.lastQ]
+	}
+	k, ok := c.queueOf[node]
+	if !ok {
+		k = len(c.pending)
+		c.queueOf[node] = k
+		c.pending = append(c.pending, postQueue{node: node})
+	}
+	c.lastQ = k
+	return &c.pending[k]
 }
 
 func (c *collector) step(h History, i int) {
 	e := &h[i]
 	switch e.Kind {
 	case EvPost:
-		c.pending[e.Node] = append(c.pending[e.Node], i)
+		q := c.queue(e.Node)
+		q.at = append(q.at, i)
 		return
 	case EvCrash:
-		delete(c.pending, e.Node)
+		if k, ok := c.queueOf[e.Node]; ok {
+			c.pending[k].at, c.pending[k].head = c.pending[k].at[:0], 0
+		}
 		return
 	case EvRestart:
 		if e.Node != c.server {
@@ -295,9 +325,11 @@ func (c *collector) step(h History, i int) {
 		return
 	case EvPostOK, EvPostErr:
 		call := e.T
-		if q := c.pending[e.Node]; len(q) > 0 {
-			call = h[q[0]].T
-			c.pending[e.Node] = q[1:]
+		if q := c.queue(e.Node); q.head < len(q.at) {
+			call = h[q.at[q.head]].T
+			if q.head++; q.head == len(q.at) {
+				q.at, q.head = q.at[:0], 0
+			}
 		}
 		if e.Kind == EvPostOK {
 			c.ps = append(c.ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
