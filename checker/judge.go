@@ -19,8 +19,7 @@ type JudgeOptions struct {
 func Judge(h History, opt JudgeOptions) (Result, LinResult, error) {
 	server := serverOf(h)
 	logs := newLogBuilder(server)
-	var pre livePrepass
-	pre.reset()
+	pre := newLivePrepass()
 	var fresh collector
 	if !opt.NoFresh {
 		fresh = newCollector(server)

@@ -43,8 +43,7 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 	if len(h) == 0 {
 		return nil
 	}
-	var pre livePrepass
-	pre.reset()
+	pre := newLivePrepass()
 	for i := range h {
 		pre.step(i, &h[i])
 	}
@@ -64,7 +63,7 @@ type livePrepass struct {
 	posts                 []livePost
 }
 
-func (p *livePrepass) reset() { p.firstFault, p.lastFault = -1, -1 }
+func newLivePrepass() livePrepass { return livePrepass{firstFault: -1, lastFault: -1} }
 
 func (p *livePrepass) step(i int, e *Event) {
 	switch e.Kind {
