@@ -204,7 +204,7 @@ type freshSession struct {
 }
 
 // opList is a session's operations in chunks: appending never copies them, as a growing slice
-// does (at 1.25x growth, about four times over). The first chunk grows up to opChunk; the
+// does (at 1.25x growth, about four times over). The first chunk doubles up to opChunk; the
 // others are allocated full size.
 type opList struct {
 	chunks [][]clientOp
@@ -219,6 +219,10 @@ func (l *opList) add(o clientOp) {
 		l.chunks = append(l.chunks, make([]clientOp, 0, 8))
 	case l.n >= opChunk && l.n%opChunk == 0:
 		l.chunks = append(l.chunks, make([]clientOp, 0, opChunk))
+	case l.n < opChunk && l.n == cap(l.chunks[0]):
+		// Doubled, where append would grow it by a quarter at this size: the first chunk is
+		// then copied about once on its way to opChunk, not about four times.
+		l.chunks[0] = append(make([]clientOp, 0, min(2*l.n, opChunk)), l.chunks[0]...)
 	}
 	c := &l.chunks[len(l.chunks)-1]
 	*c = append(*c, o)
