@@ -141,7 +141,8 @@ func parseScript(t testing.TB, src string) script {
 			}
 		case "open":
 			node, id := sess()
-			e := Event{Node: node, Session: id, Kind: EvOpen, Mode: words[2]}
+			mode, _ := ParseMode(words[2]) // an unknown name opens with no mode, for Check to refuse
+			e := Event{Node: node, Session: id, Kind: EvOpen, Mode: mode}
 			if words[len(words)-1] == OpenReopen {
 				e.Name = OpenReopen
 				words = words[:len(words)-1]
@@ -156,7 +157,11 @@ func parseScript(t testing.TB, src string) script {
 			add(Event{Node: node, Session: id, Kind: EvControl, Name: name, Seq: num(2)}, all(0))
 		case "state":
 			node, id := sess()
-			add(Event{Node: node, Session: id, Kind: EvState, State: words[2]}, all(0))
+			state, ok := ParseState(words[2])
+			if !ok {
+				t.Fatalf("%q: unknown state", cmd)
+			}
+			add(Event{Node: node, Session: id, Kind: EvState, State: state}, all(0))
 		case "close":
 			node, id := sess()
 			add(Event{Node: node, Session: id, Kind: EvClose}, all(0))

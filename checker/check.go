@@ -45,25 +45,40 @@ const contextSide = 3
 // message; the sessions are judged in a second pass, each against the log of the epoch it
 // opened in (see epoch). The error, always a *HistoryError, is for a malformed history only.
 func Check(h History) (Result, error) {
-	st := buildLog(h)
+	c := newChecker(h, buildLog(h))
+	return c.result()
+}
+
+// newChecker is the second pass, ready to take the events the first pass, st, accepted.
+func newChecker(h History, st stored) *checker {
 	limit := len(h)
 	if st.bad != nil {
 		limit = st.bad.Index
 	}
-	c := checker{
-		h: h[:limit], epochs: st.epochs, server: st.server,
+	return &checker{
+		h: h[:limit], epochs: st.epochs, server: st.server, st: st,
 		sessions: newSessionIndex(), nodeByName: make(map[string]int),
 	}
-	// Judging the prefix before a log error still finds session errors that come earlier, so
-	// the error reported is always the first one in the history.
+}
+
+// result is the verdict once every event up to the first pass's error went through step.
+// Judging the prefix before a log error still finds session errors that come earlier, so
+// the error reported is always the first one in the history.
+func (c *checker) result() (Result, error) {
 	if err := c.run(); err != nil {
 		return Result{}, err
 	}
-	if st.bad != nil {
-		return Result{}, st.bad
+	if c.st.bad != nil {
+		return Result{}, c.st.bad
 	}
-	c.res.Posts = st.posts
-	return c.res, nil
+	return c.done(), nil
+}
+
+// done is the verdict of a second pass over a well-formed history, fed every event by run or
+// by Judge.
+func (c *checker) done() Result {
+	c.res.Posts = c.st.posts
+	return c.res
 }
 
 // entry is one stored message.
@@ -109,58 +124,83 @@ func serverOf(h History) string {
 
 // buildLog is the first pass: the epochs with their logs.
 func buildLog(h History) stored {
-	st := stored{server: serverOf(h)}
-	cur := epoch{crash: -1}
-	crash := -1
-	// synced holds the history indices of the synced post_oks in cur.log, in seq order, so a
-	// restart finds the ones it lost at the end.
-	var synced []int
-	// Every post_ok must be above floor, set by the latest post_ok or server restart.
-	floorAt := -1
-	var floor int64
-events:
+	b := newLogBuilder(serverOf(h))
 	for i := range h {
-		e := &h[i]
-		if i > 0 && e.T < h[i-1].T {
-			st.bad = &HistoryError{i, fmt.Sprintf("time goes back from %d to %d", h[i-1].T, e.T)}
-			break events
-		}
-		switch {
-		case e.Kind == EvPostOK:
-			if floorAt >= 0 && e.Seq <= floor {
-				st.bad = &HistoryError{i, notAbove(h, e.Seq, floorAt)}
-				break events
-			}
-			cur.log = append(cur.log, entry{e.Seq, e.MsgID, e.Sum})
-			floor, floorAt = e.Seq, i
-			st.posts++
-			if e.Name == PostSynced {
-				synced = append(synced, i)
-			}
-		case e.Node != st.server:
-		case e.Kind == EvCrash:
-			crash = i
-		case e.Kind == EvRestart:
-			st.epochs = append(st.epochs, cur)
-			cut := above(cur.log, e.Seq)
-			next := epoch{log: cur.log[:cut], kept: cut, crash: crash}
-			if cut < len(cur.log) {
-				// The next append must copy rather than overwrite the entries the previous epoch
-				// still holds; when nothing was lost it writes past them and may share the array.
-				next.log = slices.Clip(next.log)
-			}
-			k := len(synced)
-			for k > 0 && h[synced[k-1]].Seq > e.Seq {
-				k--
-			}
-			next.lost = slices.Clone(synced[k:])
-			synced = synced[:k]
-			cur, crash = next, -1
-			floor, floorAt = e.Seq, i
+		if !b.step(h, i) {
+			break
 		}
 	}
-	st.epochs = append(st.epochs, cur)
-	return st
+	return b.finish()
+}
+
+// logBuilder is the first pass in progress, one event at a time, so that Judge can make it
+// together with the other validators' first passes.
+type logBuilder struct {
+	st    stored
+	cur   epoch
+	crash int
+	// synced holds the history indices of the synced post_oks in cur.log, in seq order, so a
+	// restart finds the ones it lost at the end.
+	synced []int
+	// Every post_ok must be above floor, set by the latest post_ok or server restart.
+	floorAt int
+	floor   int64
+}
+
+func newLogBuilder(server string) logBuilder {
+	return logBuilder{st: stored{server: server}, cur: epoch{crash: -1}, crash: -1, floorAt: -1}
+}
+
+// step takes event i; it reports false, and takes no more, once the history is malformed.
+func (b *logBuilder) step(h History, i int) bool {
+	if b.st.bad != nil {
+		return false
+	}
+	e := &h[i]
+	if i > 0 && e.T < h[i-1].T {
+		b.st.bad = &HistoryError{i, fmt.Sprintf("time goes back from %d to %d", h[i-1].T, e.T)}
+		return false
+	}
+	switch {
+	case e.Kind == EvPostOK:
+		if b.floorAt >= 0 && e.Seq <= b.floor {
+			b.st.bad = &HistoryError{i, notAbove(h, e.Seq, b.floorAt)}
+			return false
+		}
+		b.cur.log = append(b.cur.log, entry{e.Seq, e.MsgID, e.Sum})
+		b.floor, b.floorAt = e.Seq, i
+		b.st.posts++
+		if e.Name == PostSynced {
+			b.synced = append(b.synced, i)
+		}
+	case e.Node != b.st.server:
+	case e.Kind == EvCrash:
+		b.crash = i
+	case e.Kind == EvRestart:
+		b.st.epochs = append(b.st.epochs, b.cur)
+		cut := above(b.cur.log, e.Seq)
+		next := epoch{log: b.cur.log[:cut], kept: cut, crash: b.crash}
+		if cut < len(b.cur.log) {
+			// The next append must copy rather than overwrite the entries the previous epoch
+			// still holds; when nothing was lost it writes past them and may share the array.
+			next.log = slices.Clip(next.log)
+		}
+		k := len(b.synced)
+		for k > 0 && h[b.synced[k-1]].Seq > e.Seq {
+			k--
+		}
+		next.lost = slices.Clone(b.synced[k:])
+		b.synced = b.synced[:k]
+		b.cur, b.crash = next, -1
+		b.floor, b.floorAt = e.Seq, i
+	}
+	return true
+}
+
+// finish is the first pass's result: the epochs up to the end, or up to the malformed event.
+func (b *logBuilder) finish() stored {
+	b.st.epochs = append(b.st.epochs, b.cur)
+	return b.st
 }
 
 // notAbove explains a post_ok seq that is not above the one the event at floorAt set.
@@ -200,7 +240,8 @@ func above(log []entry, seq int64) int {
 }
 
 type checker struct {
-	h          History
+	h          History // up to the first pass's error, if any
+	st         stored  // the first pass's result
 	epochs     []epoch
 	server     string
 	ep         int // the current epoch
@@ -221,25 +262,31 @@ type clientNode struct {
 // run is the second pass: every session event, in history order.
 func (c *checker) run() error {
 	for i := range c.h {
-		e := &c.h[i]
-		switch e.Kind {
-		case EvPostOK:
-			c.posted++
-		case EvRestart:
-			if e.Node == c.server {
-				c.restart(i)
-			}
-		case EvOpen:
-			if err := c.open(i, e); err != nil {
-				return err
-			}
-		case EvDeliver, EvControl, EvState, EvClose:
-			s := c.lookup(e.Session)
-			if s == nil {
-				return &HistoryError{i, fmt.Sprintf("%s for session %d, which was never opened", e.Kind, e.Session)}
-			}
-			c.event(i, e, s)
+		if err := c.step(i); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// step judges event i of the second pass.
+func (c *checker) step(i int) error {
+	e := &c.h[i]
+	switch e.Kind {
+	case EvPostOK:
+		c.posted++
+	case EvRestart:
+		if e.Node == c.server {
+			c.restart(i)
+		}
+	case EvOpen:
+		return c.open(i, e)
+	case EvDeliver, EvControl, EvState, EvClose:
+		s := c.lookup(e.Session)
+		if s == nil {
+			return &HistoryError{i, fmt.Sprintf("%s for session %d, which was never opened", e.Kind, e.Session)}
+		}
+		c.event(i, e, s)
 	}
 	return nil
 }
@@ -279,9 +326,8 @@ func (c *checker) open(i int, e *Event) error {
 	if first, dup := c.sessions.find(e.Session); dup {
 		return &HistoryError{i, fmt.Sprintf("session %d opened again (first open at event %d)", e.Session, c.ss[first].openAt)}
 	}
-	m, ok := parseMode(e.Mode)
-	if !ok {
-		return &HistoryError{i, fmt.Sprintf("session %d opened in unknown mode %q", e.Session, e.Mode)}
+	if !e.Mode.known() {
+		return &HistoryError{i, fmt.Sprintf("session %d opened in unknown mode %d", e.Session, e.Mode)}
 	}
 	n, known := c.nodeByName[e.Node]
 	if !known {
@@ -290,7 +336,7 @@ func (c *checker) open(i int, e *Event) error {
 		c.nodes = append(c.nodes, clientNode{})
 	}
 	s := session{
-		id: e.Session, node: e.Node, nodeAt: n, openAt: i, mode: m, reqSeq: e.ReqSeq,
+		id: e.Session, node: e.Node, nodeAt: n, openAt: i, mode: e.Mode, reqSeq: e.ReqSeq,
 		ep: c.ep, log: c.epochs[c.ep].log, lastAtOpen: -1, lo: -1,
 	}
 	if c.posted > 0 {
@@ -420,21 +466,21 @@ func (c *checker) checkStart(i int, e *Event, s *session, stored bool) {
 	var k int
 	var want string
 	switch s.mode {
-	case mOnline:
+	case ModeOnline:
 		if b <= s.lastAtOpen {
 			c.flag(s, i, e, pStart, "first delivery seq %d in online mode; expected a seq above %d, the last post before the open", b, s.lastAtOpen)
 		}
 		return
-	case mLast:
+	case ModeLast:
 		if !stored || b < s.lastAtOpen {
 			c.flag(s, i, e, pStart, "first delivery seq %d in last mode; expected a stored seq >= %d, the last post before the open", b, s.lastAtOpen)
 		}
 		return
-	case mSeq:
+	case ModeSeq:
 		k, want = atOrAbove(s.log, s.reqSeq), fmt.Sprintf(">= %d", s.reqSeq)
-	case mSeqData:
+	case ModeSeqData:
 		k, want = above(s.log, s.reqSeq), fmt.Sprintf("> %d", s.reqSeq)
-	case mInitial:
+	case ModeInitial:
 		k, want = 0, "at all"
 	}
 	switch {
@@ -475,7 +521,7 @@ func (c *checker) control(i int, e *Event, s *session) {
 func (c *checker) onlineCtl(i int, e *Event, s *session) {
 	x := e.Seq
 	switch {
-	case s.mode == mOnline:
+	case s.mode == ModeOnline:
 		c.flag(s, i, e, pHandover, "Online(%d) in online mode, which never reports Online", x)
 		return
 	case s.online:
@@ -499,9 +545,9 @@ func (c *checker) onlineCtl(i int, e *Event, s *session) {
 	default:
 		var k int
 		switch s.mode {
-		case mSeq:
+		case ModeSeq:
 			k = atOrAbove(s.log, s.reqSeq)
-		case mSeqData:
+		case ModeSeqData:
 			k = above(s.log, s.reqSeq)
 		}
 		if k < len(s.log) && s.log[k].seq <= x {

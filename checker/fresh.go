@@ -204,7 +204,7 @@ type freshSession struct {
 }
 
 // opList is a session's operations in chunks: appending never copies them, as a growing slice
-// does (at 1.25x growth, about four times over). The first chunk grows up to opChunk; the
+// does (at 1.25x growth, about four times over). The first chunk doubles up to opChunk; the
 // others are allocated full size.
 type opList struct {
 	chunks [][]clientOp
@@ -219,6 +219,10 @@ func (l *opList) add(o clientOp) {
 		l.chunks = append(l.chunks, make([]clientOp, 0, 8))
 	case l.n >= opChunk && l.n%opChunk == 0:
 		l.chunks = append(l.chunks, make([]clientOp, 0, opChunk))
+	case l.n < opChunk && l.n == cap(l.chunks[0]):
+		// Doubled, where append would grow it by a quarter at this size: the first chunk is
+		// then copied about once on its way to opChunk, not about four times.
+		l.chunks[0] = append(make([]clientOp, 0, min(2*l.n, opChunk)), l.chunks[0]...)
 	}
 	c := &l.chunks[len(l.chunks)-1]
 	*c = append(*c, o)
@@ -249,74 +253,128 @@ func (l *opList) all() []clientOp {
 // Operations: each session's deliveries and Online controls in history order, with the
 // open-time halves of Onlines first. Events of sessions never opened are Check's to report.
 func collect(h History) ([]freshSession, []postLog) {
-	server := serverOf(h)
-	var ss []freshSession
-	idx := newSessionIndex()
-	epoch, restartT := 0, int64(0)
-	pending := make(map[string][]int)
-	var epochs [][]freshPost
-	var ps []freshPost
+	c := newCollector(serverOf(h))
 	for i := range h {
-		e := &h[i]
-		switch e.Kind {
-		case EvPost:
-			pending[e.Node] = append(pending[e.Node], i)
-			continue
-		case EvCrash:
-			delete(pending, e.Node)
-			continue
-		case EvRestart:
-			if e.Node != server {
-				continue
-			}
-			epoch, restartT = epoch+1, e.T
-			sortBySeq(ps)
-			epochs = append(epochs, ps)
-			// Recovered posts took effect before the crash, so they keep their intervals.
-			ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
-			continue
-		case EvPostOK, EvPostErr:
-			call := e.T
-			if q := pending[e.Node]; len(q) > 0 {
-				call = h[q[0]].T
-				pending[e.Node] = q[1:]
-			}
-			if e.Kind == EvPostOK {
-				ps = append(ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
-			}
-			continue
-		case EvOpen:
-			if idx.add(e.Session, len(ss)) {
-				ss = append(ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: epoch})
-			}
-			continue
+		c.step(h, i)
+	}
+	return c.finish()
+}
+
+// collector is collect's pass in progress, one event at a time, so that Judge can make it
+// together with the other validators' first passes.
+type collector struct {
+	server   string
+	ss       []freshSession
+	idx      sessionIndex
+	epoch    int
+	restartT int64
+	pending  []postQueue    // per posting node
+	queueOf  map[string]int // posting node → index in pending
+	lastQ    int            // index in pending of the node of the latest post event, -1 if none
+	epochs   [][]freshPost
+	ps       []freshPost
+}
+
+// postQueue is one node's posts not answered yet, oldest first, as history indices. Its slice
+// is emptied whenever the queue is, so answering posts as they come never reallocates it, as
+// the map of resliced queues it replaces did on every post.
+type postQueue struct {
+	node string
+	at   []int
+	head int
+}
+
+func newCollector(server string) collector {
+	return collector{server: server, idx: newSessionIndex(), queueOf: make(map[string]int), lastQ: -1}
+}
+
+// queue is node's queue of posts; a history has one posting node, so the last answer is kept
+// to skip the lookup.
+func (c *collector) queue(node string) *postQueue {
+	if c.lastQ >= 0 && c.pending[c.lastQ].node == node {
+		return &c.pending[c.lastQ]
+	}
+	k, ok := c.queueOf[node]
+	if !ok {
+		k = len(c.pending)
+		c.queueOf[node] = k
+		c.pending = append(c.pending, postQueue{node: node})
+	}
+	c.lastQ = k
+	return &c.pending[k]
+}
+
+func (c *collector) step(h History, i int) {
+	e := &h[i]
+	switch e.Kind {
+	case EvPost:
+		q := c.queue(e.Node)
+		q.at = append(q.at, i)
+		return
+	case EvCrash:
+		if k, ok := c.queueOf[e.Node]; ok {
+			c.pending[k].at, c.pending[k].head = c.pending[k].at[:0], 0
 		}
-		if !contacts(e) {
-			continue
+		return
+	case EvRestart:
+		if e.Node != c.server {
+			return
 		}
-		k, ok := idx.find(e.Session)
-		if !ok {
-			continue
-		}
-		s := &ss[k]
-		if !s.pinned {
-			// The server life of its first contact, as Check judges it; that life began at
-			// the restart.
-			s.pinned = true
-			if s.epoch < epoch {
-				s.epoch, s.tOpen = epoch, restartT
+		c.epoch, c.restartT = c.epoch+1, e.T
+		ps := c.ps
+		sortBySeq(ps)
+		c.epochs = append(c.epochs, ps)
+		// Recovered posts took effect before the crash, so they keep their intervals.
+		c.ps = slices.Clone(ps[:sort.Search(len(ps), func(k int) bool { return ps[k].seq > e.Seq })])
+		return
+	case EvPostOK, EvPostErr:
+		call := e.T
+		if q := c.queue(e.Node); q.head < len(q.at) {
+			call = h[q.at[q.head]].T
+			if q.head++; q.head == len(q.at) {
+				q.at, q.head = q.at[:0], 0
 			}
 		}
-		switch opsOf(e) {
-		case 1:
-			s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
-		case 2:
-			s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
-			s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+		if e.Kind == EvPostOK {
+			c.ps = append(c.ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
+		}
+		return
+	case EvOpen:
+		if c.idx.add(e.Session, len(c.ss)) {
+			c.ss = append(c.ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: c.epoch})
+		}
+		return
+	}
+	if !contacts(e) {
+		return
+	}
+	k, ok := c.idx.find(e.Session)
+	if !ok {
+		return
+	}
+	s := &c.ss[k]
+	if !s.pinned {
+		// The server life of its first contact, as Check judges it; that life began at
+		// the restart.
+		s.pinned = true
+		if s.epoch < c.epoch {
+			s.epoch, s.tOpen = c.epoch, c.restartT
 		}
 	}
-	sortBySeq(ps)
-	epochs = append(epochs, ps)
+	switch opsOf(e) {
+	case 1:
+		s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+	case 2:
+		s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
+		s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+	}
+}
+
+// finish is the sessions and the post logs once every event went through step.
+func (c *collector) finish() ([]freshSession, []postLog) {
+	ss := c.ss
+	sortBySeq(c.ps)
+	epochs := append(c.epochs, c.ps)
 	logs := make([]postLog, len(epochs))
 	for k := range epochs {
 		logs[k].ps = epochs[k]
@@ -363,6 +421,11 @@ func opsOf(e *Event) int {
 // operation that does not ask for the post after the previous one.
 func CheckFresh(h History) LinResult {
 	ss, posts := collect(h)
+	return judgeFresh(h, ss, posts)
+}
+
+// judgeFresh is CheckFresh once collect's pass is made.
+func judgeFresh(h History, ss []freshSession, posts []postLog) LinResult {
 	res := LinResult{Verdict: VerdictOK, h: h}
 	var sw sweep
 	for k := range ss {

@@ -61,12 +61,36 @@ const (
 	PhEvict      = "evict"       // the online buffer overflowed for the first time (Seq: evicted seq, or the seq of a message larger than the buffer)
 )
 
+// State is a client session's state, as an EvState event reports it.
+type State uint8
+
 // Client session states.
 const (
-	StActive = "Active"
-	StError  = "Error"
-	StClosed = "Closed"
+	StActive State = iota + 1
+	StError
+	StClosed
 )
+
+var stateNames = [...]string{StActive: "Active", StError: "Error", StClosed: "Closed"}
+
+// String is the state's name as TLL spells it, "" for the zero State (no state) or one out of
+// range.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return ""
+}
+
+// ParseState is the inverse of State.String for the known states.
+func ParseState(name string) (State, bool) {
+	for i, n := range stateNames {
+		if n != "" && n == name {
+			return State(i), true
+		}
+	}
+	return 0, false
+}
 
 // OpenReopen in an open event's Name marks an automatic reopen after an error: the client
 // resumes where its previous session stopped, which the resume property checks.
@@ -76,30 +100,62 @@ const OpenReopen = "reopen"
 // storage made it durable: it must survive a crash, which the durable property checks.
 const PostSynced = "synced"
 
+// Mode is the mode a session was opened in. It and State are one byte each, with Kind, so
+// that an event stays small: a history holds one per delivery.
+type Mode uint8
+
 // Open modes.
 const (
-	ModeOnline  = "online"
-	ModeSeq     = "seq"
-	ModeSeqData = "seq-data"
-	ModeInitial = "initial"
-	ModeLast    = "last"
+	ModeOnline Mode = iota + 1
+	ModeSeq
+	ModeSeqData
+	ModeInitial
+	ModeLast
 )
+
+var modeNames = [...]string{
+	ModeOnline: "online", ModeSeq: "seq", ModeSeqData: "seq-data", ModeInitial: "initial", ModeLast: "last",
+}
+
+// String is the mode's name in a history file, "" for the zero Mode (no mode) or one out of
+// range.
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return ""
+}
+
+// ParseMode is the inverse of Mode.String for the known modes.
+func ParseMode(name string) (Mode, bool) {
+	for i, n := range modeNames {
+		if n != "" && n == name {
+			return Mode(i), true
+		}
+	}
+	return 0, false
+}
+
+// known reports whether m is one of the open modes.
+func (m Mode) known() bool { return m >= ModeOnline && int(m) < len(modeNames) }
 
 // Event is one line of a history. Which fields mean something depends on Kind; the others are
 // zero. T is nanoseconds (virtual or real) and never decreases along a history.
+//
+// The fields are ordered so that the three one-byte ones share a word: an Event is 96 bytes.
 type Event struct {
 	T       int64
 	Node    string // the server's or client's name
 	Session int64  // client session id, unique in the history; 0 for server events
-	Kind    Kind
 	Seq     int64
 	MsgID   int32
 	Sum     uint32 // checksum of the message body (Checksum)
 	Name    string // control name, fault kind, OpenReopen on an open, PostSynced on a post_ok
-	Mode    string // open mode
 	ReqSeq  int64  // open: the seq argument of the open (meaningful for seq and seq-data)
-	State   string
 	Reason  string
+	Kind    Kind
+	Mode    Mode // open mode
+	State   State
 }
 
 // History is a recorded run.

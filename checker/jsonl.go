@@ -143,6 +143,10 @@ func appendEvent(b []byte, e *Event) []byte {
 			b = strconv.AppendUint(b, uint64(e.Sum), 10)
 		case fReqSeq:
 			b = strconv.AppendInt(b, e.ReqSeq, 10)
+		case fMode:
+			b = appendJSONString(b, e.Mode.String())
+		case fState:
+			b = appendJSONString(b, e.State.String())
 		default:
 			b = appendJSONString(b, *stringField(e, f))
 		}
@@ -150,20 +154,17 @@ func appendEvent(b []byte, e *Event) []byte {
 	return append(b, '}', '\n')
 }
 
-// isZero reports whether an optional field of e is empty; optional fields are all strings.
+// isZero reports whether an optional field of e is empty; optional fields are all free strings.
 func isZero(e *Event, f field) bool { return *stringField(e, f) == "" }
 
-// stringField is where a string field lives in an Event, nil for the numeric ones.
+// stringField is where a free string field lives in an Event, nil for the others: the numeric
+// ones, and mode and state, which are read and written by name.
 func stringField(e *Event, f field) *string {
 	switch f {
 	case fNode:
 		return &e.Node
 	case fName:
 		return &e.Name
-	case fMode:
-		return &e.Mode
-	case fState:
-		return &e.State
 	case fReason:
 		return &e.Reason
 	}
@@ -366,6 +367,10 @@ func clearField(e *Event, f field) {
 		e.Sum = 0
 	case fReqSeq:
 		e.ReqSeq = 0
+	case fMode:
+		e.Mode = 0
+	case fState:
+		e.State = 0
 	default:
 		*stringField(e, f) = ""
 	}
@@ -436,12 +441,21 @@ func (p *lineParser) value(e *Event, f field, kind *string) bool {
 	if !ok {
 		return false
 	}
-	if f == fEv {
+	switch f {
+	case fEv:
 		*kind = p.interned(s)
-		return true
+	case fMode:
+		if e.Mode, ok = ParseMode(string(s)); !ok {
+			p.msg = fmt.Sprintf("field %q: unknown mode %q (want online, seq, seq-data, initial or last)", name, s)
+		}
+	case fState:
+		if e.State, ok = ParseState(string(s)); !ok {
+			p.msg = fmt.Sprintf("field %q: unknown state %q (want Active, Error or Closed)", name, s)
+		}
+	default:
+		*stringField(e, f) = p.interned(s)
 	}
-	*stringField(e, f) = p.interned(s)
-	return true
+	return ok
 }
 
 func (p *lineParser) interned(b []byte) string {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // everyKind is one event of each kind, with the awkward values each field can hold.
@@ -184,6 +185,8 @@ func TestReadHistoryMalformed(t *testing.T) {
 		{"duplicate field", `{"t":1,"t":2,"node":"c","session":1,"ev":"close"}`, `field "t" appears twice`},
 		{"mistyped field of another kind", `{"t":1,"node":"c","session":1,"ev":"close","state":5}`, `field "state": want a string, got a number`},
 		{"keys are case-sensitive", `{"T":1,"node":"c","session":1,"ev":"close"}`, `missing field "t"`},
+		{"unknown mode", `{"t":1,"node":"c","session":1,"ev":"open","mode":"block","req_seq":0}`, `field "mode": unknown mode "block"`},
+		{"unknown state", `{"t":1,"node":"c","session":1,"ev":"state","state":"Opening"}`, `field "state": unknown state "Opening"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The bad line comes third, after a blank one, so the number counts every line.
@@ -288,5 +291,13 @@ func BenchmarkHistoryJSONL(b *testing.B) {
 		if err != nil || len(got) != len(h) {
 			b.Fatalf("read %d events, err %v", len(got), err)
 		}
+	}
+}
+
+// A history holds an event per delivery, so the size of Event is most of what a run keeps:
+// the one-byte fields must stay packed together.
+func TestEventSize(t *testing.T) {
+	if n := unsafe.Sizeof(Event{}); n > 96 {
+		t.Fatalf("Event is %d bytes, want at most 96", n)
 	}
 }

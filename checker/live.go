@@ -43,43 +43,61 @@ func CheckLiveness(h History, opt LivenessOptions) []Violation {
 	if len(h) == 0 {
 		return nil
 	}
-	end := opt.EndNs
-	if end == 0 {
-		end = h[len(h)-1].T
-	}
-	firstFault, lastFault, posts := -1, -1, 0
+	pre := newLivePrepass()
 	for i := range h {
-		switch h[i].Kind {
-		case EvFault, EvCrash, EvRestart:
-			if firstFault < 0 {
-				firstFault = i
-			}
-			lastFault, posts = i, 0
-		case EvPostOK:
-			posts++
-		}
+		pre.step(i, &h[i])
 	}
-	l := liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex()}
+	l := newLiveness(h, opt, &pre)
+	for i := range h {
+		l.event(i, &h[i])
+	}
+	return l.verdicts(opt)
+}
+
+// livePrepass is liveness's first pass, one event at a time so Judge can make it with the
+// other first passes. The posts after the last fault come after the server's last restart,
+// so their seqs increase along the history: one order serves for time and for seq. They are
+// gathered in the pass that finds the faults, each fault starting them over.
+type livePrepass struct {
+	firstFault, lastFault int
+	posts                 []livePost
+}
+
+func newLivePrepass() livePrepass { return livePrepass{firstFault: -1, lastFault: -1} }
+
+func (p *livePrepass) step(i int, e *Event) {
+	switch e.Kind {
+	case EvFault, EvCrash, EvRestart:
+		if p.firstFault < 0 {
+			p.firstFault = i
+		}
+		p.lastFault, p.posts = i, p.posts[:0]
+	case EvPostOK:
+		p.posts = append(p.posts, livePost{seq: e.Seq, t: e.T, event: i})
+	}
+}
+
+// newLiveness is the second pass, ready for the events of h, after the first pass pre.
+func newLiveness(h History, opt LivenessOptions, pre *livePrepass) *liveness {
+	l := &liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex(), posts: pre.posts}
 	if opt.Calm {
 		// Without a fault event, an Error has no cause the history can show.
 		l.causeFrom = len(h)
-		if firstFault >= 0 {
-			l.causeFrom = firstFault
+		if pre.firstFault >= 0 {
+			l.causeFrom = pre.firstFault
 		}
 	}
-	if lastFault >= 0 {
-		l.faultsEnd, l.faulted = h[lastFault].T, true
+	if pre.lastFault >= 0 {
+		l.faultsEnd, l.faulted = h[pre.lastFault].T, true
 	}
-	// The posts after the last fault come after the server's last restart, so their seqs
-	// increase along the history: one order serves for time and for seq.
-	l.posts = make([]livePost, 0, posts)
-	for i := lastFault + 1; i < len(h); i++ {
-		if e := &h[i]; e.Kind == EvPostOK {
-			l.posts = append(l.posts, livePost{seq: e.Seq, t: e.T, event: i})
-		}
-	}
-	for i := range h {
-		l.event(i, &h[i])
+	return l
+}
+
+// verdicts judges every session once the second pass has seen the whole history.
+func (l *liveness) verdicts(opt LivenessOptions) []Violation {
+	end := opt.EndNs
+	if end == 0 {
+		end = l.h[len(l.h)-1].T
 	}
 	var vs []Violation
 	for k := range l.ss {
@@ -224,13 +242,12 @@ func (l *liveness) event(i int, e *Event) {
 }
 
 func (l *liveness) open(i int, e *Event) liveSession {
-	m, known := parseMode(e.Mode)
 	from := e.T
 	if l.faulted {
 		from = max(from, l.faultsEnd)
 	}
 	return liveSession{
-		id: e.Session, node: e.Node, history: known && m != mOnline, online: known && m == mOnline,
+		id: e.Session, node: e.Node, history: e.Mode.known() && e.Mode != ModeOnline, online: e.Mode == ModeOnline,
 		opened: e.T, due: addSat(from, l.bound), atDue: i, late: -1,
 	}
 }

@@ -36,17 +36,18 @@ func CheckProgress(h History, opt ProgressOptions) []Violation {
 	if !opt.Calm || len(h) == 0 {
 		return nil
 	}
-	p := progress{
-		server: serverOf(h), last: -1, sessions: newSessionIndex(), handshake: opt.HandshakeNs,
+	p := newProgress(serverOf(h), opt)
+	for i := range h {
+		p.event(h, i)
+	}
+	return p.vs
+}
+
+func newProgress(server string, opt ProgressOptions) *progress {
+	return &progress{
+		server: server, last: -1, sessions: newSessionIndex(), handshake: opt.HandshakeNs,
 		nodeFault: make(map[string]bool), serverFaultAt: -1, serverUpAt: -1,
 	}
-	var vs []Violation
-	for i := range h {
-		if v, ok := p.event(h, i); ok {
-			vs = append(vs, v)
-		}
-	}
-	return vs
 }
 
 type progress struct {
@@ -61,6 +62,7 @@ type progress struct {
 	// failpoint, -1 if none; serverUpAt that of its latest crash or restart, or failpoint.
 	serverFaultAt int
 	serverUpAt    int
+	vs            []Violation // found so far, in history order
 }
 
 // progressSession is what progress knows about one session.
@@ -74,27 +76,29 @@ type progressSession struct {
 	ended   bool
 }
 
-func (p *progress) event(h History, i int) (Violation, bool) {
+// event takes event i, adding a violation to p.vs if it is a groundless end. It returns
+// nothing: a violation returned per event was a copy of an empty one on every delivery.
+func (p *progress) event(h History, i int) {
 	e := &h[i]
 	switch e.Kind {
 	case EvPostOK:
 		p.last = e.Seq
-		return Violation{}, false
+		return
 	case EvFault, EvCrash, EvRestart:
 		p.disturb(i, e)
-		return Violation{}, false
+		return
 	case EvOpen:
 		if p.sessions.add(e.Session, len(p.ss)) {
 			p.ss = append(p.ss, progressSession{openAt: i, openT: e.T, node: e.Node, excused: p.documented(e)})
 		}
-		return Violation{}, false
+		return
 	case EvClose, EvState, EvPhase:
 	default:
-		return Violation{}, false
+		return
 	}
 	k, ok := p.sessions.find(e.Session)
 	if !ok {
-		return Violation{}, false
+		return
 	}
 	s := &p.ss[k]
 	switch {
@@ -108,18 +112,17 @@ func (p *progress) event(h History, i int) (Violation, bool) {
 	case e.Kind == EvState && (e.State == StError || e.State == StClosed):
 		s.ended = true
 		if s.closed || p.caused(s) || p.handshake > 0 && !s.active && e.T-s.openT >= p.handshake {
-			return Violation{}, false
+			return
 		}
 		msg := fmt.Sprintf("session %d ended in %s (%q) with nothing in the history to cause it: no fault, crash or restart touching it, no overflow, and not a documented failure of its open", e.Session, e.State, e.Reason)
 		if e.State == StClosed {
 			msg = fmt.Sprintf("session %d reported Closed without being closed, with nothing in the history to cause it: no fault, crash or restart touching it, and no overflow", e.Session)
 		}
-		return Violation{
+		p.vs = append(p.vs, Violation{
 			Property: PropProgress, Session: e.Session, Node: e.Node, Index: i, Message: msg,
 			Context: sessionContext(h, e.Session, i, true),
-		}, true
+		})
 	}
-	return Violation{}, false
 }
 
 // disturb records a fault, crash or restart event.
@@ -148,17 +151,16 @@ func (p *progress) documented(e *Event) string {
 	if p.down {
 		return "the server was down at the open"
 	}
-	m, _ := parseMode(e.Mode)
-	switch {
-	case m == mOnline || m == mInitial:
+	switch m := e.Mode; {
+	case !m.known() || m == ModeOnline || m == ModeInitial: // an unknown mode is Check's to report
 		return ""
 	case p.last < 0:
 		return "the server was empty at the open"
-	case m == mLast:
+	case m == ModeLast:
 		return ""
 	case e.ReqSeq < 0:
 		return "the open asked for a negative seq"
-	case m == mSeq && e.ReqSeq > p.last+1, m == mSeqData && e.ReqSeq > p.last:
+	case m == ModeSeq && e.ReqSeq > p.last+1, m == ModeSeqData && e.ReqSeq > p.last:
 		return fmt.Sprintf("the open asked for seq beyond %d, the server's last seq + 1", p.last+1)
 	}
 	return ""

@@ -1,55 +1,12 @@
 package checker
 
-// mode is an open mode as a small number, so the per-delivery code never compares strings.
-type mode uint8
-
-const (
-	mOnline mode = iota
-	mSeq
-	mSeqData
-	mInitial
-	mLast
-)
-
-func parseMode(s string) (mode, bool) {
-	switch s {
-	case ModeOnline:
-		return mOnline, true
-	case ModeSeq:
-		return mSeq, true
-	case ModeSeqData:
-		return mSeqData, true
-	case ModeInitial:
-		return mInitial, true
-	case ModeLast:
-		return mLast, true
-	}
-	return 0, false
-}
-
-func (m mode) String() string {
-	switch m {
-	case mOnline:
-		return ModeOnline
-	case mSeq:
-		return ModeSeq
-	case mSeqData:
-		return ModeSeqData
-	case mInitial:
-		return ModeInitial
-	case mLast:
-		return ModeLast
-	}
-	return "unknown"
-}
-
 // session is what the second pass knows about one client session.
 type session struct {
 	id         int64
 	node       string
 	nodeAt     int // index of node in checker.nodes
 	openAt     int // history index of the open
-	mode       mode
+	mode       Mode
 	reqSeq     int64
 	ep         int     // the epoch the session is judged in (see epoch)
 	pinned     bool    // ep is final: the session has made contact (see contacts)

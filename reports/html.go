@@ -263,14 +263,14 @@ func detail(e checker.Event) string {
 		add("msgid", strconv.FormatInt(int64(e.MsgID), 10))
 		add("sum", fmt.Sprintf("%08x", e.Sum))
 	case checker.EvOpen:
-		add("mode", e.Mode)
+		add("mode", e.Mode.String())
 		if e.Mode == checker.ModeSeq || e.Mode == checker.ModeSeqData {
 			add("seq", strconv.FormatInt(e.ReqSeq, 10))
 		}
 	case checker.EvControl, checker.EvPhase, checker.EvFault:
 		add("name", e.Name)
 	case checker.EvState:
-		add("state", e.State)
+		add("state", e.State.String())
 	}
 	add("reason", e.Reason)
 	return strings.Join(parts, " ")
@@ -504,19 +504,19 @@ func buildTimeline(f Failure, w window, pos map[int]int, gaps map[int]gap) timel
 			vline(l, xv, "phase")
 			label(l, xv, "phase", fmt.Sprintf("%s %d", e.Name, e.Seq))
 		case checker.EvState:
-			class := "state-" + strings.ToLower(e.State)
+			class := "state-" + strings.ToLower(e.State.String())
 			if e.State != checker.StActive && e.State != checker.StError && e.State != checker.StClosed {
 				class = "state-other"
 			}
 			vline(l, xv, class)
-			s := e.State
+			s := e.State.String()
 			if e.Reason != "" {
 				s += ": " + e.Reason
 			}
 			label(l, xv, class, s)
 		case checker.EvOpen:
 			vline(l, xv, "open")
-			s := "open " + e.Mode
+			s := "open " + e.Mode.String()
 			if e.Mode == checker.ModeSeq || e.Mode == checker.ModeSeqData {
 				s += " " + strconv.FormatInt(e.ReqSeq, 10)
 			}

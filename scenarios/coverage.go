@@ -80,7 +80,8 @@ func Cover(h checker.History) Coverage {
 	// index is where seq s is or would be in the stored log.
 	index := func(s int64) int { return sort.Search(len(log), func(i int) bool { return log[i] >= s }) }
 	type sess struct {
-		mode, why            string
+		mode                 checker.Mode
+		why                  string
 		req                  int64
 		requested, replied   bool
 		reply                int64

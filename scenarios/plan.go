@@ -244,18 +244,37 @@ const (
 )
 
 // ranges checks numbers against their limits and keeps the first failure, named by its path in
-// the plan file.
-type ranges struct{ err error }
+// the plan file. The path of the part being checked is kept in pieces and put together only for
+// a failure: building it for every post of a large plan was a tenth of a run.
+type ranges struct {
+	err   error
+	part  string // the part of the plan the fields belong to ("net.online", "posts"); "" for the top
+	index int    // the part's index in its list, -1 when it is no list
+}
+
+// in makes the next fields those of part, the index-th of its list (index -1: not a list).
+func (r *ranges) in(part string, index int) { r.part, r.index = part, index }
+
+// path is field's path in the plan file.
+func (r *ranges) path(field string) string {
+	switch {
+	case r.part == "":
+		return field
+	case r.index < 0:
+		return r.part + "." + field
+	}
+	return fmt.Sprintf("%s[%d].%s", r.part, r.index, field)
+}
 
 func (r *ranges) int(field string, x, lo, hi int64) {
 	if r.err == nil && (x < lo || x > hi) {
-		r.err = fmt.Errorf("%s = %d is out of range [%d, %d]", field, x, lo, hi)
+		r.err = fmt.Errorf("%s = %d is out of range [%d, %d]", r.path(field), x, lo, hi)
 	}
 }
 
 func (r *ranges) prob(field string, x float64) {
 	if r.err == nil && !(x >= 0 && x <= 1) {
-		r.err = fmt.Errorf("%s = %v is not a probability in [0, 1]", field, x)
+		r.err = fmt.Errorf("%s = %v is not a probability in [0, 1]", r.path(field), x)
 	}
 }
 
@@ -276,53 +295,54 @@ func (p *Plan) numbers() error {
 		name string
 		l    Link
 	}{{"net.online", p.Net.Online}, {"net.request", p.Net.Request}} {
-		name, l := nl.name, nl.l
-		r.time(name+".latency_us", l.LatencyUs)
-		r.time(name+".jitter_us", l.JitterUs)
-		r.prob(name+".segment_prob", l.SegmentProb)
-		r.int(name+".segment_max", int64(l.SegmentMax), 0, maxCount)
-		r.int(name+".bandwidth_bytes_per_sec", l.BandwidthBytesPerSec, 0, maxRate)
-		r.prob(name+".loss_prob", l.LossProb)
-		r.time(name+".retransmit_us", l.RetransmitUs)
-		r.int(name+".recv_bytes_per_sec", l.RecvBytesPerSec, 0, maxRate)
-		r.int(name+".send_buffer_bytes", int64(l.SendBufferBytes), 0, maxBytes)
-		r.prob(name+".dup_prob", l.DupProb)
-		r.prob(name+".reorder_prob", l.ReorderProb)
-		r.time(name+".reorder_max_us", l.ReorderMaxUs)
+		l := nl.l
+		r.in(nl.name, -1)
+		r.time("latency_us", l.LatencyUs)
+		r.time("jitter_us", l.JitterUs)
+		r.prob("segment_prob", l.SegmentProb)
+		r.int("segment_max", int64(l.SegmentMax), 0, maxCount)
+		r.int("bandwidth_bytes_per_sec", l.BandwidthBytesPerSec, 0, maxRate)
+		r.prob("loss_prob", l.LossProb)
+		r.time("retransmit_us", l.RetransmitUs)
+		r.int("recv_bytes_per_sec", l.RecvBytesPerSec, 0, maxRate)
+		r.int("send_buffer_bytes", int64(l.SendBufferBytes), 0, maxBytes)
+		r.prob("dup_prob", l.DupProb)
+		r.prob("reorder_prob", l.ReorderProb)
+		r.time("reorder_max_us", l.ReorderMaxUs)
 	}
 	for i, post := range p.Posts {
-		f := fmt.Sprintf("posts[%d].", i)
-		r.time(f+"at_us", post.AtUs)
-		r.seq(f+"seq", post.Seq)
-		r.int(f+"size_bytes", int64(post.SizeBytes), 0, maxSizeBytes)
+		r.in("posts", i)
+		r.time("at_us", post.AtUs)
+		r.seq("seq", post.Seq)
+		r.int("size_bytes", int64(post.SizeBytes), 0, maxSizeBytes)
 	}
 	for i, c := range p.Clients {
-		f := fmt.Sprintf("clients[%d].", i)
-		r.time(f+"open_at_us", c.OpenAtUs)
-		r.seq(f+"seq", c.Seq)
-		r.int(f+"buffer_bytes", int64(c.BufferBytes), 0, maxBytes)
-		r.time(f+"close_at_us", c.CloseAtUs)
+		r.in("clients", i)
+		r.time("open_at_us", c.OpenAtUs)
+		r.seq("seq", c.Seq)
+		r.int("buffer_bytes", int64(c.BufferBytes), 0, maxBytes)
+		r.time("close_at_us", c.CloseAtUs)
 		if c.CloseOnSeq != nil {
-			r.seq(f+"close_on_seq", *c.CloseOnSeq)
+			r.seq("close_on_seq", *c.CloseOnSeq)
 		}
-		r.time(f+"handshake_timeout_us", c.HandshakeTimeoutUs)
-		r.int(f+"read_bytes_per_sec", c.ReadBytesPerSec, 0, maxRate)
+		r.time("handshake_timeout_us", c.HandshakeTimeoutUs)
+		r.int("read_bytes_per_sec", c.ReadBytesPerSec, 0, maxRate)
 		if o := c.Reopen; o != nil {
-			r.int(f+"reopen.backoff_us", o.BackoffUs, 1, maxTimeUs)
-			r.time(f+"reopen.max_backoff_us", o.MaxBackoffUs)
-			r.int(f+"reopen.max_reopens", int64(o.MaxReopens), 0, maxCount)
+			r.int("reopen.backoff_us", o.BackoffUs, 1, maxTimeUs)
+			r.time("reopen.max_backoff_us", o.MaxBackoffUs)
+			r.int("reopen.max_reopens", int64(o.MaxReopens), 0, maxCount)
 		}
 	}
 	for i, fl := range p.Faults {
-		f := fmt.Sprintf("faults[%d].", i)
-		r.time(f+"at_us", fl.AtUs)
-		r.time(f+"duration_us", fl.DurationUs)
-		r.time(f+"delay_us", fl.DelayUs)
+		r.in("faults", i)
+		r.time("at_us", fl.AtUs)
+		r.time("duration_us", fl.DurationUs)
+		r.time("delay_us", fl.DelayUs)
 	}
 	for i, fp := range p.Failpoints {
-		f := fmt.Sprintf("failpoints[%d].", i)
-		r.prob(f+"prob", fp.Prob)
-		r.int(f+"max", int64(fp.Max), 0, maxCount)
+		r.in("failpoints", i)
+		r.prob("prob", fp.Prob)
+		r.int("max", int64(fp.Max), 0, maxCount)
 	}
 	return r.err
 }

@@ -149,8 +149,11 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 			k.Schedule(cp.CloseAtUs*1000, sim.Func(a.close))
 		}
 	}
-	for _, post := range p.Posts {
-		k.Schedule(post.AtUs*1000, sim.Func(func() { r.post(post) }))
+	// One handler per post, all in one array: a closure each was an allocation per post.
+	posts := make([]postEvent, len(p.Posts))
+	for i, post := range p.Posts {
+		posts[i] = postEvent{r, i}
+		k.Schedule(post.AtUs*1000, &posts[i])
 	}
 	for _, f := range p.Faults {
 		if f.Trigger != "" {
@@ -171,24 +174,18 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	if k.Exhausted() {
 		return Outcome{}, fmt.Errorf("plan %s seed %d: stopped after %d events without finishing", p.Name, seed, opt.MaxEvents)
 	}
-	res, err := checker.Check(r.hist)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
-	}
 	// A datagram online link loses messages for the whole run, and a lost last message is
 	// undetectable without heartbeats: there only the sessions' duty to settle is checked.
+	// The linear validators' violations go first; fresh adds what they cannot see: whether
+	// Online and deliveries fit the server's state at the time.
 	calm := p.Calm()
-	live := checker.LivenessOptions{
-		BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm,
-	}
-	res.Violations = append(res.Violations, checker.CheckLiveness(r.hist, live)...)
-	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: calm, HandshakeNs: p.handshakeNs()})...)
-	var lin checker.LinResult
-	if !opt.NoFresh {
-		// The linear validators go first; fresh adds what they cannot see: whether Online
-		// and deliveries fit the server's state at the time.
-		lin = checker.CheckFresh(r.hist)
-		res.Violations = append(res.Violations, lin.Violations(r.hist)...)
+	res, lin, err := checker.Judge(r.hist, checker.JudgeOptions{
+		Liveness: checker.LivenessOptions{BoundNs: bound * 1000, EndNs: k.Now(), SessionsOnly: p.Net.Online.Unreliable, Calm: calm},
+		Progress: checker.ProgressOptions{Calm: calm, HandshakeNs: p.handshakeNs()},
+		NoFresh:  opt.NoFresh,
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("plan %s seed %d: history: %w", p.Name, seed, err)
 	}
 	return Outcome{
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
@@ -369,6 +366,14 @@ func (r *runner) failpoints(node string) context.Context {
 	})
 }
 
+// postEvent fires the plan's i-th post.
+type postEvent struct {
+	r *runner
+	i int
+}
+
+func (e *postEvent) Fire() { e.r.post(e.r.p.Posts[e.i]) }
+
 func (r *runner) post(p Post) {
 	b := p.Body()
 	sum := checker.Checksum(b)
@@ -489,7 +494,7 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	}
 	a.r.session++
 	a.session, a.opened, a.live = a.r.session, true, true
-	a.record(checker.Event{Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why})
+	a.record(checker.Event{Kind: checker.EvOpen, Mode: openModes[mode], ReqSeq: seq, Name: why})
 	if err := a.c.Open(mode, seq); err != nil {
 		// An open the client cannot make (initial or last over the old protocol) is the
 		// plan's malformed input: the history must show it as the cause of the failure.
@@ -497,6 +502,19 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 		a.end(checker.StError, err.Error())
 	}
 }
+
+// openModes and sessionStates are the history's names for the reference's modes and states.
+var (
+	openModes = [...]checker.Mode{
+		reference.ModeOnline: checker.ModeOnline, reference.ModeSeq: checker.ModeSeq,
+		reference.ModeSeqData: checker.ModeSeqData, reference.ModeInitial: checker.ModeInitial,
+		reference.ModeLast: checker.ModeLast,
+	}
+	sessionStates = [...]checker.State{
+		reference.StateActive: checker.StActive, reference.StateError: checker.StError,
+		reference.StateClosed: checker.StClosed,
+	}
+)
 
 func (a *clientApp) close() {
 	if !a.opened || a.closed {
@@ -512,7 +530,7 @@ func (a *clientApp) close() {
 
 // end records that the current session ended without its client saying so (an open refused,
 // a crash).
-func (a *clientApp) end(state, reason string) {
+func (a *clientApp) end(state checker.State, reason string) {
 	a.live = false
 	a.record(checker.Event{Kind: checker.EvState, State: state, Reason: reason})
 }
@@ -563,9 +581,9 @@ func (a *clientApp) State(s reference.State, reason string) {
 	if s != reference.StateActive {
 		a.live = false
 	}
-	a.record(checker.Event{Kind: checker.EvState, State: s.String(), Reason: reason})
+	a.record(checker.Event{Kind: checker.EvState, State: sessionStates[s], Reason: reason})
 	switch r := a.plan.Reopen; {
-	case s == reference.StateActive && a.plan.Mode == checker.ModeOnline:
+	case s == reference.StateActive && a.plan.Mode == checker.ModeOnline.String():
 		a.backoffUs = 0 // online mode never reports Online: Active is its handover
 	case s == reference.StateError && r != nil && !a.closed && (r.MaxReopens == 0 || a.reopens < r.MaxReopens):
 		a.reopens++

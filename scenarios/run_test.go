@@ -41,7 +41,7 @@ func TestRunSettlingIsBounded(t *testing.T) {
 	p := Plan{
 		Name: "slow_history", DurationUs: 1000, LivenessBoundUs: 1000,
 		Net:     NetPlan{Request: Link{BandwidthBytesPerSec: 1_000_000}},
-		Clients: []ClientPlan{{Name: "c1", OpenAtUs: 500, Mode: checker.ModeSeq}},
+		Clients: []ClientPlan{{Name: "c1", OpenAtUs: 500, Mode: checker.ModeSeq.String()}},
 	}
 	for i := range 500 {
 		p.Posts = append(p.Posts, Post{Seq: int64(i), SizeBytes: 8000})
@@ -60,8 +60,8 @@ func TestRunSettlingIsBounded(t *testing.T) {
 // wrong version, which the server refuses.
 func TestProgressSeesMalformedInput(t *testing.T) {
 	for _, c := range []ClientPlan{
-		{Name: "c1", OpenAtUs: 500, Mode: checker.ModeInitial, Protocol: "old"},
-		{Name: "c1", OpenAtUs: 500, Mode: checker.ModeSeq, RequestVersion: 3},
+		{Name: "c1", OpenAtUs: 500, Mode: checker.ModeInitial.String(), Protocol: "old"},
+		{Name: "c1", OpenAtUs: 500, Mode: checker.ModeSeq.String(), RequestVersion: 3},
 	} {
 		p := Plan{Name: "bad_input", DurationUs: 1000, Posts: steady(0, 5, 100), Clients: []ClientPlan{c}}
 		out, err := Run(p, 1, Options{})

@@ -87,7 +87,7 @@ func Summary(h checker.History) string {
 		}
 		switch e.Kind {
 		case checker.EvOpen:
-			s.mode, s.req = e.Mode, e.ReqSeq
+			s.mode, s.req = e.Mode.String(), e.ReqSeq
 		case checker.EvDeliver:
 			if s.n == 0 {
 				s.first = e.Seq
@@ -99,7 +99,7 @@ func Summary(h checker.History) string {
 				s.online = append(s.online, e.Seq)
 			}
 		case checker.EvState:
-			s.state, s.reason = e.State, e.Reason
+			s.state, s.reason = e.State.String(), e.Reason
 		}
 	}
 	var b strings.Builder

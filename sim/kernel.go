@@ -40,10 +40,18 @@ func (e *event) before(o *event) bool {
 const arity = 4
 
 // Kernel owns virtual time and the event queue of one run.
+//
+// The queue is two parts. Events scheduled in order of time, as a plan's posts and opens are
+// before a run starts, are appended to runway, which then stays sorted and is read from its
+// front; any other event goes to the heap. Step fires whichever front is earlier on (atNs, seq),
+// the order one heap would give, but a plan of 20k posts no longer makes the heap 20k deep for
+// every event the network schedules while the run goes on.
 type Kernel struct {
 	nowNs     int64
 	seq       uint64
 	queue     []event // min-heap on (atNs, seq)
+	runway    []event // sorted on (atNs, seq); runway[head:] are pending
+	head      int
 	fired     uint64
 	maxEvents uint64 // 0: unbounded
 	exhausted bool
@@ -73,7 +81,7 @@ func (k *Kernel) Rand() *rand.Rand { return k.rng }
 func (k *Kernel) Trace() *Trace { return &k.trace }
 
 // Pending returns the number of scheduled events not yet fired.
-func (k *Kernel) Pending() int { return len(k.queue) }
+func (k *Kernel) Pending() int { return len(k.queue) + len(k.runway) - k.head }
 
 // Fired returns the number of events fired so far in this run.
 func (k *Kernel) Fired() uint64 { return k.fired }
@@ -99,7 +107,13 @@ func (k *Kernel) Schedule(atNs int64, h Handler) {
 		panic("sim: Schedule with nil handler")
 	}
 	k.seq++
-	k.push(event{atNs: atNs, seq: k.seq, h: h})
+	e := event{atNs: atNs, seq: k.seq, h: h}
+	// seq grows with every call, so an event no earlier than the runway's last is after it.
+	if n := len(k.runway); n == k.head || atNs >= k.runway[n-1].atNs {
+		k.runway = append(k.runway, e)
+		return
+	}
+	k.push(e)
 }
 
 // After queues h to fire dNs nanoseconds from now; dNs < 0 panics like Schedule.
@@ -108,7 +122,7 @@ func (k *Kernel) After(dNs int64, h Handler) { k.Schedule(k.nowNs+dNs, h) }
 // Step fires the earliest event, whatever its time, and reports whether it fired one. It
 // returns false when the queue is empty or the event bound is reached.
 func (k *Kernel) Step() bool {
-	if len(k.queue) == 0 {
+	if k.Pending() == 0 {
 		return false
 	}
 	if k.maxEvents > 0 && k.fired >= k.maxEvents {
@@ -118,7 +132,7 @@ func (k *Kernel) Step() bool {
 	if k.firing {
 		panic("sim: Step or Run called from inside a handler")
 	}
-	e := k.pop()
+	e := k.next()
 	if e.atNs < k.nowNs {
 		panic(fmt.Sprintf("sim: event at %d ns popped after now (%d ns): heap order broken", e.atNs, k.nowNs))
 	}
@@ -141,12 +155,41 @@ func (k *Kernel) Run(untilNs int64) {
 	if untilNs < k.nowNs {
 		panic(fmt.Sprintf("sim: Run until %d ns is before now (%d ns)", untilNs, k.nowNs))
 	}
-	for len(k.queue) > 0 && k.queue[0].atNs <= untilNs {
+	for k.Pending() > 0 && k.front().atNs <= untilNs {
 		if !k.Step() {
 			return
 		}
 	}
 	k.nowNs = untilNs
+}
+
+// front is the earliest pending event; there must be one.
+func (k *Kernel) front() *event {
+	if k.head == len(k.runway) {
+		return &k.queue[0]
+	}
+	if len(k.queue) > 0 && k.queue[0].before(&k.runway[k.head]) {
+		return &k.queue[0]
+	}
+	return &k.runway[k.head]
+}
+
+// next removes and returns the earliest pending event; there must be one.
+func (k *Kernel) next() event {
+	if k.head == len(k.runway) || len(k.queue) > 0 && k.queue[0].before(&k.runway[k.head]) {
+		return k.pop()
+	}
+	e := k.runway[k.head]
+	k.runway[k.head] = event{} // drop the handler reference so the runway does not keep it alive
+	k.head++
+	// Fired events are dropped from the front once they are half the runway, so a runway that
+	// is appended to as fast as it is read does not grow without bound.
+	if k.head == len(k.runway) || k.head >= 64 && 2*k.head >= len(k.runway) {
+		n := copy(k.runway, k.runway[k.head:])
+		clear(k.runway[n:])
+		k.runway, k.head = k.runway[:n], 0
+	}
+	return e
 }
 
 func (k *Kernel) push(e event) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -356,5 +357,61 @@ func TestTraceHashCoversMessage(t *testing.T) {
 	written.RecordMsg(5, "c1", "deliver", 3, 1, 7, 0xabcdef)
 	if want := "     0.000005ms c1         deliver         3 1 msgid=7 sum=abcdef\n"; buf.String() != want {
 		t.Fatalf("text %q, want %q", buf.String(), want)
+	}
+}
+
+// Events scheduled in time order go to the runway, the others to the heap; whatever the mix,
+// and with handlers scheduling more while the run goes on, they must fire in (time, insertion)
+// order, as a plain sorted list of what is pending says.
+func TestRunwayAndHeapFireInOrder(t *testing.T) {
+	k := New(3)
+	type item struct{ at, seq int64 }
+	byOrder := func(a, b item) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq)) }
+	var pending, got []item // pending sorted by byOrder
+	var seq int64
+	var schedule func(at int64)
+	schedule = func(at int64) {
+		it := item{at, seq}
+		seq++
+		i, _ := slices.BinarySearchFunc(pending, it, byOrder)
+		pending = slices.Insert(pending, i, it)
+		k.Schedule(at, Func(func() {
+			got = append(got, it)
+			// Some handlers schedule nothing, some one event now or soon, some a run of
+			// events in time order far ahead, as a plan's posts are.
+			switch k.Rand().IntN(4) {
+			case 1:
+				schedule(k.Now() + k.Rand().Int64N(3))
+			case 2:
+				schedule(k.Now() + k.Rand().Int64N(500))
+			case 3:
+				for j := range k.Rand().Int64N(5) {
+					schedule(k.Now() + 100 + 10*j)
+				}
+			}
+		}))
+	}
+	for i := range 2000 {
+		schedule(int64(i / 3))
+	}
+	for i := range 300 {
+		schedule(k.Rand().Int64N(1000) + int64(i%2))
+	}
+	for len(got) < 50_000 && len(pending) > 0 {
+		// The handler may schedule more, so the earliest pending is taken before it fires.
+		want := pending[0]
+		pending = pending[1:]
+		if !k.Step() {
+			t.Fatalf("Step fired nothing with %d pending", len(pending)+1)
+		}
+		if g := got[len(got)-1]; g != want {
+			t.Fatalf("event %d: fired %v, want %v", len(got)-1, g, want)
+		}
+	}
+	if k.Pending() != len(pending) {
+		t.Fatalf("Pending %d, want %d", k.Pending(), len(pending))
+	}
+	if len(got) < 10_000 {
+		t.Fatalf("only %d events fired: the test exercises too little", len(got))
 	}
 }

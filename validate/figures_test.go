@@ -67,7 +67,7 @@ func TestMeasure(t *testing.T) {
 	h := checker.History{
 		{T: 0, Node: "server", Kind: checker.EvPost, Seq: 1},
 		{T: 1 * ms, Node: "server", Kind: checker.EvPostOK, Seq: 1},
-		{T: 2 * ms, Node: "c1", Session: 1, Kind: checker.EvOpen, Mode: "seq", ReqSeq: 1},
+		{T: 2 * ms, Node: "c1", Session: 1, Kind: checker.EvOpen, Mode: checker.ModeSeq, ReqSeq: 1},
 		{T: 5 * ms, Node: "c1", Session: 1, Kind: checker.EvDeliver, Seq: 1},
 		{T: 6 * ms, Node: "c1", Session: 1, Kind: checker.EvControl, Name: checker.CtlOnline, Seq: 1},
 		{T: 10 * ms, Node: "server", Kind: checker.EvPost, Seq: 2},

@@ -134,7 +134,7 @@ func ParseEvent(line []byte) (Event, error) {
 			return e, fmt.Errorf(`%s needs "name" and "seq"`, e.Ev)
 		}
 	case EvState:
-		if e.State != checker.StActive && e.State != checker.StError && e.State != checker.StClosed {
+		if _, ok := checker.ParseState(e.State); !ok {
 			return e, fmt.Errorf(`state %q (want Active, Error or Closed)`, e.State)
 		}
 	default:

@@ -681,7 +681,8 @@ func (c *client) start(mode reference.Mode, seq int64, why string) {
 		// the client refuses, shown as the simulator shows it.
 		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: faultBadOpen, Reason: "mode " + mode.String() + " over the old protocol"})
 	}
-	c.record(checker.Event{T: t, Kind: checker.EvOpen, Mode: mode.String(), ReqSeq: seq, Name: why}, c.session)
+	hm, _ := checker.ParseMode(mode.String()) // the reference's modes and the history's have the same names
+	c.record(checker.Event{T: t, Kind: checker.EvOpen, Mode: hm, ReqSeq: seq, Name: why}, c.session)
 	c.send(Open(mode.String(), seq), c.session)
 }
 
@@ -735,8 +736,9 @@ func (c *client) handle(ev Event) {
 		c.record(checker.Event{T: t, Kind: checker.EvPhase, Name: ev.Name, Seq: *ev.Seq}, c.current)
 		c.fire(ev.Name)
 	case EvState:
-		c.record(checker.Event{T: t, Kind: checker.EvState, State: ev.State, Reason: ev.Reason}, c.current)
-		c.state(ev.State)
+		st, _ := checker.ParseState(ev.State) // the driver protocol refuses any other state
+		c.record(checker.Event{T: t, Kind: checker.EvState, State: st, Reason: ev.Reason}, c.current)
+		c.state(st)
 	}
 }
 
@@ -763,9 +765,9 @@ func (c *client) answer(ev Event, t int64) {
 	}
 }
 
-func (c *client) state(s string) {
+func (c *client) state(s checker.State) {
 	if s == checker.StActive {
-		if c.plan.Mode == checker.ModeOnline {
+		if c.plan.Mode == checker.ModeOnline.String() {
 			c.backoff = 0 // online mode never reports Online: Active is its handover
 			c.online, c.ackedLive = true, c.r.lastAcked
 		}

@@ -58,7 +58,7 @@ func TestRunOnUnixSockets(t *testing.T) {
 		case checker.EvFault:
 			story = append(story, e.Name)
 		case checker.EvState:
-			story = append(story, e.State)
+			story = append(story, e.State.String())
 		case checker.EvOpen, checker.EvClose:
 			story = append(story, e.Kind.String())
 		}

@@ -177,7 +177,7 @@ func TestDriverRefusedOpen(t *testing.T) {
 		o.cfg.Protocol = reference.ProtoOld // it cannot ask for initial
 		return driveClient(ctx, o, in, out)
 	})
-	cli.send(t, validate.Open(checker.ModeInitial, 0))
+	cli.send(t, validate.Open(checker.ModeInitial.String(), 0))
 	cli.expect(t, "ok", "state Error")
 }
 

@@ -260,7 +260,7 @@ func TestSubscribeBufferDuringHistory(t *testing.T) {
 }
 
 func isState(st string) func(checker.Event) bool {
-	return func(e checker.Event) bool { return e.Kind == checker.EvState && e.State == st }
+	return func(e checker.Event) bool { return e.Kind == checker.EvState && e.State.String() == st }
 }
 
 func mustServerOpts(t *testing.T, flags ...string) serverOpts {

@@ -303,9 +303,9 @@ func TestTranscriptSubscribeAgainstTLLServer(t *testing.T) {
 				case checker.EvControl:
 					got = append(got, fmt.Sprintf("%s(%d)", e.Name, e.Seq))
 				case checker.EvState:
-					got = append(got, e.State)
+					got = append(got, e.State.String())
 				case checker.EvOpen:
-					got = append(got, "open "+e.Mode+" "+fmt.Sprint(e.ReqSeq))
+					got = append(got, "open "+e.Mode.String()+" "+fmt.Sprint(e.ReqSeq))
 				}
 				if e.Node != "c0" || e.Session != 1 {
 					t.Fatalf("event %+v: want node c0, session 1", e)
