@@ -537,7 +537,12 @@ func (s *Server) pump(c *srvConn) {
 	if cut {
 		recs = recs[:len(recs)/2]
 	}
-	var buf []byte
+	// Sized once: grown by append, a batch's buffer was copied again at every doubling.
+	size := len(recs) * wire.HeaderSize
+	for _, r := range recs {
+		size += len(r.Body)
+	}
+	buf := make([]byte, 0, size)
 	for _, r := range recs {
 		buf = wire.AppendFrame(buf, r.MsgID, r.Seq, r.Body)
 	}
