@@ -106,20 +106,24 @@ func Run(ctx context.Context, p scenarios.Plan, seed uint64, opt Options) (Outco
 	// Drivers in different processes report in their own order; one clock orders them.
 	sort.SliceStable(r.hist, func(i, j int) bool { return r.hist[i].T < r.hist[j].T })
 	out.History = r.hist
-	res, err := checker.Check(r.hist)
+	// The same rules as a simulated run's, calm links included.
+	res, fresh, err := checker.Judge(r.hist, checker.JudgeOptions{
+		Liveness: checker.LivenessOptions{BoundNs: int64(out.Bound), EndNs: r.stopped, Calm: p.Calm()},
+		Progress: checker.ProgressOptions{Calm: p.Calm(), HandshakeNs: m.handshakeNs(&p)},
+	})
 	if err != nil {
 		return out, fmt.Errorf("the drivers' history cannot be judged: %w", err)
 	}
-	// The same rules as a simulated run's otherwise, calm links included.
-	timed := checker.CheckLiveness(r.hist, checker.LivenessOptions{BoundNs: int64(out.Bound), EndNs: r.stopped, Calm: p.Calm()})
-	res.Violations = append(res.Violations, timed...)
-	res.Violations = append(res.Violations, checker.CheckProgress(r.hist, checker.ProgressOptions{Calm: p.Calm(), HandshakeNs: m.handshakeNs(&p)})...)
-	out.Fresh = checker.CheckFresh(r.hist)
-	res.Violations = append(res.Violations, out.Fresh.Violations(r.hist)...)
-	out.Result = res
+	timed := 0
+	for _, v := range res.Violations {
+		if v.Property == checker.PropLiveness {
+			timed++
+		}
+	}
+	out.Result, out.Fresh = res, fresh
 	out.Latency = measure(r.hist)
 	out.Coverage = scenarios.Cover(r.hist)
-	out.Verdict = judge(len(res.Violations), len(timed), r.canary)
+	out.Verdict = judge(len(res.Violations), timed, r.canary)
 	return out, nil
 }
 

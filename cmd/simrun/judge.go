@@ -50,15 +50,12 @@ func judgeFile(path string, r historyRules) (checker.History, checker.Result, ch
 	if err != nil {
 		return nil, checker.Result{}, checker.LinResult{}, usagef("%s: %v", path, err)
 	}
-	res, err := checker.Check(h)
+	res, lin, err := checker.Judge(h, checker.JudgeOptions{
+		Liveness: checker.LivenessOptions{BoundNs: *r.boundUs * 1000, SessionsOnly: *r.lossy, Calm: !*r.lossy},
+		Progress: checker.ProgressOptions{Calm: !*r.lossy, HandshakeNs: *r.handshakeUs * 1000},
+	})
 	if err != nil {
 		return nil, checker.Result{}, checker.LinResult{}, usagef("%s: %v", path, err)
 	}
-	res.Violations = append(res.Violations, checker.CheckLiveness(h, checker.LivenessOptions{
-		BoundNs: *r.boundUs * 1000, SessionsOnly: *r.lossy, Calm: !*r.lossy,
-	})...)
-	res.Violations = append(res.Violations, checker.CheckProgress(h, checker.ProgressOptions{Calm: !*r.lossy, HandshakeNs: *r.handshakeUs * 1000})...)
-	lin := checker.CheckFresh(h)
-	res.Violations = append(res.Violations, lin.Violations(h)...)
 	return h, res, lin, nil
 }
