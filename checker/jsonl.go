@@ -120,7 +120,7 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = append(b, `{"t":`...)
 	b = strconv.AppendInt(b, e.T, 10)
 	b = append(b, `,"node":`...)
-	b = appendJSONString(b, e.Node)
+	b = AppendJSONString(b, e.Node)
 	b = append(b, `,"session":`...)
 	b = strconv.AppendInt(b, e.Session, 10)
 	b = append(b, `,"ev":"`...)
@@ -144,11 +144,11 @@ func appendEvent(b []byte, e *Event) []byte {
 		case fReqSeq:
 			b = strconv.AppendInt(b, e.ReqSeq, 10)
 		case fMode:
-			b = appendJSONString(b, e.Mode.String())
+			b = AppendJSONString(b, e.Mode.String())
 		case fState:
-			b = appendJSONString(b, e.State.String())
+			b = AppendJSONString(b, e.State.String())
 		default:
-			b = appendJSONString(b, *stringField(e, f))
+			b = AppendJSONString(b, *stringField(e, f))
 		}
 	}
 	return append(b, '}', '\n')
@@ -173,9 +173,10 @@ func stringField(e *Event, f field) *string {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as encoding/json
-// does, so the output is always valid JSON.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, escaped as WriteHistory escapes it. Invalid
+// UTF-8 becomes U+FFFD, as encoding/json does, so the output is always valid JSON; a writer
+// of history lines of its own (simrun subscribe) uses it to write the same bytes.
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

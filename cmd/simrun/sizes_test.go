@@ -123,17 +123,20 @@ func TestServeSubscribeLargeBodies(t *testing.T) {
 	}
 }
 
+// limitCases are the size limits the limit tests try: the default, and one set by --max-size.
+var limitCases = []struct {
+	name  string
+	limit int
+	flags []string
+}{
+	{"default", defaultMaxSize, nil},
+	{"configured", 300000, []string{"--max-size", "300000"}},
+}
+
 // A post over serve's limit is refused, naming the size, the limit and the flag that sets it,
 // and serve goes on; a post of exactly the limit is stored. Default and configured limits.
 func TestServeRefusesOverItsLimit(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		limit int
-		flags []string
-	}{
-		{"default", defaultMaxSize, nil},
-		{"configured", 300000, []string{"--max-size", "300000"}},
-	} {
+	for _, c := range limitCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			srv := startServe(t, mustServerOpts(t, c.flags...))
@@ -154,14 +157,7 @@ func TestServeRefusesOverItsLimit(t *testing.T) {
 // limit or one set by --max-size, naming the size, the limit and the flag that sets it; the
 // message of exactly the limit before it is delivered.
 func TestSubscribeFailsOverItsLimit(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		limit int
-		flags []string
-	}{
-		{"default", defaultMaxSize, nil},
-		{"configured", 300000, []string{"--max-size", "300000"}},
-	} {
+	for _, c := range limitCases {
 		for _, live := range []bool{false, true} {
 			t.Run(c.name+map[bool]string{false: "/history", true: "/live"}[live], func(t *testing.T) {
 				t.Parallel()

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/reference"
@@ -59,7 +58,7 @@ type subscriber struct {
 const subscribeFlushBytes = 64 << 10
 
 func newSubscriber(node string, out io.Writer) *subscriber {
-	mid := appendJSONString([]byte(`,"node":`), node)
+	mid := checker.AppendJSONString([]byte(`,"node":`), node)
 	mid = append(mid, `,"session":1,"ev":"`...)
 	now := time.Now()
 	return &subscriber{
@@ -101,7 +100,7 @@ func appendInt(b []byte, key string, v int64) []byte {
 }
 
 func appendString(b []byte, key, v string) []byte {
-	return appendJSONString(append(b, key...), v)
+	return checker.AppendJSONString(append(b, key...), v)
 }
 
 // Idle flushes: the client host calls it when its loop has nothing more to do.
@@ -179,47 +178,6 @@ func (s *subscriber) closing() {
 	if b, ok := s.begin("close"); ok {
 		s.finish(b)
 	}
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends v as a JSON string, escaped as checker.WriteHistory escapes it
-// (invalid UTF-8 becomes U+FFFD), so that a line is the same bytes whichever wrote it.
-func appendJSONString(b []byte, v string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(v); {
-		c := v[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(v[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(append(b, v[start:i]...), `\ufffd`...)
-				start = i + 1
-			}
-			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		b = append(b, v[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	return append(append(b, v[start:]...), '"')
 }
 
 // subscribe opens one session and writes its history until ctx ends (exit 0: the session is
