@@ -75,18 +75,23 @@ var stateNames = [...]string{StActive: "Active", StError: "Error", StClosed: "Cl
 
 // String is the state's name as TLL spells it, "" for the zero State (no state) or one out of
 // range.
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
+func (s State) String() string { return nameOf(stateNames[:], s) }
+
+// ParseState is the inverse of State.String for the known states.
+func ParseState(name string) (State, bool) { return parseName[State](stateNames[:], name) }
+
+// nameOf and parseName map the one-byte enumerations of an event to their names and back.
+func nameOf[T ~uint8](names []string, v T) string {
+	if int(v) < len(names) {
+		return names[v]
 	}
 	return ""
 }
 
-// ParseState is the inverse of State.String for the known states.
-func ParseState(name string) (State, bool) {
-	for i, n := range stateNames {
+func parseName[T ~uint8](names []string, name string) (T, bool) {
+	for i, n := range names {
 		if n != "" && n == name {
-			return State(i), true
+			return T(i), true
 		}
 	}
 	return 0, false
@@ -119,22 +124,10 @@ var modeNames = [...]string{
 
 // String is the mode's name in a history file, "" for the zero Mode (no mode) or one out of
 // range.
-func (m Mode) String() string {
-	if int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return ""
-}
+func (m Mode) String() string { return nameOf(modeNames[:], m) }
 
 // ParseMode is the inverse of Mode.String for the known modes.
-func ParseMode(name string) (Mode, bool) {
-	for i, n := range modeNames {
-		if n != "" && n == name {
-			return Mode(i), true
-		}
-	}
-	return 0, false
-}
+func ParseMode(name string) (Mode, bool) { return parseName[Mode](modeNames[:], name) }
 
 // known reports whether m is one of the open modes.
 func (m Mode) known() bool { return m >= ModeOnline && int(m) < len(modeNames) }
