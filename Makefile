@@ -44,9 +44,9 @@ build: ## build bin/simrun (with failpoints compiled in)
 run: build ## the default campaign against the reference (SEEDS=2000 per scenario), with a summary
 	./$(BIN) run --all --seeds $(SEEDS)
 
-# Campaign-sized tests (testing.Short gates them) are too slow under the race detector: they
-# run in a second step without it.
-LONG      := TestFreshAgrees|TestFreshMillionPosts
+# Campaign-sized tests, and validate's runs of planted bugs in real time (testing.Short gates
+# them), are too slow under the race detector: they run in a second step without it.
+LONG      := TestFreshAgrees|TestFreshMillionPosts|TestMutantsAreCaught|TestTimingOnlyMutants
 # A package's tests get this long before Go declares them hung. Go's default, 10 minutes, is
 # about three times what the slowest package needs on a quiet machine, and a loaded one runs
 # them several times slower: a hang is still caught, a busy machine is not called a hang.
@@ -56,7 +56,7 @@ test: deps ## go vet, then every test with the race detector and failpoints comp
 	$(GO) vet -tags failpoints ./...
 	@echo "testing every package with the race detector and failpoints (the first run compiles everything twice over: several minutes)"
 	$(FP) $(GO) test -race -short -count=1 -timeout $(TESTTIMEOUT) $(FP_FLAGS) ./...
-	$(FP) $(GO) test -count=1 -timeout $(TESTTIMEOUT) $(FP_FLAGS) -run '$(LONG)' ./checker/ ./scenarios/
+	$(FP) $(GO) test -count=1 -timeout $(TESTTIMEOUT) $(FP_FLAGS) -run '$(LONG)' ./checker/ ./scenarios/ ./validate/
 
 deps: ## install what the tests need beyond Go: Chromium for the report tests
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
