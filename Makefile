@@ -52,7 +52,7 @@ LONG      := TestFreshAgrees|TestFreshMillionPosts|TestMutantsAreCaught|TestTimi
 # them several times slower: a hang is still caught, a busy machine is not called a hang.
 TESTTIMEOUT ?= 30m
 
-test: deps ## go vet, then every test with the race detector and failpoints compiled in, then the campaign-sized ones without
+test: deps ## go vet, then every test with the race detector and failpoints compiled in, then the long ones (campaigns, planted bugs in real time) without
 	$(GO) vet -tags failpoints ./...
 	@echo "testing every package with the race detector and failpoints (the first run compiles everything twice over: several minutes)"
 	$(FP) $(GO) test -race -short -count=1 -timeout $(TESTTIMEOUT) $(FP_FLAGS) ./...
