@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamsim/streamsim/scenarios"
 )
 
 // validateAll runs simrun validate on every catalogue scenario, the reference server and a
@@ -161,7 +163,7 @@ func TestTimingOnlyMutants(t *testing.T) {
 			} else {
 				client += " --impl mutant:" + tc.mutant
 			}
-			code, out := runValidate(t, "validate", "--server-cmd", server, "--client-cmd", client, "--scenario", tc.scenario, "--seeds", "2")
+			code, out := runValidate(t, "validate", "--server-cmd", server, "--client-cmd", client, "--plan", roomyPlan(t, tc.scenario), "--seeds", "2")
 			switch code {
 			case 1:
 				if !regexp.MustCompile(`(?m)^FAIL ` + tc.scenario + ` seed \d+: liveness on c1 `).MatchString(out) {
@@ -178,6 +180,30 @@ func TestTimingOnlyMutants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// roomyPlan writes the catalogue plan name with its request link three times slower and its
+// faults 4 ms of plan time later (80 ms real), so that a fault aimed at a request dial in
+// progress still finds it when a loaded machine starts the client driver's dial tens of
+// milliseconds late: request_refused's reset otherwise found no connection beside stress-ng,
+// and the mutant went unexercised. A correct client still reopens well within the bound.
+func roomyPlan(t *testing.T, name string) string {
+	t.Helper()
+	s, ok := scenarios.Lookup(name)
+	if !ok {
+		t.Fatalf("no scenario %q", name)
+	}
+	p := s.Build(1)
+	p.Net.Request.LatencyUs *= 3
+	for i := range p.Faults {
+		p.Faults[i].AtUs += 4000
+	}
+	p.DurationUs += 4000
+	path := filepath.Join(t.TempDir(), name+".json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // A machine too slow to judge timing is emulated by a client driver whose commands reach it
