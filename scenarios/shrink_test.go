@@ -8,7 +8,7 @@ import (
 )
 
 // The planted seq-data off-by-one is found by a random campaign and shrinks to a small plan
-// that still shows it (issue 5's acceptance: at most 20 events, under 30 seconds).
+// that still shows it (at most 20 events, under 30 seconds).
 func TestShrinkSeqDataOffByOne(t *testing.T) {
 	opt := Options{Bugs: reference.BugSeqDataOffByOne}
 	s, _ := Lookup("random")

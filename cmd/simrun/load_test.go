@@ -22,8 +22,8 @@ import (
 	"github.com/streamsim/streamsim/reference/wire"
 )
 
-// The load of issue 11, sized by the environment: SIMRUN_LOAD_IDLE clients that send a
-// Request and never read (default 64; `make loadtest` runs the issue's 1,024) and
+// The load test, sized by the environment: SIMRUN_LOAD_IDLE clients that send a
+// Request and never read (default 64; `make loadtest` runs 1,024) and
 // SIMRUN_LOAD_HONEST subscribers (default 2; 4), with 64 KiB messages.
 func loadSize(t *testing.T, name string, def int) int {
 	v := os.Getenv(name)

@@ -235,7 +235,7 @@ func TestSubscribeLoneLiveMessageReachesThePipe(t *testing.T) {
 	readUntil(`"ev":"deliver","seq":1,`)
 }
 
-// replayMsgs is how many stored messages BenchmarkSubscribeReplay replays: the issue's 10^6.
+// replayMsgs is how many stored messages BenchmarkSubscribeReplay replays, as tcp's BenchmarkReplay does.
 const replayMsgs = 1_000_000
 
 // BenchmarkSubscribeReplay opens subscribe from seq 0 on a server holding 10^6 64-byte

@@ -61,9 +61,11 @@ func editFile(t *testing.T, path string, edit func(b []byte) []byte) {
 	}
 }
 
-// TestFileDamageRefused: each damage of issue 11 makes OpenFile fail with ErrCorrupt naming
-// the file (and the offset where there is one) and leaves every byte of the directory as it
-// was; Verify reports it as damage; Repair cuts back to an intact store that opens.
+// TestFileDamageRefused: each damage below (a header field flipped, a sealed segment cut, the
+// first, a middle or the newest segment deleted or emptied, ...) makes OpenFile fail with
+// ErrCorrupt naming the file (and the offset where there is one) and leaves every byte of the
+// directory as it was; Verify reports it as damage; Repair cuts back to an intact store that
+// opens.
 func TestFileDamageRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

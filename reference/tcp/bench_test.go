@@ -256,7 +256,7 @@ func BenchmarkLatency(b *testing.B) {
 	b.ReportMetric(float64(l.got[len(l.got)*99/100].Nanoseconds()), "p99-ns")
 }
 
-// replayMsgs is how many stored messages BenchmarkReplay replays: the 10^6.
+// replayMsgs is how many stored messages BenchmarkReplay replays, as many as the TLL figure it is compared with.
 const replayMsgs = 1_000_000
 
 // onlineWaiter is a subscriber that counts and signals Online.
