@@ -11,11 +11,20 @@ import (
 // violations expected. A post that a session misses carries the session: "20!liveness@c1".
 func runLive(t *testing.T, src string, opt LivenessOptions) []Violation {
 	t.Helper()
+	return runMarked(t, src, func(h History) []Violation { return CheckLiveness(h, opt) }, false)
+}
+
+// runMarked checks a script's history, which Check must accept, with check: the script's
+// "!property" markers are the violations expected. Each violation must name its session's
+// node, hold its offending event in its context and say what happened on one line, naming
+// the session if namesSession.
+func runMarked(t *testing.T, src string, check func(History) []Violation, namesSession bool) []Violation {
+	t.Helper()
 	s := parseScript(t, src)
 	if _, err := Check(s.h); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	vs := CheckLiveness(s.h, opt)
+	vs := check(s.h)
 	var got []string
 	for _, v := range vs {
 		got = append(got, fmt.Sprintf("%s c%d @%d", v.Property, v.Session, v.Index))
@@ -24,6 +33,9 @@ func runLive(t *testing.T, src string, opt LivenessOptions) []Violation {
 		}
 		if v.Message == "" || strings.Contains(v.Message, "\n") {
 			t.Errorf("message %q is not one line", v.Message)
+		}
+		if namesSession && !strings.Contains(v.Message, fmt.Sprintf("session %d ", v.Session)) {
+			t.Errorf("message %q does not name session %d", v.Message, v.Session)
 		}
 		if !slices.ContainsFunc(v.Context, func(e Event) bool { return e == s.h[v.Index] }) {
 			t.Errorf("context %+v lacks the offending event %+v", v.Context, s.h[v.Index])

@@ -1,41 +1,12 @@
 package checker
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // runProgress checks a script's history with CheckProgress: its "!progress" markers are the
 // violations expected.
 func runProgress(t *testing.T, src string, opt ProgressOptions) {
 	t.Helper()
-	s := parseScript(t, src)
-	if _, err := Check(s.h); err != nil {
-		t.Fatalf("Check: %v", err)
-	}
-	vs := CheckProgress(s.h, opt)
-	var got []string
-	for _, v := range vs {
-		got = append(got, fmt.Sprintf("%s c%d @%d", v.Property, v.Session, v.Index))
-		if v.Node != s.nodes[v.Session] {
-			t.Errorf("violation for session %d on node %q, want %q", v.Session, v.Node, s.nodes[v.Session])
-		}
-		if !strings.Contains(v.Message, fmt.Sprintf("session %d ", v.Session)) || strings.Contains(v.Message, "\n") {
-			t.Errorf("message %q does not name session %d on one line", v.Message, v.Session)
-		}
-		if !slices.ContainsFunc(v.Context, func(e Event) bool { return e == s.h[v.Index] }) {
-			t.Errorf("context %+v lacks the offending event %+v", v.Context, s.h[v.Index])
-		}
-	}
-	if !slices.Equal(got, s.want) {
-		var msgs []string
-		for _, v := range vs {
-			msgs = append(msgs, v.Message)
-		}
-		t.Fatalf("violations\n got %q\nwant %q\nmessages:\n  %s", got, s.want, strings.Join(msgs, "\n  "))
-	}
+	runMarked(t, src, func(h History) []Violation { return CheckProgress(h, opt) }, true)
 }
 
 func TestProgress(t *testing.T) {
