@@ -215,27 +215,33 @@ const porcupineProbe = `<script>
 // probeColours counts the screenshot's pixels of the probe's two answers.
 func probeColours(t *testing.T, shot string) (green, red int) {
 	t.Helper()
-	b, err := os.ReadFile(shot)
+	return countColours(t, shot, [3]uint32{0x00, 0xc8, 0x53}, [3]uint32{0xff, 0x17, 0x44})
+}
+
+// countColours counts the pixels of a PNG screenshot near colour a and near colour b.
+func countColours(t *testing.T, shot string, a, b [3]uint32) (na, nb int) {
+	t.Helper()
+	raw, err := os.ReadFile(shot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(b))
+	img, err := png.Decode(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("screenshot is not a PNG: %v", err)
 	}
 	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
 		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			r, g, b, _ := img.At(x, y).RGBA()
-			c := [3]uint32{r >> 8, g >> 8, b >> 8}
+			r, g, bl, _ := img.At(x, y).RGBA()
+			c := [3]uint32{r >> 8, g >> 8, bl >> 8}
 			switch {
-			case near(c, [3]uint32{0x00, 0xc8, 0x53}):
-				green++
-			case near(c, [3]uint32{0xff, 0x17, 0x44}):
-				red++
+			case near(c, a):
+				na++
+			case near(c, b):
+				nb++
 			}
 		}
 	}
-	return green, red
+	return na, nb
 }
 
 // TestPorcupineLabelsDoNotOverlap opens a report with porcupine's view of a run with many
@@ -360,24 +366,7 @@ func TestIndexInChromium(t *testing.T) {
 	}
 	shot := filepath.Join(t.TempDir(), "index.png")
 	runChromium(t, bin, "--window-size=1200,1600", "--screenshot="+shot, url)
-	b, _ := os.ReadFile(shot)
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bars, survivors int
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			r, g, b, _ := img.At(x, y).RGBA()
-			c := [3]uint32{r >> 8, g >> 8, b >> 8}
-			switch {
-			case near(c, [3]uint32{0x1f, 0x6f, 0xd1}):
-				bars++
-			case near(c, [3]uint32{0xb0, 0x00, 0x20}):
-				survivors++
-			}
-		}
-	}
+	bars, survivors := countColours(t, shot, [3]uint32{0x1f, 0x6f, 0xd1}, [3]uint32{0xb0, 0x00, 0x20})
 	t.Logf("index screenshot: %d bar pixels, %d survivor pixels", bars, survivors)
 	if bars < 2000 || survivors < 1000 {
 		t.Errorf("the charts are not visible: %d blue bar pixels, %d red survivor pixels", bars, survivors)
