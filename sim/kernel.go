@@ -163,12 +163,14 @@ func (k *Kernel) Run(untilNs int64) {
 	k.nowNs = untilNs
 }
 
+// heapFirst reports whether the earliest pending event is the heap's; there must be one.
+func (k *Kernel) heapFirst() bool {
+	return k.head == len(k.runway) || len(k.queue) > 0 && k.queue[0].before(&k.runway[k.head])
+}
+
 // front is the earliest pending event; there must be one.
 func (k *Kernel) front() *event {
-	if k.head == len(k.runway) {
-		return &k.queue[0]
-	}
-	if len(k.queue) > 0 && k.queue[0].before(&k.runway[k.head]) {
+	if k.heapFirst() {
 		return &k.queue[0]
 	}
 	return &k.runway[k.head]
@@ -176,7 +178,7 @@ func (k *Kernel) front() *event {
 
 // next removes and returns the earliest pending event; there must be one.
 func (k *Kernel) next() event {
-	if k.head == len(k.runway) || len(k.queue) > 0 && k.queue[0].before(&k.runway[k.head]) {
+	if k.heapFirst() {
 		return k.pop()
 	}
 	e := k.runway[k.head]
