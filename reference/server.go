@@ -233,10 +233,7 @@ func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult
 	var frames []byte
 	send, kept, live := s.env.Send, false, len(s.subs) > 0
 	if live {
-		n := 0
-		for _, m := range msgs {
-			n += wire.HeaderSize + len(m.Body)
-		}
+		n := framesLen(msgs)
 		if cs, ok := s.env.(CopySender); ok {
 			frames, send, kept = slices.Grow(s.frames[:0], n), cs.SendCopy, true
 		} else {
@@ -275,6 +272,15 @@ func (s *Server) PostBatch(msgs []storage.Record, res []PostResult) []PostResult
 		s.pumpTails()
 	}
 	return res
+}
+
+// framesLen is how many bytes the frames of recs take.
+func framesLen(recs []storage.Record) int {
+	n := len(recs) * wire.HeaderSize
+	for _, r := range recs {
+		n += len(r.Body)
+	}
+	return n
 }
 
 // maxKeptFrames bounds the frame buffer a server keeps between batches.
@@ -538,11 +544,7 @@ func (s *Server) pump(c *srvConn) {
 		recs = recs[:len(recs)/2]
 	}
 	// Sized once: grown by append, a batch's buffer was copied again at every doubling.
-	size := len(recs) * wire.HeaderSize
-	for _, r := range recs {
-		size += len(r.Body)
-	}
-	buf := make([]byte, 0, size)
+	buf := make([]byte, 0, framesLen(recs))
 	for _, r := range recs {
 		buf = wire.AppendFrame(buf, r.MsgID, r.Seq, r.Body)
 	}
