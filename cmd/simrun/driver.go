@@ -190,7 +190,8 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 
 // listen starts the server: on the file store when o.storage is set, synced before each
 // acknowledgement when o.durable, so that nothing acknowledged is lost when it stops or
-// crashes; otherwise in memory. It returns the last seq stored, and a function that stops the
+// crashes, and otherwise synced only when it stops, rotations included, as TLL's file storage
+// is; otherwise in memory. It returns the last seq stored, and a function that stops the
 // server and closes (syncs) the store.
 func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	cfg := o.cfg
@@ -198,7 +199,7 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	last := int64(-1)
 	if o.storage != "" {
 		var err error
-		if file, err = storage.OpenFile(o.storage, storage.FileOptions{}); err != nil {
+		if file, err = storage.OpenFile(o.storage, storage.FileOptions{NoSyncOnRotate: !o.durable}); err != nil {
 			return nil, 0, nil, err
 		}
 		cfg.Store, cfg.Durable, last = file, o.durable, file.Last()

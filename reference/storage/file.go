@@ -40,6 +40,14 @@ type FileOptions struct {
 	// SyncEvery makes Append call Sync itself once SyncEvery appends have accumulated since
 	// the last sync. Zero or less leaves syncing to the caller alone.
 	SyncEvery int
+	// NoSyncOnRotate is for a server that promises no durability, as TLL's file storage
+	// does not: a rotation by size then syncs neither the segment it closes nor the one it
+	// starts. Sustained appends otherwise wait at every rotation for the disk to take the
+	// whole segment. The price is in what a machine crash (not a killed process, whose writes
+	// the page cache keeps) may leave: a closed segment missing its tail behind a newer one,
+	// which OpenFile refuses as damage and Repair cuts back to the last intact record. Sync,
+	// Rotate and Close still sync.
+	NoSyncOnRotate bool
 	// FS is the file system; default the real one (OS).
 	FS FS
 	// Bug plants a bug in the store, for mutation testing; zero is the correct store.
@@ -77,7 +85,11 @@ type File struct {
 	rotate bool   // the next Append starts a new segment
 	// pending counts appends since the last sync, for SyncEvery.
 	pending int
-	synced  int64
+	// unsynced is the index in segs of the first segment that a NoSyncOnRotate rotation
+	// closed without syncing, or created without syncing its name, -1 when none: the next
+	// sync syncs the closed ones and the directory first.
+	unsynced int
+	synced   int64
 	// syncedSize is the newest segment's size at the last sync; after a failure the store
 	// forgets what lies past it.
 	syncedSize int64
@@ -156,14 +168,19 @@ func OpenFile(dir string, opt FileOptions) (*File, error) {
 			f.segs = append(f.segs, s.seg)
 		}
 	}
+	f.unsynced = -1
 	if n := len(f.segs); n > 0 {
 		if f.w, err = fsys.OpenRW(f.path(f.segs[n-1].first)); err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
 		f.wOff = f.segs[n-1].size
-		// What a crashed process wrote may still sit in the page cache only, and Synced is
-		// about to claim it all.
-		if err := errors.Join(f.w.Sync(), fsys.SyncDir(dir)); err != nil {
+		// What a crashed process wrote may still sit in the page cache only, in any segment
+		// when it rotated with NoSyncOnRotate, and Synced is about to claim it all.
+		f.unsynced = 0
+		if err := f.syncClosed(); err != nil {
+			return nil, errors.Join(fmt.Errorf("storage: %w", err), f.w.Close())
+		}
+		if err := f.w.Sync(); err != nil {
 			return nil, errors.Join(fmt.Errorf("storage: %w", err), f.w.Close())
 		}
 	}
@@ -247,11 +264,17 @@ func (f *File) Append(r Record) error {
 // startSegment creates the next segment, named by seq, and then seals the current one. In
 // that order, a crash between the two leaves an unsealed segment followed by one without
 // records, which recovery can tell from a cut one; the new segment appears under its name
-// only once its header is synced, so a named segment without a header is damage.
+// only once its header is synced, so a named segment without a header is damage. With
+// NoSyncOnRotate the order holds for a killed process only (see FileOptions).
 func (f *File) startSegment(seq int64) error {
 	prevLast := int64(-1)
+	durable := !f.opt.NoSyncOnRotate
 	if f.w != nil {
-		if err := f.sync(); err != nil {
+		write := f.flush
+		if durable {
+			write = f.sync
+		}
+		if err := write(); err != nil {
 			return err
 		}
 		prevLast = f.Last()
@@ -263,13 +286,13 @@ func (f *File) startSegment(seq int64) error {
 		return f.fail(err)
 	}
 	_, err = h.WriteAt(appendSegHeader(nil, seq, prevLast), 0)
-	if err == nil {
+	if err == nil && durable {
 		err = h.Sync()
 	}
 	if err == nil {
 		err = f.fsys.Rename(tmp, final)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = f.fsys.SyncDir(f.dir)
 	}
 	if err != nil {
@@ -278,13 +301,16 @@ func (f *File) startSegment(seq int64) error {
 	if f.w != nil {
 		seal, _ := appendRecordHeader(nil, sealMark, 0, prevLast)
 		_, err := f.w.WriteAt(seal, f.wOff)
-		if err == nil {
+		if err == nil && durable {
 			err = f.w.Sync()
 		}
 		if err = errors.Join(err, f.w.Close()); err != nil {
 			f.w = nil
 			return f.fail(errors.Join(err, h.Close()))
 		}
+	}
+	if !durable && f.unsynced < 0 {
+		f.unsynced = max(len(f.segs)-1, 0) // the segment just closed, or the first one
 	}
 	f.w, f.wOff, f.rotate = h, segHdrLen, false
 	f.segs = append(f.segs, segment{first: seq, last: -1, size: segHdrLen})
@@ -312,6 +338,9 @@ func (f *File) sync() error {
 		if err := f.flush(); err != nil {
 			return err
 		}
+		if err := f.syncClosed(); err != nil {
+			return f.fail(err)
+		}
 		if err := f.w.Sync(); err != nil {
 			return f.fail(err)
 		}
@@ -323,8 +352,30 @@ func (f *File) sync() error {
 	return nil
 }
 
+// syncClosed syncs the segments before the newest from f.unsynced on, then the directory,
+// which names them: afterwards only the newest segment may hold unsynced data.
+func (f *File) syncClosed() error {
+	if f.unsynced < 0 {
+		return nil
+	}
+	for _, s := range f.segs[f.unsynced : len(f.segs)-1] {
+		h, err := f.fsys.OpenRW(f.path(s.first))
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(h.Sync(), h.Close()); err != nil {
+			return err
+		}
+	}
+	if err := f.fsys.SyncDir(f.dir); err != nil {
+		return err
+	}
+	f.unsynced = -1
+	return nil
+}
+
 // Sync makes every record appended so far durable: it writes out the buffer and fsyncs the
-// newest segment.
+// newest segment, and first the segments a NoSyncOnRotate rotation closed and the directory.
 func (f *File) Sync() error {
 	if err := f.usable(); err != nil {
 		return err

@@ -21,7 +21,11 @@
 // directory synced, so a segment under its real name always has a whole header: one that is
 // empty, zeroed or cut short was damaged, not torn. The current segment is synced before the
 // next one is created, and sealed after, so a crash in between leaves an unsealed segment
-// followed by one with no record, which recovery tells apart from a cut one.
+// followed by one with no record, which recovery tells apart from a cut one. A store that
+// promises no durability may skip those syncs (FileOptions.NoSyncOnRotate), as TLL's file
+// storage never syncs: a killed process still leaves what recovery reads exactly, but a
+// machine crash may leave an older segment cut behind a newer one, which OpenFile refuses
+// and Repair cuts back.
 //
 // Every record header has its own checksum, over its length, msgid and seq, and the body's
 // checksum continues from it. A damaged length is therefore a header that does not verify,

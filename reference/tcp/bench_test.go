@@ -163,7 +163,7 @@ func BenchmarkPost(b *testing.B) {
 		b.Run(fmt.Sprintf("store=%s/durable=%v/batch=%d", bc.store, bc.durable, bc.batch), func(b *testing.B) {
 			var st storage.Store = storage.NewMemory()
 			if bc.store == "file" {
-				f, err := storage.OpenFile(b.TempDir(), storage.FileOptions{})
+				f, err := storage.OpenFile(b.TempDir(), storage.FileOptions{NoSyncOnRotate: !bc.durable})
 				if err != nil {
 					b.Fatal(err)
 				}
