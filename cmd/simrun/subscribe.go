@@ -29,11 +29,14 @@ func cmdSubscribe(args []string, stdout io.Writer) (int, error) {
 }
 
 // subscriber is the application of subscribe: it writes every event as a history line of
-// session 1, in the format checker.WriteHistory writes (README, "History files"). Lines are
-// appended to one buffer with strconv, so an event costs no allocation, and the buffer is
-// written when the client host's loop runs out of work (Idle), when it holds
-// subscribeFlushBytes, and at the end: a burst of history costs a few large writes and a lone
-// live message is written at once.
+// session 1, in the format checker.WriteHistory writes (README, "History files").
+//
+// The client host's loop only records an event: its time, kind and numbers, in a queue. A
+// writer goroutine formats the lines with strconv into one buffer and writes it, so that on a
+// machine with a second core the formatting overlaps the client's own work, and an event
+// costs no allocation. The buffer is written when the client host's loop runs out of work
+// (Idle), when it holds subscribeFlushBytes, and at the end: a burst of history costs a few
+// large writes and a lone live message is written at once.
 type subscriber struct {
 	// mid is what comes between a line's time and its kind, the same on every line.
 	mid []byte
@@ -41,57 +44,189 @@ type subscriber struct {
 	// never decreases, even when the wall clock is set back.
 	start time.Time
 	t0    int64
-	mu    sync.Mutex
 	out   io.Writer
-	// buf holds the lines not yet written. It is written once it reaches subscribeFlushBytes,
-	// so it holds that and at most one line more; the longest line is an Error, whose reason
-	// quotes at most one frame of the --max-size the user chose.
-	buf   []byte
-	err   error         // the first write failure; nothing is buffered after it
-	why   string        // the reason of the session's Error
-	ended chan struct{} // closed when the session ends (Error or Closed) or output fails
-	once  sync.Once
+	// now is the last clock reading, which the next clockLeft events share: reading the clock
+	// cost a delivery as much as the rest of recording it. Idle sets clockLeft to 0, so an
+	// event after a pause reads the clock anew, and one in a burst is stamped at most
+	// subscribeClockEvents events early, a few microseconds.
+	now       int64
+	clockLeft int
+
+	mu sync.Mutex
+	// work wakes the writer: a batch is ready, Idle asked for a write, or subscribe is done.
+	// room wakes whoever waits for the writer: a recorder for room in the queue, wait for
+	// everything to be written.
+	work, room sync.Cond
+	// queue holds the events recorded and not yet taken by the writer, at most
+	// subscribeQueue; spare is the writer's last batch, reused as the next queue.
+	queue, spare []line
+	flush        bool          // write out everything recorded so far
+	stopping     bool          // the session is over: write out everything and return
+	taken        bool          // the writer holds a batch it has not finished
+	buffered     bool          // buf holds lines not yet written
+	err          error         // the first write failure; nothing is recorded after it
+	why          string        // the reason of the session's Error
+	ended        chan struct{} // closed when the session ends (Error or Closed) or output fails
+	once         sync.Once
+	done         chan struct{} // closed when the writer has returned
+
+	// sec and secDigits are the seconds of the last line's t and their digits; the writer's.
+	sec       int64
+	secDigits []byte
+	// buf holds the formatted lines not yet written; the writer's alone. It is written once it
+	// reaches subscribeFlushBytes, so it holds that and at most one line more; the longest line
+	// is an Error, whose reason quotes at most one frame of the --max-size the user chose.
+	buf []byte
 }
 
-// subscribeFlushBytes is how much history a burst gathers before a write: large enough that a
-// write costs little per line, small enough that a consumer sees lines while the burst goes on.
-const subscribeFlushBytes = 64 << 10
+// line is one recorded event; which fields it uses depends on its kind.
+type line struct {
+	t        int64
+	kind     string // the line's ev
+	seq, num int64  // seq, or an open's req_seq; num is a delivery's msgid
+	sum      uint32
+	name     string // a control's or phase's name, a state, an open's mode
+	reason   string
+}
+
+const (
+	// subscribeFlushBytes is how much history a burst gathers before a write: large enough
+	// that a write costs little per line, small enough that a consumer sees lines while the
+	// burst goes on.
+	subscribeFlushBytes = 64 << 10
+	// subscribeBatch is how many events wake the writer while the loop is still busy: about a
+	// buffer's worth of lines (a line is about 110 bytes).
+	subscribeBatch = 512
+	// subscribeQueue bounds the events waiting for the writer; the loop waits past it.
+	subscribeQueue = 8 * subscribeBatch
+	// subscribeClockEvents is how many events of a burst share one clock reading.
+	subscribeClockEvents = 16
+)
 
 func newSubscriber(node string, out io.Writer) *subscriber {
 	mid := checker.AppendJSONString([]byte(`,"node":`), node)
 	mid = append(mid, `,"session":1,"ev":"`...)
 	now := time.Now()
-	return &subscriber{
+	s := &subscriber{
 		mid: mid, start: now, t0: now.UnixNano(), out: out,
-		// A line is about 110 bytes; the spare room keeps the usual last one from growing buf.
+		queue: make([]line, 0, subscribeQueue), spare: make([]line, 0, subscribeQueue),
+		// The spare room keeps the usual last line from growing buf.
 		buf:   make([]byte, 0, subscribeFlushBytes+1<<10),
-		ended: make(chan struct{}),
+		ended: make(chan struct{}), done: make(chan struct{}),
 	}
+	s.work.L, s.room.L = &s.mu, &s.mu
+	go s.write()
+	return s
 }
 
-// begin locks s and starts a line of kind ev in the buffer, stamped now: under the lock, so
-// that the order of the lines is the order of their times. The line is built in the slice
-// returned and handed back to finish. It returns false, unlocked, once output has failed.
-func (s *subscriber) begin(ev string) ([]byte, bool) {
+// record queues l, stamped now (see clockLeft): under the lock, so that the order of the
+// lines is the order of their times. Once output has failed it records nothing.
+func (s *subscriber) record(l line) {
 	s.mu.Lock()
-	if s.err != nil {
-		s.mu.Unlock()
-		return nil, false
+	for len(s.queue) >= subscribeQueue && s.err == nil {
+		s.room.Wait()
 	}
-	b := append(s.buf, `{"t":`...)
-	b = strconv.AppendInt(b, s.t0+int64(time.Since(s.start)), 10)
-	b = append(b, s.mid...)
-	b = append(b, ev...)
-	return append(b, '"'), true
-}
-
-// finish ends the line begun in b, writes the buffer if it is full, and unlocks s.
-func (s *subscriber) finish(b []byte) {
-	s.buf = append(b, '}', '\n')
-	if len(s.buf) >= subscribeFlushBytes {
-		s.flushLocked()
+	if s.err == nil {
+		if s.clockLeft == 0 {
+			s.now, s.clockLeft = s.t0+int64(time.Since(s.start)), subscribeClockEvents
+		}
+		s.clockLeft--
+		l.t = s.now
+		s.queue = append(s.queue, l)
+		if len(s.queue) == subscribeBatch {
+			s.work.Signal()
+		}
 	}
 	s.mu.Unlock()
+}
+
+// write is the writer goroutine: it takes the queue in batches and formats and writes them,
+// until stop.
+func (s *subscriber) write() {
+	defer close(s.done)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		for len(s.queue) < subscribeBatch && !s.flush && !s.stopping {
+			s.work.Wait()
+		}
+		batch, stop := s.queue, s.stopping
+		flush := s.flush || stop
+		s.queue, s.spare, s.flush, s.taken = s.spare, nil, false, true
+		s.room.Broadcast()
+		s.mu.Unlock()
+		err := s.format(batch, flush)
+		s.mu.Lock()
+		s.spare, s.taken, s.buffered = batch[:0], false, len(s.buf) > 0
+		if err != nil && s.err == nil {
+			s.err, s.queue = err, s.queue[:0]
+			s.end()
+		}
+		s.room.Broadcast()
+		if stop {
+			return
+		}
+	}
+}
+
+// format appends the lines of batch to buf, writing it whenever it is full and, with flush,
+// at the end.
+func (s *subscriber) format(batch []line, flush bool) error {
+	b := s.buf
+	for i := range batch {
+		l := &batch[i]
+		b = s.appendT(append(b, `{"t":`...), l.t)
+		b = append(append(b, s.mid...), l.kind...)
+		b = append(b, '"')
+		switch l.kind {
+		case "deliver":
+			b = appendInt(b, `,"seq":`, l.seq)
+			b = appendInt(b, `,"msgid":`, l.num)
+			b = strconv.AppendUint(append(b, `,"sum":`...), uint64(l.sum), 10)
+		case "control", "phase":
+			b = appendInt(appendString(b, `,"name":`, l.name), `,"seq":`, l.seq)
+		case "state":
+			b = appendString(b, `,"state":`, l.name)
+			if l.reason != "" { // optional: written only when there is one
+				b = appendString(b, `,"reason":`, l.reason)
+			}
+		case "open":
+			b = appendInt(appendString(b, `,"mode":`, l.name), `,"req_seq":`, l.seq)
+		}
+		b = append(b, '}', '\n')
+		if len(b) >= subscribeFlushBytes {
+			if _, err := s.out.Write(b); err != nil {
+				s.buf = b[:0]
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	s.buf = b
+	if flush && len(b) > 0 {
+		s.buf = b[:0]
+		if _, err := s.out.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendT appends t, in nanoseconds, in decimal. Formatting its 19 digits was the largest
+// cost of a line; the seconds change once a second, so their digits are kept, and only the
+// nine of the nanoseconds are formatted each line.
+func (s *subscriber) appendT(b []byte, t int64) []byte {
+	if t < 1e9 { // a clock near 1970: no seconds to keep
+		return strconv.AppendInt(b, t, 10)
+	}
+	if sec := t / 1e9; sec != s.sec || s.secDigits == nil {
+		s.sec, s.secDigits = sec, strconv.AppendInt(s.secDigits[:0], sec, 10)
+	}
+	var ns [9]byte
+	for i, v := 8, t%1e9; i >= 0; i, v = i-1, v/10 {
+		ns[i] = byte('0' + v%10)
+	}
+	return append(append(b, s.secDigits...), ns[:]...)
 }
 
 // appendInt and appendString append a field to a line; key is `,"name":`.
@@ -103,54 +238,42 @@ func appendString(b []byte, key, v string) []byte {
 	return checker.AppendJSONString(append(b, key...), v)
 }
 
-// Idle flushes: the client host calls it when its loop has nothing more to do.
+// Idle has what was recorded written: the client host calls it when its loop has nothing
+// more to do.
 func (s *subscriber) Idle() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.flushLocked()
+	s.clockLeft = 0
+	if len(s.queue) > 0 || s.buffered {
+		s.flush = true
+		s.work.Signal()
+	}
+	s.mu.Unlock()
 }
 
-func (s *subscriber) flushLocked() {
-	if s.err != nil || len(s.buf) == 0 {
-		return
-	}
-	_, s.err = s.out.Write(s.buf)
-	s.buf = s.buf[:0]
-	if s.err != nil {
-		s.end()
-	}
+// stop writes out everything recorded and ends the writer; nothing may be recorded after it.
+func (s *subscriber) stop() {
+	s.mu.Lock()
+	s.stopping = true
+	s.work.Signal()
+	s.mu.Unlock()
+	<-s.done
 }
 
 func (s *subscriber) end() { s.once.Do(func() { close(s.ended) }) }
 
 func (s *subscriber) Data(seq int64, msgid int32, body []byte) {
-	sum := checker.Checksum(body) // outside the lock: the other writer may be waiting for it
-	b, ok := s.begin("deliver")
-	if !ok {
-		return
-	}
-	b = appendInt(b, `,"seq":`, seq)
-	b = appendInt(b, `,"msgid":`, int64(msgid))
-	s.finish(strconv.AppendUint(append(b, `,"sum":`...), uint64(sum), 10))
+	s.record(line{kind: "deliver", seq: seq, num: int64(msgid), sum: checker.Checksum(body)})
 }
 
 func (s *subscriber) Control(c reference.Control, seq int64) {
-	if b, ok := s.begin("control"); ok {
-		s.finish(appendInt(appendString(b, `,"name":`, c.String()), `,"seq":`, seq))
-	}
+	s.record(line{kind: "control", name: c.String(), seq: seq})
 }
 
 func (s *subscriber) State(st reference.State, reason string) {
 	if st == reference.StateOpening {
 		return
 	}
-	if b, ok := s.begin("state"); ok {
-		b = appendString(b, `,"state":`, st.String())
-		if reason != "" { // optional: written only when there is one
-			b = appendString(b, `,"reason":`, reason)
-		}
-		s.finish(b)
-	}
+	s.record(line{kind: "state", name: st.String(), reason: reason})
 	if st == reference.StateError {
 		s.mu.Lock()
 		s.why = reason
@@ -162,23 +285,15 @@ func (s *subscriber) State(st reference.State, reason string) {
 }
 
 func (s *subscriber) Phase(p reference.Phase, seq int64) {
-	if b, ok := s.begin("phase"); ok {
-		s.finish(appendInt(appendString(b, `,"name":`, p.String()), `,"seq":`, seq))
-	}
+	s.record(line{kind: "phase", name: p.String(), seq: seq})
 }
 
 // open and closing record the application's own calls.
 func (s *subscriber) open(mode reference.Mode, seq int64) {
-	if b, ok := s.begin("open"); ok {
-		s.finish(appendInt(appendString(b, `,"mode":`, mode.String()), `,"req_seq":`, seq))
-	}
+	s.record(line{kind: "open", name: mode.String(), seq: seq})
 }
 
-func (s *subscriber) closing() {
-	if b, ok := s.begin("close"); ok {
-		s.finish(b)
-	}
-}
+func (s *subscriber) closing() { s.record(line{kind: "close"}) }
 
 // subscribe opens one session and writes its history until ctx ends (exit 0: the session is
 // closed) or the session fails (exit 1).
@@ -188,8 +303,9 @@ func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, e
 	defer host.Shutdown()
 	s.open(o.mode, o.seq)
 	if err := host.Open(o.mode, o.seq); err != nil {
+		host.Shutdown()
 		s.State(reference.StateError, err.Error())
-		s.Idle()
+		s.stop()
 		return 2, usagef("subscribe: %v", err)
 	}
 	select {
@@ -199,9 +315,9 @@ func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, e
 	case <-s.ended:
 		code = 1
 	}
-	// The host stops before the last flush, so no callback writes after it.
+	// The host stops before the writer, so no callback records after it.
 	host.Shutdown()
-	s.Idle()
+	s.stop()
 	if s.err != nil {
 		return code, fmt.Errorf("subscribe: writing the history: %w", s.err)
 	}
