@@ -70,9 +70,9 @@ type subscriber struct {
 	once         sync.Once
 	done         chan struct{} // closed when the writer has returned
 
-	// sec and secDigits are the seconds of the last line's t and their digits; the writer's.
-	sec       int64
-	secDigits []byte
+	// lastT and tDigits are the last line's t and its digits; the writer's.
+	lastT   int64
+	tDigits []byte
 	// buf holds the formatted lines not yet written; the writer's alone. It is written once it
 	// reaches subscribeFlushBytes, so it holds that and at most one line more; the longest line
 	// is an Error, whose reason quotes at most one frame of the --max-size the user chose.
@@ -212,21 +212,14 @@ func (s *subscriber) format(batch []line, flush bool) error {
 	return nil
 }
 
-// appendT appends t, in nanoseconds, in decimal. Formatting its 19 digits was the largest
-// cost of a line; the seconds change once a second, so their digits are kept, and only the
-// nine of the nanoseconds are formatted each line.
+// appendT appends t in decimal. Formatting its 19 digits was the largest cost of a line, and
+// the events of a burst share a clock reading (clockLeft), so the digits of the last t are
+// kept and reused while t stays the same.
 func (s *subscriber) appendT(b []byte, t int64) []byte {
-	if t < 1e9 { // a clock near 1970: no seconds to keep
-		return strconv.AppendInt(b, t, 10)
+	if t != s.lastT || s.tDigits == nil {
+		s.lastT, s.tDigits = t, strconv.AppendInt(s.tDigits[:0], t, 10)
 	}
-	if sec := t / 1e9; sec != s.sec || s.secDigits == nil {
-		s.sec, s.secDigits = sec, strconv.AppendInt(s.secDigits[:0], sec, 10)
-	}
-	var ns [9]byte
-	for i, v := 8, t%1e9; i >= 0; i, v = i-1, v/10 {
-		ns[i] = byte('0' + v%10)
-	}
-	return append(append(b, s.secDigits...), ns[:]...)
+	return append(b, s.tDigits...)
 }
 
 // appendInt and appendString append a field to a line; key is `,"name":`.
