@@ -350,9 +350,15 @@ func (r *runner) failpoints(node string) context.Context {
 	if len(r.p.Failpoints) == 0 {
 		return nil
 	}
+	// The hook runs at every marker a node passes; building the paths there was an allocation
+	// per plan failpoint each time.
+	paths := make([]string, len(r.p.Failpoints))
+	for i, f := range r.p.Failpoints {
+		paths[i] = reference.FailpointPath(f.Name)
+	}
 	return failpoint.WithHook(context.Background(), func(_ context.Context, path string) bool {
 		for i, f := range r.p.Failpoints {
-			if reference.FailpointPath(f.Name) != path || (f.Max > 0 && r.fired[i] >= f.Max) {
+			if paths[i] != path || (f.Max > 0 && r.fired[i] >= f.Max) {
 				continue
 			}
 			if r.k.Rand().Float64() >= f.Prob {
