@@ -56,8 +56,12 @@ type Kernel struct {
 	maxEvents uint64 // 0: unbounded
 	exhausted bool
 	firing    bool // set while a handler runs, to catch re-entrant Step/Run
-	rng       *rand.Rand
-	trace     Trace
+	// held: the handler running is queue[0], left in place so that the first event it
+	// schedules into the heap replaces it with one sift down, where a pop and then a push
+	// took two. A network pipe re-arms itself on every delivery.
+	held  bool
+	rng   *rand.Rand
+	trace Trace
 }
 
 // New returns a kernel at time 0 whose random source is derived only from seed.
@@ -81,7 +85,13 @@ func (k *Kernel) Rand() *rand.Rand { return k.rng }
 func (k *Kernel) Trace() *Trace { return &k.trace }
 
 // Pending returns the number of scheduled events not yet fired.
-func (k *Kernel) Pending() int { return len(k.queue) + len(k.runway) - k.head }
+func (k *Kernel) Pending() int {
+	n := len(k.queue) + len(k.runway) - k.head
+	if k.held {
+		n--
+	}
+	return n
+}
 
 // Fired returns the number of events fired so far in this run.
 func (k *Kernel) Fired() uint64 { return k.fired }
@@ -113,6 +123,11 @@ func (k *Kernel) Schedule(atNs int64, h Handler) {
 		k.runway = append(k.runway, e)
 		return
 	}
+	if k.held {
+		k.held = false
+		k.siftDown(e)
+		return
+	}
 	k.push(e)
 }
 
@@ -132,7 +147,12 @@ func (k *Kernel) Step() bool {
 	if k.firing {
 		panic("sim: Step or Run called from inside a handler")
 	}
-	e := k.next()
+	var e event
+	if k.heapFirst() {
+		e, k.held = k.queue[0], true
+	} else {
+		e = k.nextOnRunway()
+	}
 	if e.atNs < k.nowNs {
 		panic(fmt.Sprintf("sim: event at %d ns popped after now (%d ns): heap order broken", e.atNs, k.nowNs))
 	}
@@ -141,6 +161,10 @@ func (k *Kernel) Step() bool {
 	k.firing = true
 	e.h.Fire()
 	k.firing = false
+	if k.held {
+		k.held = false
+		k.pop()
+	}
 	return true
 }
 
@@ -176,11 +200,8 @@ func (k *Kernel) front() *event {
 	return &k.runway[k.head]
 }
 
-// next removes and returns the earliest pending event; there must be one.
-func (k *Kernel) next() event {
-	if k.heapFirst() {
-		return k.pop()
-	}
+// nextOnRunway removes and returns the runway's first pending event; there must be one.
+func (k *Kernel) nextOnRunway() event {
 	e := k.runway[k.head]
 	k.runway[k.head] = event{} // drop the handler reference so the runway does not keep it alive
 	k.head++
@@ -209,36 +230,40 @@ func (k *Kernel) push(e event) {
 	q[i] = e
 }
 
-func (k *Kernel) pop() event {
+// pop removes the heap's first event.
+func (k *Kernel) pop() {
 	q := k.queue
-	top := q[0]
 	last := len(q) - 1
 	moved := q[last]
 	q[last] = event{} // drop the handler reference so the heap does not keep it alive
-	q = q[:last]
-	k.queue = q
-	if last == 0 {
-		return top
+	k.queue = q[:last]
+	if last > 0 {
+		k.siftDown(moved)
 	}
+}
+
+// siftDown puts e in place of the heap's first event and restores the heap order.
+func (k *Kernel) siftDown(e event) {
+	q := k.queue
+	n := len(q)
 	i := 0
 	for {
 		first := arity*i + 1
-		if first >= last {
+		if first >= n {
 			break
 		}
-		end := min(first+arity, last)
+		end := min(first+arity, n)
 		least := first
 		for c := first + 1; c < end; c++ {
 			if q[c].before(&q[least]) {
 				least = c
 			}
 		}
-		if !q[least].before(&moved) {
+		if !q[least].before(&e) {
 			break
 		}
 		q[i] = q[least]
 		i = least
 	}
-	q[i] = moved
-	return top
+	q[i] = e
 }
