@@ -110,7 +110,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	r := &runner{p: p, opt: opt, k: k, net: netsim.New(k), fired: make([]int, len(p.Failpoints))}
 	// Each post is recorded twice and delivered to about every client; sizing the history
 	// for that up front saves copying it as it grows, a third of a large run's time.
-	r.hist = make(checker.History, 0, len(p.Posts)*(2+len(p.Clients))+16*len(p.Clients)+len(p.Faults))
+	r.hist = newHistory(len(p.Posts)*(2+len(p.Clients)) + 16*len(p.Clients) + len(p.Faults))
 	if len(p.Failpoints) > 0 {
 		armFailpoints.Do(func() { armErr = reference.EnableFailpoints() })
 		if armErr != nil {
@@ -191,6 +191,29 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
 		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
 	}, nil
+}
+
+// histories holds the history arrays of finished runs (recycle) for later runs to record
+// into. A fresh array of a large run is tens of MB, which the runtime zeroes and the kernel
+// then faults in page by page, before the run writes every byte of it again. The pool lets
+// the collector drop arrays nobody asks for.
+var histories sync.Pool // of *checker.History
+
+// newHistory is an empty history with room for n events: a recycled array if one fits
+// without keeping much more memory than asked for alive, else a new one.
+func newHistory(n int) checker.History {
+	if h, ok := histories.Get().(*checker.History); ok && cap(*h) >= n && cap(*h) <= 2*n+1024 {
+		return (*h)[:0]
+	}
+	return make(checker.History, 0, n)
+}
+
+// recycle hands the array of a history nobody reads any more to later runs.
+func recycle(h checker.History) {
+	if cap(h) > 0 {
+		h = h[:0]
+		histories.Put(&h)
+	}
 }
 
 // maxSettleWindows bounds how long a run goes on after its plan: a network that never quiets
