@@ -134,6 +134,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	r.host = r.net.AddServer(ServerName)
 	r.server = r.newServer()
 	r.host.Attach(r.server)
+	k.Reserve(len(p.Posts) + 2*len(p.Clients) + len(p.Faults))
 	for _, cp := range p.Clients {
 		a := &clientApp{r: r, plan: cp, host: r.net.AddClient(cp.Name)}
 		if cp.ReadBytesPerSec > 0 {

@@ -11,6 +11,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // Handler is an event. Long-lived objects implement it on a pointer receiver so scheduling
@@ -130,6 +131,10 @@ func (k *Kernel) Schedule(atNs int64, h Handler) {
 	}
 	k.push(e)
 }
+
+// Reserve makes room for n more events scheduled in order of time, as a plan's are before a
+// run starts, so that queueing them does not copy the queue over and over as it grows.
+func (k *Kernel) Reserve(n int) { k.runway = slices.Grow(k.runway, n) }
 
 // After queues h to fire dNs nanoseconds from now; dNs < 0 panics like Schedule.
 func (k *Kernel) After(dNs int64, h Handler) { k.Schedule(k.nowNs+dNs, h) }
