@@ -86,6 +86,22 @@ type clientApp struct {
 func (r *runner) record(e checker.Event) {
 	e.T = r.k.Now()
 	r.hist = append(r.hist, e)
+	r.trace(&r.hist[len(r.hist)-1])
+}
+
+// add appends an event of node at the current time, zero but for its kind, for the caller to
+// fill in and then trace. Posts and deliveries are written in place this way: an Event built
+// on the stack, field by field, and copied into the history was read back in 16-byte pieces
+// of 8-byte writes, which stalls on store forwarding.
+func (r *runner) add(node string, kind checker.Kind) *checker.Event {
+	r.hist = append(r.hist, checker.Event{})
+	e := &r.hist[len(r.hist)-1]
+	e.T, e.Node, e.Kind = r.k.Now(), node, kind
+	return e
+}
+
+// trace adds e, just recorded, to the run's trace.
+func (r *runner) trace(e *checker.Event) {
 	switch e.Kind {
 	case checker.EvPost, checker.EvPostOK, checker.EvDeliver:
 		r.k.Trace().RecordMsg(e.T, e.Node, e.Kind.String(), e.Seq, e.Session, e.MsgID, e.Sum)
@@ -407,7 +423,9 @@ func (e *postEvent) Fire() { e.r.post(e.r.p.Posts[e.i]) }
 func (r *runner) post(p Post) {
 	b := p.Body()
 	sum := checker.Checksum(b)
-	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
+	e := r.add(ServerName, checker.EvPost)
+	e.Seq, e.MsgID, e.Sum = p.Seq, p.MsgID, sum
+	r.trace(e)
 	if r.server == nil {
 		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: "server down"})
 		return
@@ -417,11 +435,12 @@ func (r *runner) post(p Post) {
 		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: err.Error()})
 		return
 	}
-	e := checker.Event{Node: ServerName, Kind: checker.EvPostOK, Seq: seq, MsgID: p.MsgID, Sum: sum}
+	e = r.add(ServerName, checker.EvPostOK)
+	e.Seq, e.MsgID, e.Sum = seq, p.MsgID, sum
 	if r.server.DurableSeq() >= seq {
 		e.Name = checker.PostSynced
 	}
-	r.record(e)
+	r.trace(e)
 }
 
 // inject applies one fault now.
@@ -585,7 +604,9 @@ func (a *clientApp) fire(phase string) {
 
 func (a *clientApp) Data(seq int64, msgid int32, body []byte) {
 	a.delivered, a.last = true, seq
-	a.record(checker.Event{Kind: checker.EvDeliver, Seq: seq, MsgID: msgid, Sum: checker.Checksum(body)})
+	e := a.r.add(a.plan.Name, checker.EvDeliver)
+	e.Session, e.Seq, e.MsgID, e.Sum = a.session, seq, msgid, checker.Checksum(body)
+	a.r.trace(e)
 	if a.plan.CloseOnSeq != nil && *a.plan.CloseOnSeq == seq {
 		a.close()
 	}
