@@ -213,7 +213,10 @@ type opList struct {
 
 const opChunk = 1 << 12
 
-func (l *opList) add(o clientOp) {
+// add appends an operation. It takes the fields rather than a clientOp: one built on the
+// caller's stack was copied in with 16-byte loads of 8-byte stores, which stall on store
+// forwarding, once per delivery.
+func (l *opList) add(kind opKind, t, seq int64, event int32) {
 	switch {
 	case l.n == 0:
 		l.chunks = append(l.chunks, make([]clientOp, 0, 8))
@@ -225,7 +228,9 @@ func (l *opList) add(o clientOp) {
 		l.chunks[0] = append(make([]clientOp, 0, min(2*l.n, opChunk)), l.chunks[0]...)
 	}
 	c := &l.chunks[len(l.chunks)-1]
-	*c = append(*c, o)
+	*c = (*c)[:len(*c)+1]
+	o := &(*c)[len(*c)-1]
+	o.t, o.seq, o.event, o.kind = t, seq, event, kind
 	l.n++
 }
 
@@ -363,10 +368,10 @@ func (c *collector) step(h History, i int) {
 	}
 	switch opsOf(e) {
 	case 1:
-		s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+		s.ops.add(opDeliver, e.T, e.Seq, int32(i))
 	case 2:
-		s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
-		s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+		s.ops.add(opOnlineLow, s.tOpen, e.Seq, int32(i))
+		s.ops.add(opOnlineHigh, e.T, e.Seq, int32(i))
 	}
 }
 
