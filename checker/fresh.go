@@ -346,7 +346,11 @@ func (c *collector) step(h History, i int) {
 			}
 		}
 		if e.Kind == EvPostOK {
-			c.ps = appendDoubling(c.ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
+			// Filled in place: a freshPost literal is too large for registers, and copying
+			// one in from the stack stalls on store forwarding.
+			c.ps = appendDoubling(c.ps, freshPost{})
+			p := &c.ps[len(c.ps)-1]
+			p.seq, p.call, p.ret, p.event, p.bound = e.Seq, call, e.T, i, i
 		}
 		return
 	case EvOpen:
