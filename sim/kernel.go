@@ -60,7 +60,7 @@ type Kernel struct {
 	firing    bool // set while a handler runs, to catch re-entrant Step/Run
 	// held: the handler running is queue[0], left in place so that the first event it
 	// schedules into the heap replaces it with one sift down, where a pop and then a push
-	// took two. A network pipe re-arms itself on every delivery.
+	// took two: a handler mostly schedules its own next event, as a pipe re-arms.
 	held  bool
 	rng   *rand.Rand
 	trace Trace
