@@ -167,7 +167,7 @@ func (b *logBuilder) step(h History, i int) bool {
 			b.st.bad = &HistoryError{i, notAbove(h, e.Seq, b.floorAt)}
 			return false
 		}
-		b.cur.log = append(b.cur.log, entry{e.Seq, e.MsgID, e.Sum})
+		b.cur.log = appendDoubling(b.cur.log, entry{e.Seq, e.MsgID, e.Sum})
 		b.floor, b.floorAt = e.Seq, i
 		b.st.posts++
 		if e.Name == PostSynced {

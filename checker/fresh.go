@@ -103,9 +103,14 @@ type postLog struct {
 }
 
 // sortBySeq orders posts by seq. Check rejects a history whose post_ok seqs do not increase
-// within an epoch; sorting keeps the model well-defined on such a history anyway.
+// within an epoch; sorting keeps the model well-defined on such a history anyway. The posts
+// of a well-formed history are in order already, which one pass confirms for less than what
+// a stable sort spends finding out.
 func sortBySeq(ps []freshPost) {
-	slices.SortStableFunc(ps, func(a, b freshPost) int { return cmp.Compare(a.seq, b.seq) })
+	bySeq := func(a, b freshPost) int { return cmp.Compare(a.seq, b.seq) }
+	if !slices.IsSortedFunc(ps, bySeq) {
+		slices.SortStableFunc(ps, bySeq)
+	}
 }
 
 // settle orders the posts' effects by seq and computes the bounds.
@@ -213,7 +218,10 @@ type opList struct {
 
 const opChunk = 1 << 12
 
-func (l *opList) add(o clientOp) {
+// add appends an operation. It takes the fields rather than a clientOp: one built on the
+// caller's stack was copied in with 16-byte loads of 8-byte stores, which stall on store
+// forwarding, once per delivery.
+func (l *opList) add(kind opKind, t, seq int64, event int32) {
 	switch {
 	case l.n == 0:
 		l.chunks = append(l.chunks, make([]clientOp, 0, 8))
@@ -225,7 +233,9 @@ func (l *opList) add(o clientOp) {
 		l.chunks[0] = append(make([]clientOp, 0, min(2*l.n, opChunk)), l.chunks[0]...)
 	}
 	c := &l.chunks[len(l.chunks)-1]
-	*c = append(*c, o)
+	*c = (*c)[:len(*c)+1]
+	o := &(*c)[len(*c)-1]
+	o.t, o.seq, o.event, o.kind = t, seq, event, kind
 	l.n++
 }
 
@@ -336,7 +346,11 @@ func (c *collector) step(h History, i int) {
 			}
 		}
 		if e.Kind == EvPostOK {
-			c.ps = append(c.ps, freshPost{seq: e.Seq, call: call, ret: e.T, event: i, bound: i})
+			// Filled in place: a freshPost literal is too large for registers, and copying
+			// one in from the stack stalls on store forwarding.
+			c.ps = appendDoubling(c.ps, freshPost{})
+			p := &c.ps[len(c.ps)-1]
+			p.seq, p.call, p.ret, p.event, p.bound = e.Seq, call, e.T, i, i
 		}
 		return
 	case EvOpen:
@@ -363,10 +377,10 @@ func (c *collector) step(h History, i int) {
 	}
 	switch opsOf(e) {
 	case 1:
-		s.ops.add(clientOp{kind: opDeliver, t: e.T, seq: e.Seq, event: int32(i)})
+		s.ops.add(opDeliver, e.T, e.Seq, int32(i))
 	case 2:
-		s.ops.add(clientOp{kind: opOnlineLow, t: s.tOpen, seq: e.Seq, event: int32(i)})
-		s.ops.add(clientOp{kind: opOnlineHigh, t: e.T, seq: e.Seq, event: int32(i)})
+		s.ops.add(opOnlineLow, s.tOpen, e.Seq, int32(i))
+		s.ops.add(opOnlineHigh, e.T, e.Seq, int32(i))
 	}
 }
 
@@ -589,6 +603,16 @@ func resize[T any](s []T, n int, fill T) []T {
 		s[i] = fill
 	}
 	return s
+}
+
+// appendDoubling is append for the lists a pass over the history builds, one entry per post:
+// it doubles a full array where append grows a large one by about a quarter, so a list is
+// copied about once on its way to its final length instead of about four times.
+func appendDoubling[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		s = slices.Grow(s, max(len(s), 8))
+	}
+	return append(s, v)
 }
 
 // blame writes the violation of an illegal session from the operation to blame.

@@ -73,7 +73,7 @@ func (p *livePrepass) step(i int, e *Event) {
 		}
 		p.lastFault, p.posts = i, p.posts[:0]
 	case EvPostOK:
-		p.posts = append(p.posts, livePost{seq: e.Seq, t: e.T, event: i})
+		p.posts = appendDoubling(p.posts, livePost{seq: e.Seq, t: e.T, event: i})
 	}
 }
 

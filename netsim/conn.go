@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/streamsim/streamsim/reference"
+	"github.com/streamsim/streamsim/sim"
 )
 
 // side names an end of a connection. A direction's sender is the side with the same number.
@@ -272,7 +273,10 @@ type segment struct {
 // segment before it, the end of any hold), which is the documented LinkConfig rule, enforced
 // by the queue itself.
 type pipe struct {
-	c    *conn
+	c *conn
+	// k is c.n.k, kept here because a pipe's Fire starts every delivery: reaching the kernel
+	// through the connection and the network was three dependent loads before anything else.
+	k    *sim.Kernel
 	dir  Direction
 	ring []segment // length is a power of two
 	head int
@@ -351,7 +355,7 @@ func (p *pipe) send(cfg *LinkConfig, kind segKind, b []byte, extraNs int64) {
 
 // stamp sets the times of a segment sent now, in a slot that is still zero.
 func (p *pipe) stamp(s *segment, cfg *LinkConfig, extraNs int64) {
-	k := p.c.n.k
+	k := p.k
 	sentNs := k.Now()
 	if cfg.BandwidthBytesPerSec > 0 {
 		sentNs = max(sentNs, p.txFreeNs) + durationNs(len(s.p), cfg.BandwidthBytesPerSec)
@@ -471,7 +475,7 @@ func (p *pipe) commit() {
 	p.size++
 	if !p.armed {
 		p.armed = true
-		p.c.n.k.Schedule(s.atNs, p)
+		p.k.Schedule(s.atNs, p)
 	}
 }
 
@@ -509,14 +513,14 @@ func (p *pipe) kick() {
 		return
 	}
 	p.armed = true
-	k := p.c.n.k
+	k := p.k
 	k.Schedule(max(p.ring[p.head].atNs, k.Now()), p)
 }
 
 // Fire delivers the head if it is due and the direction is not held, then re-arms for the
 // next. One segment per event keeps other events at the same instant interleaved fairly.
 func (p *pipe) Fire() {
-	k := p.c.n.k
+	k := p.k
 	now := k.Now()
 	if p.size == 0 || p.c.client.partUntilNs[p.dir] > now {
 		p.armed = false

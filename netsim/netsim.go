@@ -383,7 +383,7 @@ func (h *Host) Dial(ch reference.Channel) reference.ConnID {
 	c := &conn{n: n, id: reference.ConnID(len(n.conns)), ch: ch, client: h, bornNs: n.k.Now()}
 	c.state[sideClient] = endOpen
 	c.state[sideServer] = endPending
-	c.pipes = [2]pipe{{c: c, dir: ClientToServer}, {c: c, dir: ServerToClient}}
+	c.pipes = [2]pipe{{c: c, k: n.k, dir: ClientToServer}, {c: c, k: n.k, dir: ServerToClient}}
 	c.rst = [2]rstEvent{{c: c, side: sideClient}, {c: c, side: sideServer}}
 	c.watch.c = c
 	n.conns = append(n.conns, c)

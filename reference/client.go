@@ -340,8 +340,9 @@ func (c *Client) Received(id ConnID, p []byte) {
 	}
 	g := c.gen
 	l.framer.Feed(p)
+	var f wire.Frame
 	for c.gen == g {
-		f, ok, err := l.framer.Next()
+		ok, err := l.framer.NextInto(&f)
 		if err != nil {
 			c.fail("%s channel: %v", c.chanName(l), err)
 			return

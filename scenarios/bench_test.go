@@ -26,7 +26,8 @@ func fanoutPlan(posts int) Plan {
 
 // BenchmarkFanout8 reports simulated messages delivered per wall-clock second: simulator,
 // network, reference server and clients, history recording and the linear validators, with
-// the garbage collector set as simrun runs it (simrunGC).
+// the garbage collector set as simrun runs it (simrunGC) and each history's array recycled
+// as a campaign recycles it.
 func BenchmarkFanout8(b *testing.B) { benchFanout(b, Options{NoFresh: true}) }
 
 // BenchmarkFanout8Fresh is the same with the fresh sweep, as campaigns run it.
@@ -58,20 +59,24 @@ func benchFanout(b *testing.B, opt Options) {
 			b.Fatalf("delivered %d, violations %v", out.Delivered, out.Result.Violations)
 		}
 		delivered += out.Delivered
+		recycle(out.History)
 	}
 	b.ReportMetric(float64(delivered)/b.Elapsed().Seconds(), "msgs/s")
 }
 
 // BenchmarkRandom reports seeds per second of the random scenario, the unit of a campaign, with
-// the garbage collector set as simrun runs it (simrunGC).
+// the garbage collector set as simrun runs it (simrunGC) and histories recycled as a campaign
+// recycles them.
 func BenchmarkRandom(b *testing.B) {
 	simrunGC(b)
 	s, _ := Lookup("random")
 	var seeds int
 	for i := 0; b.Loop(); i++ {
-		if _, err := Run(s.Build(uint64(i)), uint64(i), Options{}); err != nil {
+		out, err := Run(s.Build(uint64(i)), uint64(i), Options{})
+		if err != nil {
 			b.Fatal(err)
 		}
+		recycle(out.History)
 		seeds++
 	}
 	b.ReportMetric(float64(seeds)/b.Elapsed().Seconds(), "seeds/s")

@@ -34,7 +34,8 @@ type Campaign struct {
 	// flight finish, and the report covers the seeds done (Report.Stopped says so).
 	Stop <-chan struct{}
 	// Observe, when set, sees each seed's history before the campaign drops it. It runs on
-	// the worker goroutines, so it must be safe for concurrent use.
+	// the worker goroutines, so it must be safe for concurrent use, and must not keep the
+	// history: later seeds record into its array.
 	Observe func(h checker.History)
 }
 
@@ -126,6 +127,7 @@ func (c Campaign) Run() Report {
 				}
 				// A campaign keeps only what it reports: the history and the fresh
 				// verdict's details stay behind (a report replays the seed for them).
+				recycle(out.History)
 				out.History, out.Fresh = nil, checker.LinResult{}
 				results <- result{seed, out, cov, err}
 			}

@@ -104,10 +104,24 @@ func Cover(h checker.History) Coverage {
 	var requested int64    // the seq the last post asked for
 	autoseq := false       // a post was stored under another seq than it asked for
 	serverTouched := false // the server crashed or fired a failpoint: it may drop anyone
-	all := map[int64]*sess{}
+	// Sessions by id: ids below denseIDs, as every recorder here hands them out from 1 up, in
+	// a slice, since a map lookup per delivery was the bulk of this pass; others in a map.
+	const denseIDs = 1 << 16
+	var dense []*sess
+	sparse := map[int64]*sess{}
+	find := func(id int64) *sess {
+		if id >= 0 && id < int64(len(dense)) {
+			return dense[id]
+		}
+		if id >= 0 && id < denseIDs {
+			return nil
+		}
+		return sparse[id]
+	}
 	current := map[string]*sess{} // by node: the session faults hit
 	var nodes []string            // the keys of current, in order of appearance
-	for _, e := range h {
+	for i := range h {
+		e := &h[i] // not a copy: an event is 96 bytes and most of them are deliveries
 		switch e.Kind {
 		case checker.EvPost:
 			requested = e.Seq
@@ -117,10 +131,15 @@ func Cover(h checker.History) Coverage {
 			autoseq = autoseq || e.Seq != requested
 			continue
 		}
-		s := all[e.Session]
+		s := find(e.Session)
 		if e.Kind == checker.EvOpen {
 			s = &sess{mode: e.Mode, why: e.Name, req: e.ReqSeq}
-			all[e.Session] = s
+			if id := e.Session; id >= 0 && id < denseIDs {
+				dense = append(dense, make([]*sess, max(0, int(id)+1-len(dense)))...)
+				dense[id] = s
+			} else {
+				sparse[id] = s
+			}
 			if current[e.Node] == nil {
 				nodes = append(nodes, e.Node)
 			}

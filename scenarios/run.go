@@ -86,6 +86,22 @@ type clientApp struct {
 func (r *runner) record(e checker.Event) {
 	e.T = r.k.Now()
 	r.hist = append(r.hist, e)
+	r.trace(&r.hist[len(r.hist)-1])
+}
+
+// add appends an event of node at the current time, zero but for its kind, for the caller to
+// fill in and then trace. Posts and deliveries are written in place this way: an Event built
+// on the stack, field by field, and copied into the history was read back in 16-byte pieces
+// of 8-byte writes, which stalls on store forwarding.
+func (r *runner) add(node string, kind checker.Kind) *checker.Event {
+	r.hist = append(r.hist, checker.Event{})
+	e := &r.hist[len(r.hist)-1]
+	e.T, e.Node, e.Kind = r.k.Now(), node, kind
+	return e
+}
+
+// trace adds e, just recorded, to the run's trace.
+func (r *runner) trace(e *checker.Event) {
 	switch e.Kind {
 	case checker.EvPost, checker.EvPostOK, checker.EvDeliver:
 		r.k.Trace().RecordMsg(e.T, e.Node, e.Kind.String(), e.Seq, e.Session, e.MsgID, e.Sum)
@@ -110,7 +126,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	r := &runner{p: p, opt: opt, k: k, net: netsim.New(k), fired: make([]int, len(p.Failpoints))}
 	// Each post is recorded twice and delivered to about every client; sizing the history
 	// for that up front saves copying it as it grows, a third of a large run's time.
-	r.hist = make(checker.History, 0, len(p.Posts)*(2+len(p.Clients))+16*len(p.Clients)+len(p.Faults))
+	r.hist = newHistory(len(p.Posts)*(2+len(p.Clients)) + 16*len(p.Clients) + len(p.Faults))
 	if len(p.Failpoints) > 0 {
 		armFailpoints.Do(func() { armErr = reference.EnableFailpoints() })
 		if armErr != nil {
@@ -134,6 +150,7 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 	r.host = r.net.AddServer(ServerName)
 	r.server = r.newServer()
 	r.host.Attach(r.server)
+	k.Reserve(len(p.Posts) + 2*len(p.Clients) + len(p.Faults))
 	for _, cp := range p.Clients {
 		a := &clientApp{r: r, plan: cp, host: r.net.AddClient(cp.Name)}
 		if cp.ReadBytesPerSec > 0 {
@@ -191,6 +208,29 @@ func Run(p Plan, seed uint64, opt Options) (Outcome, error) {
 		Plan: p.Name, Seed: seed, History: r.hist, Result: res, Fresh: lin,
 		Hash: k.Trace().Hash(), Events: k.Fired(), SimNs: k.Now(), Delivered: res.Delivered,
 	}, nil
+}
+
+// histories holds the history arrays of finished runs (recycle) for later runs to record
+// into. A fresh array of a large run is tens of MB, which the runtime zeroes and the kernel
+// then faults in page by page, before the run writes every byte of it again. The pool lets
+// the collector drop arrays nobody asks for.
+var histories sync.Pool // of *checker.History
+
+// newHistory is an empty history with room for n events: a recycled array if one fits
+// without keeping much more memory than asked for alive, else a new one.
+func newHistory(n int) checker.History {
+	if h, ok := histories.Get().(*checker.History); ok && cap(*h) >= n && cap(*h) <= 2*n+1024 {
+		return (*h)[:0]
+	}
+	return make(checker.History, 0, n)
+}
+
+// recycle hands the array of a history nobody reads any more to later runs.
+func recycle(h checker.History) {
+	if cap(h) > 0 {
+		h = h[:0]
+		histories.Put(&h)
+	}
 }
 
 // maxSettleWindows bounds how long a run goes on after its plan: a network that never quiets
@@ -350,9 +390,15 @@ func (r *runner) failpoints(node string) context.Context {
 	if len(r.p.Failpoints) == 0 {
 		return nil
 	}
+	// The hook runs at every marker a node passes; building the paths there was an allocation
+	// per plan failpoint each time.
+	paths := make([]string, len(r.p.Failpoints))
+	for i, f := range r.p.Failpoints {
+		paths[i] = reference.FailpointPath(f.Name)
+	}
 	return failpoint.WithHook(context.Background(), func(_ context.Context, path string) bool {
 		for i, f := range r.p.Failpoints {
-			if reference.FailpointPath(f.Name) != path || (f.Max > 0 && r.fired[i] >= f.Max) {
+			if paths[i] != path || (f.Max > 0 && r.fired[i] >= f.Max) {
 				continue
 			}
 			if r.k.Rand().Float64() >= f.Prob {
@@ -377,7 +423,9 @@ func (e *postEvent) Fire() { e.r.post(e.r.p.Posts[e.i]) }
 func (r *runner) post(p Post) {
 	b := p.Body()
 	sum := checker.Checksum(b)
-	r.record(checker.Event{Node: ServerName, Kind: checker.EvPost, Seq: p.Seq, MsgID: p.MsgID, Sum: sum})
+	e := r.add(ServerName, checker.EvPost)
+	e.Seq, e.MsgID, e.Sum = p.Seq, p.MsgID, sum
+	r.trace(e)
 	if r.server == nil {
 		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: "server down"})
 		return
@@ -387,11 +435,12 @@ func (r *runner) post(p Post) {
 		r.record(checker.Event{Node: ServerName, Kind: checker.EvPostErr, Seq: p.Seq, MsgID: p.MsgID, Reason: err.Error()})
 		return
 	}
-	e := checker.Event{Node: ServerName, Kind: checker.EvPostOK, Seq: seq, MsgID: p.MsgID, Sum: sum}
+	e = r.add(ServerName, checker.EvPostOK)
+	e.Seq, e.MsgID, e.Sum = seq, p.MsgID, sum
 	if r.server.DurableSeq() >= seq {
 		e.Name = checker.PostSynced
 	}
-	r.record(e)
+	r.trace(e)
 }
 
 // inject applies one fault now.
@@ -555,7 +604,9 @@ func (a *clientApp) fire(phase string) {
 
 func (a *clientApp) Data(seq int64, msgid int32, body []byte) {
 	a.delivered, a.last = true, seq
-	a.record(checker.Event{Kind: checker.EvDeliver, Seq: seq, MsgID: msgid, Sum: checker.Checksum(body)})
+	e := a.r.add(a.plan.Name, checker.EvDeliver)
+	e.Session, e.Seq, e.MsgID, e.Sum = a.session, seq, msgid, checker.Checksum(body)
+	a.r.trace(e)
 	if a.plan.CloseOnSeq != nil && *a.plan.CloseOnSeq == seq {
 		a.close()
 	}

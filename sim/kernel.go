@@ -11,6 +11,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // Handler is an event. Long-lived objects implement it on a pointer receiver so scheduling
@@ -41,23 +42,58 @@ const arity = 4
 
 // Kernel owns virtual time and the event queue of one run.
 //
-// The queue is two parts. Events scheduled in order of time, as a plan's posts and opens are
-// before a run starts, are appended to runway, which then stays sorted and is read from its
-// front; any other event goes to the heap. Step fires whichever front is earlier on (atNs, seq),
-// the order one heap would give, but a plan of 20k posts no longer makes the heap 20k deep for
-// every event the network schedules while the run goes on.
+// The queue is in parts. An event no earlier than the last one on a runway is appended to the
+// first such runway, which then stays sorted and is read from its front; any other event goes
+// to the heap. Step fires whichever front is earliest on (atNs, seq), the order one heap would
+// give. The first runway takes a plan's posts and opens, scheduled in order before the run
+// starts, so a plan of 20k posts does not make the heap 20k deep; the second takes what the
+// network schedules in order while the run goes on, as pipes re-arming one after another for
+// their next segments do, at a cost that does not grow with how many are pending.
 type Kernel struct {
 	nowNs     int64
 	seq       uint64
 	queue     []event // min-heap on (atNs, seq)
-	runway    []event // sorted on (atNs, seq); runway[head:] are pending
-	head      int
+	runways   [2]runway
 	fired     uint64
 	maxEvents uint64 // 0: unbounded
 	exhausted bool
 	firing    bool // set while a handler runs, to catch re-entrant Step/Run
-	rng       *rand.Rand
-	trace     Trace
+	// held: the handler running is queue[0], left in place so that the first event it
+	// schedules into the heap replaces it with one sift down, where a pop and then a push
+	// took two: a handler mostly schedules its own next event, as a pipe re-arms.
+	held  bool
+	rng   *rand.Rand
+	trace Trace
+}
+
+// runway is a queue of events scheduled in order of time.
+type runway struct {
+	ev   []event // sorted on (atNs, seq); ev[head:] are pending
+	head int
+}
+
+func (r *runway) pending() int { return len(r.ev) - r.head }
+
+// takes reports whether an event at atNs scheduled now keeps the runway sorted: seq grows with
+// every Schedule, so an event no earlier than the last one is after it.
+func (r *runway) takes(atNs int64) bool {
+	n := len(r.ev)
+	return n == r.head || atNs >= r.ev[n-1].atNs
+}
+
+// pop removes and returns the first pending event; there must be one.
+func (r *runway) pop() event {
+	e := r.ev[r.head]
+	r.ev[r.head] = event{} // drop the handler reference so the runway does not keep it alive
+	r.head++
+	// Fired events are dropped from the front once they are half the runway, so a runway that
+	// is appended to as fast as it is read does not grow without bound.
+	if r.head == len(r.ev) || r.head >= 64 && 2*r.head >= len(r.ev) {
+		n := copy(r.ev, r.ev[r.head:])
+		clear(r.ev[n:])
+		r.ev, r.head = r.ev[:n], 0
+	}
+	return e
 }
 
 // New returns a kernel at time 0 whose random source is derived only from seed.
@@ -81,7 +117,13 @@ func (k *Kernel) Rand() *rand.Rand { return k.rng }
 func (k *Kernel) Trace() *Trace { return &k.trace }
 
 // Pending returns the number of scheduled events not yet fired.
-func (k *Kernel) Pending() int { return len(k.queue) + len(k.runway) - k.head }
+func (k *Kernel) Pending() int {
+	n := len(k.queue) + k.runways[0].pending() + k.runways[1].pending()
+	if k.held {
+		n--
+	}
+	return n
+}
 
 // Fired returns the number of events fired so far in this run.
 func (k *Kernel) Fired() uint64 { return k.fired }
@@ -108,13 +150,23 @@ func (k *Kernel) Schedule(atNs int64, h Handler) {
 	}
 	k.seq++
 	e := event{atNs: atNs, seq: k.seq, h: h}
-	// seq grows with every call, so an event no earlier than the runway's last is after it.
-	if n := len(k.runway); n == k.head || atNs >= k.runway[n-1].atNs {
-		k.runway = append(k.runway, e)
+	for i := range k.runways {
+		if r := &k.runways[i]; r.takes(atNs) {
+			r.ev = append(r.ev, e)
+			return
+		}
+	}
+	if k.held {
+		k.held = false
+		k.siftDown(e)
 		return
 	}
 	k.push(e)
 }
+
+// Reserve makes room for n more events scheduled in order of time, as a plan's are before a
+// run starts, so that queueing them does not copy the queue over and over as it grows.
+func (k *Kernel) Reserve(n int) { k.runways[0].ev = slices.Grow(k.runways[0].ev, n) }
 
 // After queues h to fire dNs nanoseconds from now; dNs < 0 panics like Schedule.
 func (k *Kernel) After(dNs int64, h Handler) { k.Schedule(k.nowNs+dNs, h) }
@@ -125,6 +177,11 @@ func (k *Kernel) Step() bool {
 	if k.Pending() == 0 {
 		return false
 	}
+	return k.step(k.first())
+}
+
+// step fires the earliest event, from runway r or, if r is nil, from the heap (first).
+func (k *Kernel) step(r *runway) bool {
 	if k.maxEvents > 0 && k.fired >= k.maxEvents {
 		k.exhausted = true
 		return false
@@ -132,7 +189,12 @@ func (k *Kernel) Step() bool {
 	if k.firing {
 		panic("sim: Step or Run called from inside a handler")
 	}
-	e := k.next()
+	var e event
+	if r != nil {
+		e = r.pop()
+	} else {
+		e, k.held = k.queue[0], true
+	}
 	if e.atNs < k.nowNs {
 		panic(fmt.Sprintf("sim: event at %d ns popped after now (%d ns): heap order broken", e.atNs, k.nowNs))
 	}
@@ -141,6 +203,10 @@ func (k *Kernel) Step() bool {
 	k.firing = true
 	e.h.Fire()
 	k.firing = false
+	if k.held {
+		k.held = false
+		k.pop()
+	}
 	return true
 }
 
@@ -155,43 +221,32 @@ func (k *Kernel) Run(untilNs int64) {
 	if untilNs < k.nowNs {
 		panic(fmt.Sprintf("sim: Run until %d ns is before now (%d ns)", untilNs, k.nowNs))
 	}
-	for k.Pending() > 0 && k.front().atNs <= untilNs {
-		if !k.Step() {
+	for k.Pending() > 0 {
+		// The earliest event is found once for the test and the firing.
+		r := k.first()
+		if r != nil && r.ev[r.head].atNs > untilNs || r == nil && k.queue[0].atNs > untilNs {
+			break
+		}
+		if !k.step(r) {
 			return
 		}
 	}
 	k.nowNs = untilNs
 }
 
-// heapFirst reports whether the earliest pending event is the heap's; there must be one.
-func (k *Kernel) heapFirst() bool {
-	return k.head == len(k.runway) || len(k.queue) > 0 && k.queue[0].before(&k.runway[k.head])
-}
-
-// front is the earliest pending event; there must be one.
-func (k *Kernel) front() *event {
-	if k.heapFirst() {
-		return &k.queue[0]
+// first is the runway whose front is the earliest pending event, or nil when that is the
+// heap's first event; there must be one pending.
+func (k *Kernel) first() *runway {
+	var best *runway
+	for i := range k.runways {
+		if r := &k.runways[i]; r.pending() > 0 && (best == nil || r.ev[r.head].before(&best.ev[best.head])) {
+			best = r
+		}
 	}
-	return &k.runway[k.head]
-}
-
-// next removes and returns the earliest pending event; there must be one.
-func (k *Kernel) next() event {
-	if k.heapFirst() {
-		return k.pop()
+	if best != nil && len(k.queue) > 0 && k.queue[0].before(&best.ev[best.head]) {
+		return nil
 	}
-	e := k.runway[k.head]
-	k.runway[k.head] = event{} // drop the handler reference so the runway does not keep it alive
-	k.head++
-	// Fired events are dropped from the front once they are half the runway, so a runway that
-	// is appended to as fast as it is read does not grow without bound.
-	if k.head == len(k.runway) || k.head >= 64 && 2*k.head >= len(k.runway) {
-		n := copy(k.runway, k.runway[k.head:])
-		clear(k.runway[n:])
-		k.runway, k.head = k.runway[:n], 0
-	}
-	return e
+	return best
 }
 
 func (k *Kernel) push(e event) {
@@ -209,36 +264,40 @@ func (k *Kernel) push(e event) {
 	q[i] = e
 }
 
-func (k *Kernel) pop() event {
+// pop removes the heap's first event.
+func (k *Kernel) pop() {
 	q := k.queue
-	top := q[0]
 	last := len(q) - 1
 	moved := q[last]
 	q[last] = event{} // drop the handler reference so the heap does not keep it alive
-	q = q[:last]
-	k.queue = q
-	if last == 0 {
-		return top
+	k.queue = q[:last]
+	if last > 0 {
+		k.siftDown(moved)
 	}
+}
+
+// siftDown puts e in place of the heap's first event and restores the heap order.
+func (k *Kernel) siftDown(e event) {
+	q := k.queue
+	n := len(q)
 	i := 0
 	for {
 		first := arity*i + 1
-		if first >= last {
+		if first >= n {
 			break
 		}
-		end := min(first+arity, last)
+		end := min(first+arity, n)
 		least := first
 		for c := first + 1; c < end; c++ {
 			if q[c].before(&q[least]) {
 				least = c
 			}
 		}
-		if !q[least].before(&moved) {
+		if !q[least].before(&e) {
 			break
 		}
 		q[i] = q[least]
 		i = least
 	}
-	q[i] = moved
-	return top
+	q[i] = e
 }

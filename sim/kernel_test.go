@@ -360,7 +360,7 @@ func TestTraceHashCoversMessage(t *testing.T) {
 	}
 }
 
-// Events scheduled in time order go to the runway, the others to the heap; whatever the mix,
+// Events scheduled in time order go to a runway, the others to the heap; whatever the mix,
 // and with handlers scheduling more while the run goes on, they must fire in (time, insertion)
 // order, as a plain sorted list of what is pending says.
 func TestRunwayAndHeapFireInOrder(t *testing.T) {
