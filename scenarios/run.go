@@ -9,8 +9,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/pingcap/failpoint"
-
 	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/netsim"
 	"github.com/streamsim/streamsim/reference"
@@ -396,7 +394,7 @@ func (r *runner) failpoints(node string) context.Context {
 	for i, f := range r.p.Failpoints {
 		paths[i] = reference.FailpointPath(f.Name)
 	}
-	return failpoint.WithHook(context.Background(), func(_ context.Context, path string) bool {
+	return reference.FailpointContext(func(path string) bool {
 		for i, f := range r.p.Failpoints {
 			if paths[i] != path || (f.Max > 0 && r.fired[i] >= f.Max) {
 				continue
