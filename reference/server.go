@@ -84,7 +84,7 @@ type Server struct {
 	subs  []*srvConn          // online subscribers, in subscription order
 	tails []*srvConn          // request channels streaming history, in request order
 	recs  []storage.Record
-	ends  []int // PostBatch: where each frame of the batch ends
+	ends  []int // where each frame being published ends (publish)
 	// frames is PostBatch's buffer on a CopySender, kept for the next batch unless a batch
 	// of large messages grew it past maxKeptFrames.
 	frames []byte
@@ -170,18 +170,8 @@ func (s *Server) Post(seq int64, msgid int32, body []byte) (int64, error) {
 			pub = requested
 		}
 		frame := wire.AppendFrame(nil, msgid, pub, body)
-		for i := 0; i < len(s.subs); {
-			c := s.subs[i]
-			if s.env.Pending(c.id) > s.cfg.SubscriberMaxLagBytes {
-				s.disconnect(c) // removes c from subs
-				if s.cfg.Bugs.has(BugLagDropSkipsNext) {
-					i++
-				}
-				continue
-			}
-			s.env.Send(c.id, frame)
-			i++
-		}
+		s.ends = append(s.ends[:0], len(frame))
+		s.publish(frame, s.ends, s.env.Send)
 	}
 	s.pumpTails()
 	return seq, nil
@@ -286,9 +276,9 @@ func framesLen(recs []storage.Record) int {
 // maxKeptFrames bounds the frame buffer a server keeps between batches.
 const maxKeptFrames = 1 << 20
 
-// publish sends the frames of a batch, the i-th ending at ends[i], to every subscriber, with
-// the effect of Post's send of each: a subscriber over its lag limit before a frame is dropped
-// instead of sent it.
+// publish sends frames, the i-th ending at ends[i], to every subscriber: a subscriber over its
+// lag limit before a frame is dropped instead of sent it. Post publishes its one frame here,
+// PostBatch a batch's.
 func (s *Server) publish(frames []byte, ends []int, send func(ConnID, []byte)) {
 	lastStart := 0
 	if n := len(ends); n > 1 {
@@ -308,6 +298,9 @@ func (s *Server) publish(frames []byte, ends []int, send func(ConnID, []byte)) {
 		for _, end := range ends {
 			if s.env.Pending(c.id) > s.cfg.SubscriberMaxLagBytes {
 				s.disconnect(c) // removes c from subs
+				if s.cfg.Bugs.has(BugLagDropSkipsNext) {
+					i++
+				}
 				break
 			}
 			send(c.id, frames[from:end])
