@@ -388,8 +388,8 @@ func (r *runner) failpoints(node string) context.Context {
 	if len(r.p.Failpoints) == 0 {
 		return nil
 	}
-	// The hook runs at every marker a node passes; building the paths there was an allocation
-	// per plan failpoint each time.
+	// decide runs at every armed marker a node passes; building the paths there was an
+	// allocation per plan failpoint each time.
 	paths := make([]string, len(r.p.Failpoints))
 	for i, f := range r.p.Failpoints {
 		paths[i] = reference.FailpointPath(f.Name)
@@ -541,7 +541,8 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	}
 	a.r.session++
 	a.session, a.opened, a.live = a.r.session, true, true
-	a.record(checker.Event{Kind: checker.EvOpen, Mode: openModes[mode], ReqSeq: seq, Name: why})
+	hm, _ := checker.ParseMode(mode.String()) // the reference's modes and the history's have the same names
+	a.record(checker.Event{Kind: checker.EvOpen, Mode: hm, ReqSeq: seq, Name: why})
 	if err := a.c.Open(mode, seq); err != nil {
 		// An open the client cannot make (initial or last over the old protocol) is the
 		// plan's malformed input: the history must show it as the cause of the failure.
@@ -549,19 +550,6 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 		a.end(checker.StError, err.Error())
 	}
 }
-
-// openModes and sessionStates are the history's names for the reference's modes and states.
-var (
-	openModes = [...]checker.Mode{
-		reference.ModeOnline: checker.ModeOnline, reference.ModeSeq: checker.ModeSeq,
-		reference.ModeSeqData: checker.ModeSeqData, reference.ModeInitial: checker.ModeInitial,
-		reference.ModeLast: checker.ModeLast,
-	}
-	sessionStates = [...]checker.State{
-		reference.StateActive: checker.StActive, reference.StateError: checker.StError,
-		reference.StateClosed: checker.StClosed,
-	}
-)
 
 func (a *clientApp) close() {
 	if !a.opened || a.closed {
@@ -630,7 +618,8 @@ func (a *clientApp) State(s reference.State, reason string) {
 	if s != reference.StateActive {
 		a.live = false
 	}
-	a.record(checker.Event{Kind: checker.EvState, State: sessionStates[s], Reason: reason})
+	st, _ := checker.ParseState(s.String()) // Active, Error and Closed, named alike in both
+	a.record(checker.Event{Kind: checker.EvState, State: st, Reason: reason})
 	switch r := a.plan.Reopen; {
 	case s == reference.StateActive && a.plan.Mode == checker.ModeOnline.String():
 		a.backoffUs = 0 // online mode never reports Online: Active is its handover
