@@ -90,6 +90,10 @@ func TestFreshViolations(t *testing.T) {
 		// Session 1 has seq 20 while its post_ok is still to come, so the server had it when
 		// session 2 opened.
 		{"Online older than data delivered elsewhere", "ok 10; post 20; open c1 online; d c1 20; open c2 seq 10; d c2 10; online c2!fresh 10; ok 20"},
+		// Seq 20 took effect by its delivery at t=3, so seq 10, posted at t=4, came too late.
+		// Only the delivery of 30, acknowledged before it arrives and so left out of the
+		// sweep's work, makes the session last long enough to observe post 10.
+		{"a post called after a higher one took effect", "open c1!fresh online; post 20; d c1 20; post 10; ok 20; ok 10; post 30; ok 30; d c1 30"},
 		{"one violation per session", "ok 10 20; open c1 seq 10; open c2 seq 10; d c1 10; online c1!fresh 10; d c2 10 20; online c2 20; d c1 30"},
 	})
 }
@@ -464,6 +468,25 @@ func TestFreshBenchHistoryIsHealthy(t *testing.T) {
 	}
 	if res.Delivered != 8*3000 {
 		t.Fatalf("%d deliveries, want every message to every session", res.Delivered)
+	}
+}
+
+// Deliveries whose post was acknowledged before they arrived are left out of the sweep's
+// operations but still counted as judged; a delivery ahead of its post_ok, or of a seq never
+// posted, stays in.
+func TestFreshLeavesOutImpliedDeliveries(t *testing.T) {
+	s := parseScript(t, "ok 10 20; open c1 seq 10; d c1 10 20; online c1 20; post 30; d c1 30; ok 30; ok 40; d c1 40 50")
+	c := newCollector(serverOf(s.h), true)
+	for i := range s.h {
+		c.step(s.h, i)
+	}
+	ss, _ := c.finish()
+	if len(ss) != 1 || ss[0].implied != 3 || ss[0].ops.n != 4 {
+		t.Fatalf("implied %d, kept %d operations; want 3 (10, 20, 40) and 4 (Online's two, 30, 50)", ss[0].implied, ss[0].ops.n)
+	}
+	res := CheckFresh(s.h)
+	if res.Ops != 7 || res.Verdict != VerdictIllegal {
+		t.Fatalf("%d operations judged, verdict %q; want 7, illegal (50 was never posted)", res.Ops, res.Verdict)
 	}
 }
 

@@ -22,7 +22,7 @@ func Judge(h History, opt JudgeOptions) (Result, LinResult, error) {
 	pre := newLivePrepass()
 	var fresh collector
 	if !opt.NoFresh {
-		fresh = newCollector(server)
+		fresh = newCollector(server, true)
 	}
 	for i := range h {
 		logs.step(h, i)
