@@ -291,6 +291,9 @@ func (s *subscriber) closing() { s.record(line{kind: "close"}) }
 // subscribe opens one session and writes its history until ctx ends (exit 0: the session is
 // closed) or the session fails (exit 1).
 func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, err error) {
+	if f, ok := stdout.(*os.File); ok {
+		growPipe(f)
+	}
 	s := newSubscriber(o.cfg.Peer, stdout)
 	host := tcp.DialClient(o.online, o.request, s, o.cfg)
 	defer host.Shutdown()
