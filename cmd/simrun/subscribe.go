@@ -70,9 +70,13 @@ type subscriber struct {
 	once         sync.Once
 	done         chan struct{} // closed when the writer has returned
 
-	// lastT and tDigits are the last line's t and its digits; the writer's.
-	lastT   int64
-	tDigits []byte
+	// deliverHead is a deliver line's start at deliverT, msgidSum its part between seq and sum
+	// for msgid, and seq the digits of its last seq (appendDeliver); the writer's.
+	deliverT    int64
+	deliverHead []byte
+	msgid       int64
+	msgidSum    []byte
+	seq         counter
 	// buf holds the formatted lines not yet written; the writer's alone. It is written once it
 	// reaches subscribeFlushBytes, so it holds that and at most one line more; the longest line
 	// is an Error, whose reason quotes at most one frame of the --max-size the user chose.
@@ -174,26 +178,11 @@ func (s *subscriber) write() {
 func (s *subscriber) format(batch []line, flush bool) error {
 	b := s.buf
 	for i := range batch {
-		l := &batch[i]
-		b = s.appendT(append(b, `{"t":`...), l.t)
-		b = append(append(b, s.mid...), l.kind...)
-		b = append(b, '"')
-		switch l.kind {
-		case "deliver":
-			b = appendInt(b, `,"seq":`, l.seq)
-			b = appendInt(b, `,"msgid":`, l.num)
-			b = strconv.AppendUint(append(b, `,"sum":`...), uint64(l.sum), 10)
-		case "control", "phase":
-			b = appendInt(appendString(b, `,"name":`, l.name), `,"seq":`, l.seq)
-		case "state":
-			b = appendString(b, `,"state":`, l.name)
-			if l.reason != "" { // optional: written only when there is one
-				b = appendString(b, `,"reason":`, l.reason)
-			}
-		case "open":
-			b = appendInt(appendString(b, `,"mode":`, l.name), `,"req_seq":`, l.seq)
+		if l := &batch[i]; l.kind == "deliver" {
+			b = s.appendDeliver(b, l)
+		} else {
+			b = s.appendEvent(b, l)
 		}
-		b = append(b, '}', '\n')
 		if len(b) >= subscribeFlushBytes {
 			if _, err := s.out.Write(b); err != nil {
 				s.buf = b[:0]
@@ -212,14 +201,73 @@ func (s *subscriber) format(batch []line, flush bool) error {
 	return nil
 }
 
-// appendT appends t in decimal. Formatting its 19 digits was the largest cost of a line, and
-// the events of a burst share a clock reading (clockLeft), so the digits of the last t are
-// kept and reused while t stays the same.
-func (s *subscriber) appendT(b []byte, t int64) []byte {
-	if t != s.lastT || s.tDigits == nil {
-		s.lastT, s.tDigits = t, strconv.AppendInt(s.tDigits[:0], t, 10)
+// appendEvent appends the line of an event other than a delivery.
+func (s *subscriber) appendEvent(b []byte, l *line) []byte {
+	b = append(append(s.appendHead(b, l.t), l.kind...), '"')
+	switch l.kind {
+	case "control", "phase":
+		b = appendInt(appendString(b, `,"name":`, l.name), `,"seq":`, l.seq)
+	case "state":
+		b = appendString(b, `,"state":`, l.name)
+		if l.reason != "" { // optional: written only when there is one
+			b = appendString(b, `,"reason":`, l.reason)
+		}
+	case "open":
+		b = appendInt(appendString(b, `,"mode":`, l.name), `,"req_seq":`, l.seq)
 	}
-	return append(b, s.tDigits...)
+	return append(b, '}', '\n')
+}
+
+// appendHead appends the start of a line at t, up to its kind: `{"t":`, t and mid.
+func (s *subscriber) appendHead(b []byte, t int64) []byte {
+	return append(strconv.AppendInt(append(b, `{"t":`...), t, 10), s.mid...)
+}
+
+// appendDeliver appends a deliver line. Formatting the 19 digits of t was the largest cost of
+// a line, and the events of a burst share a clock reading (clockLeft), so the line's start up
+// to its seq is kept and reused, in one copy, while t stays the same; so is the part between
+// seq and sum while the msgid stays the same, as it usually does in a stream.
+func (s *subscriber) appendDeliver(b []byte, l *line) []byte {
+	if l.t != s.deliverT || s.deliverHead == nil {
+		s.deliverT = l.t
+		s.deliverHead = append(s.appendHead(s.deliverHead[:0], l.t), `deliver","seq":`...)
+	}
+	if l.num != s.msgid || s.msgidSum == nil {
+		s.msgid = l.num
+		s.msgidSum = append(appendInt(s.msgidSum[:0], `,"msgid":`, l.num), `,"sum":`...)
+	}
+	b = s.seq.append(append(b, s.deliverHead...), l.seq)
+	b = strconv.AppendUint(append(b, s.msgidSum...), uint64(l.sum), 10)
+	return append(b, '}', '\n')
+}
+
+// counter appends seqs in decimal. The seqs of a replay or of a live stream go up by one, so
+// it keeps the digits of the last and, for the next, adds one to them in place rather than
+// formatting them anew, which cost a delivery's line as much as its sum did.
+type counter struct {
+	last   int64
+	digits []byte // the decimal digits of last; empty until a seq is appended
+}
+
+func (c *counter) append(b []byte, v int64) []byte {
+	if v != c.last+1 || v <= 0 || !c.increment() {
+		c.digits = strconv.AppendInt(c.digits[:0], v, 10)
+	}
+	c.last = v
+	return append(b, c.digits...)
+}
+
+// increment adds one to digits, unless they are all nines (the result is one digit longer)
+// or there are none: then it returns false and leaves digits to be formatted anew.
+func (c *counter) increment() bool {
+	for i := len(c.digits) - 1; i >= 0; i-- {
+		if c.digits[i] != '9' {
+			c.digits[i]++
+			return true
+		}
+		c.digits[i] = '0'
+	}
+	return false
 }
 
 // appendInt and appendString append a field to a line; key is `,"name":`.

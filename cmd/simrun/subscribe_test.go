@@ -126,6 +126,46 @@ func TestSubscribeLineFormat(t *testing.T) {
 	}
 }
 
+// Deliveries in a burst share a clock reading and reuse what they can of the line before;
+// whatever their seqs and msgids do, they are written byte for byte as checker.WriteHistory
+// writes them.
+func TestSubscribeDeliveryLines(t *testing.T) {
+	var out bytes.Buffer
+	s := newSubscriber("c1", &out)
+	type d struct {
+		seq   int64
+		msgid int32
+	}
+	var ds []d
+	for seq := int64(7); seq <= 130; seq++ { // going up by one, past 9 and 99
+		ds = append(ds, d{seq, int32(seq / 40)})
+	}
+	ds = append(ds, d{129, 3}, d{129, 3}, d{1_000_000, -1}, d{0, math.MaxInt32}, d{-5, math.MinInt32}, d{-4, 7}, d{999, 7}, d{1000, 8}, d{1001, 7})
+	for i, d := range ds {
+		s.Data(d.seq, d.msgid, []byte(strconv.Itoa(i)))
+		if i%50 == 0 {
+			s.Idle() // a fresh clock reading now and then
+		}
+	}
+	s.stop()
+	h, err := checker.ReadHistory(bytes.NewReader(out.Bytes()))
+	if err != nil || len(h) != len(ds) {
+		t.Fatalf("%d lines of %d, %v:\n%s", len(h), len(ds), err, out.String())
+	}
+	for i, e := range h {
+		if e.Seq != ds[i].seq || e.MsgID != ds[i].msgid || e.Sum != checker.Checksum([]byte(strconv.Itoa(i))) {
+			t.Fatalf("line %d reads back as seq %d msgid %d sum %d, want %+v", i+1, e.Seq, e.MsgID, e.Sum, ds[i])
+		}
+	}
+	var canon bytes.Buffer
+	if err := checker.WriteHistory(&canon, h); err != nil {
+		t.Fatal(err)
+	}
+	if canon.String() != out.String() {
+		t.Fatalf("subscribe wrote\n%s\nWriteHistory writes\n%s", out.String(), canon.String())
+	}
+}
+
 // recorder is an output that keeps each write apart, or fails them all with fail.
 type recorder struct {
 	mu     sync.Mutex
@@ -461,14 +501,31 @@ func replaySubscribe(b *testing.B, o clientOpts) {
 	<-read // the reader has seen the end of the history
 }
 
-// appendT writes every t as strconv does, repeated or not.
+// A deliver line's t is written as strconv does, repeated or not.
 func TestSubscribeTimeDigits(t *testing.T) {
 	s := newSubscriber("c1", io.Discard)
 	defer s.stop()
 	for _, v := range []int64{0, 0, 7, 7, 999_999_999, 1e9, 1e9 + 1, 1_764_000_000_000_000_000, 1_764_000_000_999_999_999,
 		1_764_000_000_999_999_999, 1_764_000_001_000_000_000, 1_764_000_000_000_000_001, math.MaxInt64, 0} {
-		if got, want := string(s.appendT(nil, v)), strconv.FormatInt(v, 10); got != want {
+		got := string(s.appendDeliver(nil, &line{t: v, kind: "deliver", seq: 3, num: 2, sum: 1}))
+		if want := `{"t":` + strconv.FormatInt(v, 10) + `,"node":"c1","session":1,"ev":"deliver","seq":3,"msgid":2,"sum":1}` + "\n"; got != want {
 			t.Errorf("t %d written as %s", v, got)
+		}
+	}
+}
+
+// A counter writes every seq as strconv does: going up by one across a carry and a new digit,
+// going back, jumping, repeating, from and to zero and negative seqs, and at the largest.
+func TestSubscribeSeqDigits(t *testing.T) {
+	var c counter
+	seqs := []int64{1, 2, 3, 9, 10, 11, 99, 100, 101, 1, 1, 0, 1, -3, -2, -1, 0, 1, 2, 18, 19, 20, 21, 5}
+	for v := int64(995); v <= 1_005; v++ {
+		seqs = append(seqs, v)
+	}
+	seqs = append(seqs, 999_999_998, 999_999_999, 1_000_000_000, 1_000_000_001, math.MaxInt64-1, math.MaxInt64, math.MinInt64, math.MinInt64+1, 0, 1)
+	for i, v := range seqs {
+		if got, want := string(c.append([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
+			t.Errorf("seq %d (the %dth) written as %s", v, i, got)
 		}
 	}
 }
