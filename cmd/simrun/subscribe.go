@@ -74,7 +74,7 @@ type subscriber struct {
 	// for msgid, and seq the digits of its last seq (appendDeliver); the writer's.
 	deliverT    int64
 	deliverHead []byte
-	msgid       int64
+	msgid       int32
 	msgidSum    []byte
 	seq         counter
 	// buf holds the formatted lines not yet written; the writer's alone. It is written once it
@@ -83,15 +83,31 @@ type subscriber struct {
 	buf []byte
 }
 
-// line is one recorded event; which fields it uses depends on its kind.
+// line is one recorded event; which fields it uses depends on its kind. It is kept small, the
+// names as the numbers they stand for, because the client's loop writes it and the writer
+// reads it a cache line at a time, on two cores.
 type line struct {
-	t        int64
-	kind     string // the line's ev
-	seq, num int64  // seq, or an open's req_seq; num is a delivery's msgid
-	sum      uint32
-	name     string // a control's or phase's name, a state, an open's mode
-	reason   string
+	t      int64
+	seq    int64  // seq, or an open's req_seq
+	num    int32  // a delivery's msgid, or the Control, Phase, State or Mode the line names
+	sum    uint32 // a delivery's
+	kind   lineKind
+	reason string // a state's
 }
+
+// lineKind is a line's ev.
+type lineKind uint8
+
+const (
+	evDeliver lineKind = iota
+	evControl
+	evPhase
+	evState
+	evOpen
+	evClose
+)
+
+var kindNames = [...]string{evDeliver: "deliver", evControl: "control", evPhase: "phase", evState: "state", evOpen: "open", evClose: "close"}
 
 const (
 	// subscribeFlushBytes is how much history a burst gathers before a write: large enough
@@ -123,9 +139,9 @@ func newSubscriber(node string, out io.Writer) *subscriber {
 	return s
 }
 
-// record queues l, stamped now (see clockLeft): under the lock, so that the order of the
-// lines is the order of their times. Once output has failed it records nothing.
-func (s *subscriber) record(l line) {
+// record queues a line of kind, stamped now (see clockLeft): under the lock, so that the order
+// of the lines is the order of their times. Once output has failed it records nothing.
+func (s *subscriber) record(kind lineKind, seq int64, num int32, sum uint32, reason string) {
 	s.mu.Lock()
 	for len(s.queue) >= subscribeQueue && s.err == nil {
 		s.room.Wait()
@@ -135,8 +151,7 @@ func (s *subscriber) record(l line) {
 			s.now, s.clockLeft = s.t0+int64(time.Since(s.start)), subscribeClockEvents
 		}
 		s.clockLeft--
-		l.t = s.now
-		s.queue = append(s.queue, l)
+		s.queue = append(s.queue, line{t: s.now, seq: seq, num: num, sum: sum, kind: kind, reason: reason})
 		if len(s.queue) == subscribeBatch {
 			s.work.Signal()
 		}
@@ -178,7 +193,7 @@ func (s *subscriber) write() {
 func (s *subscriber) format(batch []line, flush bool) error {
 	b := s.buf
 	for i := range batch {
-		if l := &batch[i]; l.kind == "deliver" {
+		if l := &batch[i]; l.kind == evDeliver {
 			b = s.appendDeliver(b, l)
 		} else {
 			b = s.appendEvent(b, l)
@@ -203,17 +218,19 @@ func (s *subscriber) format(batch []line, flush bool) error {
 
 // appendEvent appends the line of an event other than a delivery.
 func (s *subscriber) appendEvent(b []byte, l *line) []byte {
-	b = append(append(s.appendHead(b, l.t), l.kind...), '"')
+	b = append(append(s.appendHead(b, l.t), kindNames[l.kind]...), '"')
 	switch l.kind {
-	case "control", "phase":
-		b = appendInt(appendString(b, `,"name":`, l.name), `,"seq":`, l.seq)
-	case "state":
-		b = appendString(b, `,"state":`, l.name)
+	case evControl:
+		b = appendInt(appendString(b, `,"name":`, reference.Control(l.num).String()), `,"seq":`, l.seq)
+	case evPhase:
+		b = appendInt(appendString(b, `,"name":`, reference.Phase(l.num).String()), `,"seq":`, l.seq)
+	case evState:
+		b = appendString(b, `,"state":`, reference.State(l.num).String())
 		if l.reason != "" { // optional: written only when there is one
 			b = appendString(b, `,"reason":`, l.reason)
 		}
-	case "open":
-		b = appendInt(appendString(b, `,"mode":`, l.name), `,"req_seq":`, l.seq)
+	case evOpen:
+		b = appendInt(appendString(b, `,"mode":`, reference.Mode(l.num).String()), `,"req_seq":`, l.seq)
 	}
 	return append(b, '}', '\n')
 }
@@ -234,7 +251,7 @@ func (s *subscriber) appendDeliver(b []byte, l *line) []byte {
 	}
 	if l.num != s.msgid || s.msgidSum == nil {
 		s.msgid = l.num
-		s.msgidSum = append(appendInt(s.msgidSum[:0], `,"msgid":`, l.num), `,"sum":`...)
+		s.msgidSum = append(appendInt(s.msgidSum[:0], `,"msgid":`, int64(l.num)), `,"sum":`...)
 	}
 	b = s.seq.append(append(b, s.deliverHead...), l.seq)
 	b = strconv.AppendUint(append(b, s.msgidSum...), uint64(l.sum), 10)
@@ -303,18 +320,18 @@ func (s *subscriber) stop() {
 func (s *subscriber) end() { s.once.Do(func() { close(s.ended) }) }
 
 func (s *subscriber) Data(seq int64, msgid int32, body []byte) {
-	s.record(line{kind: "deliver", seq: seq, num: int64(msgid), sum: checker.Checksum(body)})
+	s.record(evDeliver, seq, msgid, checker.Checksum(body), "")
 }
 
 func (s *subscriber) Control(c reference.Control, seq int64) {
-	s.record(line{kind: "control", name: c.String(), seq: seq})
+	s.record(evControl, seq, int32(c), 0, "")
 }
 
 func (s *subscriber) State(st reference.State, reason string) {
 	if st == reference.StateOpening {
 		return
 	}
-	s.record(line{kind: "state", name: st.String(), reason: reason})
+	s.record(evState, 0, int32(st), 0, reason)
 	if st == reference.StateError {
 		s.mu.Lock()
 		s.why = reason
@@ -326,15 +343,15 @@ func (s *subscriber) State(st reference.State, reason string) {
 }
 
 func (s *subscriber) Phase(p reference.Phase, seq int64) {
-	s.record(line{kind: "phase", name: p.String(), seq: seq})
+	s.record(evPhase, seq, int32(p), 0, "")
 }
 
 // open and closing record the application's own calls.
 func (s *subscriber) open(mode reference.Mode, seq int64) {
-	s.record(line{kind: "open", name: mode.String(), seq: seq})
+	s.record(evOpen, seq, int32(mode), 0, "")
 }
 
-func (s *subscriber) closing() { s.record(line{kind: "close"}) }
+func (s *subscriber) closing() { s.record(evClose, 0, 0, 0, "") }
 
 // subscribe opens one session and writes its history until ctx ends (exit 0: the session is
 // closed) or the session fails (exit 1).

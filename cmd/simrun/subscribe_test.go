@@ -507,7 +507,7 @@ func TestSubscribeTimeDigits(t *testing.T) {
 	defer s.stop()
 	for _, v := range []int64{0, 0, 7, 7, 999_999_999, 1e9, 1e9 + 1, 1_764_000_000_000_000_000, 1_764_000_000_999_999_999,
 		1_764_000_000_999_999_999, 1_764_000_001_000_000_000, 1_764_000_000_000_000_001, math.MaxInt64, 0} {
-		got := string(s.appendDeliver(nil, &line{t: v, kind: "deliver", seq: 3, num: 2, sum: 1}))
+		got := string(s.appendDeliver(nil, &line{t: v, kind: evDeliver, seq: 3, num: 2, sum: 1}))
 		if want := `{"t":` + strconv.FormatInt(v, 10) + `,"node":"c1","session":1,"ev":"deliver","seq":3,"msgid":2,"sum":1}` + "\n"; got != want {
 			t.Errorf("t %d written as %s", v, got)
 		}
