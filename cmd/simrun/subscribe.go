@@ -301,7 +301,8 @@ func appendString(b []byte, key, v string) []byte {
 func (s *subscriber) Idle() {
 	s.mu.Lock()
 	s.clockLeft = 0
-	if len(s.queue) > 0 || s.buffered {
+	// A batch the writer is formatting may leave lines in its buffer.
+	if len(s.queue) > 0 || s.taken || s.buffered {
 		s.flush = true
 		s.work.Signal()
 	}

@@ -238,6 +238,40 @@ func TestSubscribeFlushesWhenIdleOrFull(t *testing.T) {
 	}
 }
 
+// gatedRecorder is a recorder whose first write waits until open is closed.
+type gatedRecorder struct {
+	recorder
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func (g *gatedRecorder) Write(p []byte) (int, error) {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.open
+	})
+	return g.recorder.Write(p)
+}
+
+// When the loop runs out of work while the writer still formats a batch it took, the end of
+// that batch is written too, though Idle finds nothing queued and nothing in the buffer yet.
+func TestSubscribeIdleWhileWriterBusy(t *testing.T) {
+	g := &gatedRecorder{entered: make(chan struct{}), open: make(chan struct{})}
+	// Lines of over 200 bytes: a batch is more than a buffer.
+	s := newSubscriber(strings.Repeat("n", 100), g)
+	defer s.stop()
+	for i := range subscribeBatch { // the writer takes them at once
+		s.Data(int64(i+1), 1, nil)
+	}
+	<-g.entered // the writer holds the batch, its first buffer full
+	s.Idle()
+	close(g.open)
+	s.wait()
+	if n := strings.Count(strings.Join(g.got(), ""), "\n"); n != subscribeBatch {
+		t.Fatalf("%d lines of %d written after Idle", n, subscribeBatch)
+	}
+}
+
 // Once output fails, the session ends, the failure is kept for subscribe to report, and
 // nothing more is buffered.
 func TestSubscribeWriteFailureEndsIt(t *testing.T) {
