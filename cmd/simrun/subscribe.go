@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,13 +71,15 @@ type subscriber struct {
 	once         sync.Once
 	done         chan struct{} // closed when the writer has returned
 
-	// deliverHead is a deliver line's start at deliverT, msgidSum its part between seq and sum
-	// for msgid, and seq the digits of its last seq (appendDeliver); the writer's.
-	deliverT    int64
-	deliverHead []byte
-	msgid       int32
-	msgidSum    []byte
-	seq         counter
+	// deliverStart is a deliver line's start, at deliverT, up to its seq's digits, which begin
+	// at seqAt, seq's; msgidSum is its part between seq and sum for msgid (appendDeliver). The
+	// writer's.
+	deliverT     int64
+	seq          int64
+	seqAt        int
+	deliverStart []byte
+	msgid        int32
+	msgidSum     []byte
 	// buf holds the formatted lines not yet written; the writer's alone. It is written once it
 	// reaches subscribeFlushBytes, so it holds that and at most one line more; the longest line
 	// is an Error, whose reason quotes at most one frame of the --max-size the user chose.
@@ -241,50 +244,70 @@ func (s *subscriber) appendHead(b []byte, t int64) []byte {
 }
 
 // appendDeliver appends a deliver line. Formatting the 19 digits of t was the largest cost of
-// a line, and the events of a burst share a clock reading (clockLeft), so the line's start up
-// to its seq is kept and reused, in one copy, while t stays the same; so is the part between
-// seq and sum while the msgid stays the same, as it usually does in a stream.
+// a line, and the events of a burst share a clock reading (clockLeft), so the line's start,
+// its seq's digits included, is kept and copied whole while t stays the same. The seqs of a
+// replay or of a live stream go up by one, so the next seq adds one to the digits in place
+// rather than formatting them anew, which cost a line as much as its sum did. The part between
+// seq and sum is kept while the msgid stays the same, as it usually does in a stream.
 func (s *subscriber) appendDeliver(b []byte, l *line) []byte {
-	if l.t != s.deliverT || s.deliverHead == nil {
+	switch {
+	case l.t != s.deliverT || s.deliverStart == nil:
 		s.deliverT = l.t
-		s.deliverHead = append(s.appendHead(s.deliverHead[:0], l.t), `deliver","seq":`...)
+		s.deliverStart = append(s.appendHead(s.deliverStart[:0], l.t), `deliver","seq":`...)
+		s.seqAt = len(s.deliverStart)
+		s.deliverStart = strconv.AppendInt(s.deliverStart, l.seq, 10)
+	case l.seq != s.seq+1 || l.seq <= 0 || !increment(s.deliverStart[s.seqAt:]):
+		s.deliverStart = strconv.AppendInt(s.deliverStart[:s.seqAt], l.seq, 10)
 	}
+	s.seq = l.seq
 	if l.num != s.msgid || s.msgidSum == nil {
 		s.msgid = l.num
 		s.msgidSum = append(appendInt(s.msgidSum[:0], `,"msgid":`, int64(l.num)), `,"sum":`...)
 	}
-	b = s.seq.append(append(b, s.deliverHead...), l.seq)
-	b = strconv.AppendUint(append(b, s.msgidSum...), uint64(l.sum), 10)
-	return append(b, '}', '\n')
+	b = append(append(b, s.deliverStart...), s.msgidSum...)
+	return append(appendSum(b, l.sum), '}', '\n')
 }
 
-// counter appends seqs in decimal. The seqs of a replay or of a live stream go up by one, so
-// it keeps the digits of the last and, for the next, adds one to them in place rather than
-// formatting them anew, which cost a delivery's line as much as its sum did.
-type counter struct {
-	last   int64
-	digits []byte // the decimal digits of last; empty until a seq is appended
-}
-
-func (c *counter) append(b []byte, v int64) []byte {
-	if v != c.last+1 || v <= 0 || !c.increment() {
-		c.digits = strconv.AppendInt(c.digits[:0], v, 10)
-	}
-	c.last = v
-	return append(b, c.digits...)
-}
-
-// increment adds one to digits, unless they are all nines (the result is one digit longer)
-// or there are none: then it returns false and leaves digits to be formatted anew.
-func (c *counter) increment() bool {
-	for i := len(c.digits) - 1; i >= 0; i-- {
-		if c.digits[i] != '9' {
-			c.digits[i]++
+// increment adds one to the decimal digits, unless they are all nines (the result is one digit
+// longer): then it returns false, the digits to be formatted anew.
+func increment(digits []byte) bool {
+	for i := len(digits) - 1; i >= 0; i-- {
+		if digits[i] != '9' {
+			digits[i]++
 			return true
 		}
-		c.digits[i] = '0'
+		digits[i] = '0'
 	}
 	return false
+}
+
+// pairs holds the two digits of each number below 100.
+const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendSum appends v in decimal, as strconv.AppendUint does, but straight into b: strconv
+// formats into an array of its own and copies from there.
+func appendSum(b []byte, v uint32) []byte {
+	n := 1
+	for p := uint64(10); uint64(v) >= p; p *= 10 {
+		n++
+	}
+	b = slices.Grow(b, n)
+	i := len(b) + n
+	b = b[:i]
+	for v >= 100 {
+		q := v / 100
+		d := (v - q*100) * 2
+		i -= 2
+		b[i], b[i+1] = pairs[d], pairs[d+1]
+		v = q
+	}
+	if v >= 10 {
+		b[i-2], b[i-1] = pairs[v*2], pairs[v*2+1]
+	} else {
+		b[i-1] = byte('0' + v)
+	}
+	return b
 }
 
 // appendInt and appendString append a field to a line; key is `,"name":`.

@@ -548,18 +548,24 @@ func TestSubscribeTimeDigits(t *testing.T) {
 	}
 }
 
-// A counter writes every seq as strconv does: going up by one across a carry and a new digit,
-// going back, jumping, repeating, from and to zero and negative seqs, and at the largest.
+// Deliveries write every seq and sum as strconv does: a seq going up by one across a carry and
+// a new digit, going back, jumping, repeating, from and to zero and negative seqs, and at the
+// largest, with t changing or not, and sums of every length.
 func TestSubscribeSeqDigits(t *testing.T) {
-	var c counter
+	s := newSubscriber("c1", io.Discard)
+	defer s.stop()
 	seqs := []int64{1, 2, 3, 9, 10, 11, 99, 100, 101, 1, 1, 0, 1, -3, -2, -1, 0, 1, 2, 18, 19, 20, 21, 5}
 	for v := int64(995); v <= 1_005; v++ {
 		seqs = append(seqs, v)
 	}
 	seqs = append(seqs, 999_999_998, 999_999_999, 1_000_000_000, 1_000_000_001, math.MaxInt64-1, math.MaxInt64, math.MinInt64, math.MinInt64+1, 0, 1)
+	sums := []uint32{0, 1, 9, 10, 99, 100, 999, 1000, 99_999, 100_000, 999_999_999, 1_000_000_000, math.MaxUint32}
 	for i, v := range seqs {
-		if got, want := string(c.append([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
-			t.Errorf("seq %d (the %dth) written as %s", v, i, got)
+		l := line{t: int64(i / 5), kind: evDeliver, seq: v, num: 1, sum: sums[i%len(sums)]}
+		want := `{"t":` + strconv.Itoa(i/5) + `,"node":"c1","session":1,"ev":"deliver","seq":` + strconv.FormatInt(v, 10) +
+			`,"msgid":1,"sum":` + strconv.FormatUint(uint64(l.sum), 10) + "}\n"
+		if got := string(s.appendDeliver([]byte("x"), &l)); got != "x"+want {
+			t.Errorf("seq %d (the %dth), sum %d written as %s", v, i, l.sum, got)
 		}
 	}
 }
