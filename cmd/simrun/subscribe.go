@@ -381,7 +381,7 @@ func (s *subscriber) closing() { s.record(evClose, 0, 0, 0, "") }
 // closed) or the session fails (exit 1).
 func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, err error) {
 	if f, ok := stdout.(*os.File); ok {
-		growPipe(f)
+		growPipe(f, subscribePipeBytes)
 	}
 	s := newSubscriber(o.cfg.Peer, stdout)
 	host := tcp.DialClient(o.online, o.request, s, o.cfg)

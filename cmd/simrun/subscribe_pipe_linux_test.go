@@ -60,6 +60,25 @@ func TestSubscribeGrowsItsOutputPipe(t *testing.T) {
 	}
 }
 
+// growPipe grows a smaller pipe and leaves a larger one as it is.
+func TestGrowPipeNeverShrinks(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	small := pipeSize(t, w)
+	growPipe(w, 4*small)
+	if n := pipeSize(t, w); n != 4*small {
+		t.Fatalf("a pipe of %d bytes grown to %d holds %d", small, 4*small, n)
+	}
+	growPipe(w, small)
+	if n := pipeSize(t, w); n != 4*small {
+		t.Fatalf("a pipe of %d bytes asked for %d holds %d", 4*small, small, n)
+	}
+}
+
 // Output that is not a pipe refuses the size quietly and stays usable.
 func TestGrowPipeLeavesAFileAlone(t *testing.T) {
 	f, err := os.Create(t.TempDir() + "/history")
@@ -67,7 +86,7 @@ func TestGrowPipeLeavesAFileAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	growPipe(f)
+	growPipe(f, subscribePipeBytes)
 	if _, err := f.WriteString("line\n"); err != nil {
 		t.Fatalf("after growPipe: %v", err)
 	}
