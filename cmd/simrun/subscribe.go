@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,24 +71,46 @@ type subscriber struct {
 	once         sync.Once
 	done         chan struct{} // closed when the writer has returned
 
-	// lastT and tDigits are the last line's t and its digits; the writer's.
-	lastT   int64
-	tDigits []byte
+	// deliverStart is a deliver line's start, at deliverT, up to its seq's digits, which begin
+	// at seqAt, seq's; msgidSum is its part between seq and sum for msgid (appendDeliver). The
+	// writer's.
+	deliverT     int64
+	seq          int64
+	seqAt        int
+	deliverStart []byte
+	msgid        int32
+	msgidSum     []byte
 	// buf holds the formatted lines not yet written; the writer's alone. It is written once it
 	// reaches subscribeFlushBytes, so it holds that and at most one line more; the longest line
 	// is an Error, whose reason quotes at most one frame of the --max-size the user chose.
 	buf []byte
 }
 
-// line is one recorded event; which fields it uses depends on its kind.
+// line is one recorded event; which fields it uses depends on its kind. It is kept small, the
+// names as the numbers they stand for: every entry is written by the loop on one core and read
+// by the writer on the other, and the fewer cache lines the queue spans, the fewer move.
 type line struct {
-	t        int64
-	kind     string // the line's ev
-	seq, num int64  // seq, or an open's req_seq; num is a delivery's msgid
-	sum      uint32
-	name     string // a control's or phase's name, a state, an open's mode
-	reason   string
+	t      int64
+	seq    int64  // seq, or an open's req_seq
+	num    int32  // a delivery's msgid, or the Control, Phase, State or Mode the line names
+	sum    uint32 // a delivery's
+	kind   lineKind
+	reason string // a state's
 }
+
+// lineKind is a line's ev.
+type lineKind uint8
+
+const (
+	evDeliver lineKind = iota
+	evControl
+	evPhase
+	evState
+	evOpen
+	evClose
+)
+
+var kindNames = [...]string{evDeliver: "deliver", evControl: "control", evPhase: "phase", evState: "state", evOpen: "open", evClose: "close"}
 
 const (
 	// subscribeFlushBytes is how much history a burst gathers before a write: large enough
@@ -119,9 +142,9 @@ func newSubscriber(node string, out io.Writer) *subscriber {
 	return s
 }
 
-// record queues l, stamped now (see clockLeft): under the lock, so that the order of the
-// lines is the order of their times. Once output has failed it records nothing.
-func (s *subscriber) record(l line) {
+// record queues a line of kind, stamped now (see clockLeft): under the lock, so that the order
+// of the lines is the order of their times. Once output has failed it records nothing.
+func (s *subscriber) record(kind lineKind, seq int64, num int32, sum uint32, reason string) {
 	s.mu.Lock()
 	for len(s.queue) >= subscribeQueue && s.err == nil {
 		s.room.Wait()
@@ -131,8 +154,7 @@ func (s *subscriber) record(l line) {
 			s.now, s.clockLeft = s.t0+int64(time.Since(s.start)), subscribeClockEvents
 		}
 		s.clockLeft--
-		l.t = s.now
-		s.queue = append(s.queue, l)
+		s.queue = append(s.queue, line{t: s.now, seq: seq, num: num, sum: sum, kind: kind, reason: reason})
 		if len(s.queue) == subscribeBatch {
 			s.work.Signal()
 		}
@@ -174,26 +196,11 @@ func (s *subscriber) write() {
 func (s *subscriber) format(batch []line, flush bool) error {
 	b := s.buf
 	for i := range batch {
-		l := &batch[i]
-		b = s.appendT(append(b, `{"t":`...), l.t)
-		b = append(append(b, s.mid...), l.kind...)
-		b = append(b, '"')
-		switch l.kind {
-		case "deliver":
-			b = appendInt(b, `,"seq":`, l.seq)
-			b = appendInt(b, `,"msgid":`, l.num)
-			b = strconv.AppendUint(append(b, `,"sum":`...), uint64(l.sum), 10)
-		case "control", "phase":
-			b = appendInt(appendString(b, `,"name":`, l.name), `,"seq":`, l.seq)
-		case "state":
-			b = appendString(b, `,"state":`, l.name)
-			if l.reason != "" { // optional: written only when there is one
-				b = appendString(b, `,"reason":`, l.reason)
-			}
-		case "open":
-			b = appendInt(appendString(b, `,"mode":`, l.name), `,"req_seq":`, l.seq)
+		if l := &batch[i]; l.kind == evDeliver {
+			b = s.appendDeliver(b, l)
+		} else {
+			b = s.appendEvent(b, l)
 		}
-		b = append(b, '}', '\n')
 		if len(b) >= subscribeFlushBytes {
 			if _, err := s.out.Write(b); err != nil {
 				s.buf = b[:0]
@@ -212,14 +219,95 @@ func (s *subscriber) format(batch []line, flush bool) error {
 	return nil
 }
 
-// appendT appends t in decimal. Formatting its 19 digits was the largest cost of a line, and
-// the events of a burst share a clock reading (clockLeft), so the digits of the last t are
-// kept and reused while t stays the same.
-func (s *subscriber) appendT(b []byte, t int64) []byte {
-	if t != s.lastT || s.tDigits == nil {
-		s.lastT, s.tDigits = t, strconv.AppendInt(s.tDigits[:0], t, 10)
+// appendEvent appends the line of an event other than a delivery.
+func (s *subscriber) appendEvent(b []byte, l *line) []byte {
+	b = append(append(s.appendHead(b, l.t), kindNames[l.kind]...), '"')
+	switch l.kind {
+	case evControl:
+		b = appendInt(appendString(b, `,"name":`, reference.Control(l.num).String()), `,"seq":`, l.seq)
+	case evPhase:
+		b = appendInt(appendString(b, `,"name":`, reference.Phase(l.num).String()), `,"seq":`, l.seq)
+	case evState:
+		b = appendString(b, `,"state":`, reference.State(l.num).String())
+		if l.reason != "" { // optional: written only when there is one
+			b = appendString(b, `,"reason":`, l.reason)
+		}
+	case evOpen:
+		b = appendInt(appendString(b, `,"mode":`, reference.Mode(l.num).String()), `,"req_seq":`, l.seq)
 	}
-	return append(b, s.tDigits...)
+	return append(b, '}', '\n')
+}
+
+// appendHead appends the start of a line at t, up to its kind: `{"t":`, t and mid.
+func (s *subscriber) appendHead(b []byte, t int64) []byte {
+	return append(strconv.AppendInt(append(b, `{"t":`...), t, 10), s.mid...)
+}
+
+// appendDeliver appends a deliver line. Formatting the 19 digits of t was the largest cost of
+// a line, and the events of a burst share a clock reading (clockLeft), so the line's start,
+// its seq's digits included, is kept and copied whole while t stays the same. The seqs of a
+// replay or of a live stream go up by one, so the next seq adds one to the digits in place
+// rather than formatting them anew, which cost a line as much as its sum did. The part between
+// seq and sum is kept while the msgid stays the same, as it usually does in a stream.
+func (s *subscriber) appendDeliver(b []byte, l *line) []byte {
+	switch {
+	case l.t != s.deliverT || s.deliverStart == nil:
+		s.deliverT = l.t
+		s.deliverStart = append(s.appendHead(s.deliverStart[:0], l.t), `deliver","seq":`...)
+		s.seqAt = len(s.deliverStart)
+		s.deliverStart = strconv.AppendInt(s.deliverStart, l.seq, 10)
+	case l.seq != s.seq+1 || l.seq <= 0 || !increment(s.deliverStart[s.seqAt:]):
+		s.deliverStart = strconv.AppendInt(s.deliverStart[:s.seqAt], l.seq, 10)
+	}
+	s.seq = l.seq
+	if l.num != s.msgid || s.msgidSum == nil {
+		s.msgid = l.num
+		s.msgidSum = append(appendInt(s.msgidSum[:0], `,"msgid":`, int64(l.num)), `,"sum":`...)
+	}
+	b = append(append(b, s.deliverStart...), s.msgidSum...)
+	return append(appendSum(b, l.sum), '}', '\n')
+}
+
+// increment adds one to the decimal digits, unless they are all nines (the result is one digit
+// longer): then it returns false, the digits to be formatted anew.
+func increment(digits []byte) bool {
+	for i := len(digits) - 1; i >= 0; i-- {
+		if digits[i] != '9' {
+			digits[i]++
+			return true
+		}
+		digits[i] = '0'
+	}
+	return false
+}
+
+// pairs holds the two digits of each number below 100.
+const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendSum appends v in decimal, as strconv.AppendUint does, but straight into b: strconv
+// formats into an array of its own and copies from there.
+func appendSum(b []byte, v uint32) []byte {
+	n := 1
+	for p := uint64(10); uint64(v) >= p; p *= 10 {
+		n++
+	}
+	b = slices.Grow(b, n)
+	i := len(b) + n
+	b = b[:i]
+	for v >= 100 {
+		q := v / 100
+		d := (v - q*100) * 2
+		i -= 2
+		b[i], b[i+1] = pairs[d], pairs[d+1]
+		v = q
+	}
+	if v >= 10 {
+		b[i-2], b[i-1] = pairs[v*2], pairs[v*2+1]
+	} else {
+		b[i-1] = byte('0' + v)
+	}
+	return b
 }
 
 // appendInt and appendString append a field to a line; key is `,"name":`.
@@ -236,7 +324,8 @@ func appendString(b []byte, key, v string) []byte {
 func (s *subscriber) Idle() {
 	s.mu.Lock()
 	s.clockLeft = 0
-	if len(s.queue) > 0 || s.buffered {
+	// A batch the writer is formatting may leave lines in its buffer.
+	if len(s.queue) > 0 || s.taken || s.buffered {
 		s.flush = true
 		s.work.Signal()
 	}
@@ -255,18 +344,18 @@ func (s *subscriber) stop() {
 func (s *subscriber) end() { s.once.Do(func() { close(s.ended) }) }
 
 func (s *subscriber) Data(seq int64, msgid int32, body []byte) {
-	s.record(line{kind: "deliver", seq: seq, num: int64(msgid), sum: checker.Checksum(body)})
+	s.record(evDeliver, seq, msgid, checker.Checksum(body), "")
 }
 
 func (s *subscriber) Control(c reference.Control, seq int64) {
-	s.record(line{kind: "control", name: c.String(), seq: seq})
+	s.record(evControl, seq, int32(c), 0, "")
 }
 
 func (s *subscriber) State(st reference.State, reason string) {
 	if st == reference.StateOpening {
 		return
 	}
-	s.record(line{kind: "state", name: st.String(), reason: reason})
+	s.record(evState, 0, int32(st), 0, reason)
 	if st == reference.StateError {
 		s.mu.Lock()
 		s.why = reason
@@ -278,19 +367,22 @@ func (s *subscriber) State(st reference.State, reason string) {
 }
 
 func (s *subscriber) Phase(p reference.Phase, seq int64) {
-	s.record(line{kind: "phase", name: p.String(), seq: seq})
+	s.record(evPhase, seq, int32(p), 0, "")
 }
 
 // open and closing record the application's own calls.
 func (s *subscriber) open(mode reference.Mode, seq int64) {
-	s.record(line{kind: "open", name: mode.String(), seq: seq})
+	s.record(evOpen, seq, int32(mode), 0, "")
 }
 
-func (s *subscriber) closing() { s.record(line{kind: "close"}) }
+func (s *subscriber) closing() { s.record(evClose, 0, 0, 0, "") }
 
 // subscribe opens one session and writes its history until ctx ends (exit 0: the session is
 // closed) or the session fails (exit 1).
 func subscribe(ctx context.Context, o clientOpts, stdout io.Writer) (code int, err error) {
+	if f, ok := stdout.(*os.File); ok {
+		growPipe(f, subscribePipeBytes)
+	}
 	s := newSubscriber(o.cfg.Peer, stdout)
 	host := tcp.DialClient(o.online, o.request, s, o.cfg)
 	defer host.Shutdown()

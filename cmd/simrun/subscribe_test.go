@@ -126,6 +126,46 @@ func TestSubscribeLineFormat(t *testing.T) {
 	}
 }
 
+// Deliveries in a burst share a clock reading and reuse what they can of the line before;
+// whatever their seqs and msgids do, they are written byte for byte as checker.WriteHistory
+// writes them.
+func TestSubscribeDeliveryLines(t *testing.T) {
+	var out bytes.Buffer
+	s := newSubscriber("c1", &out)
+	type d struct {
+		seq   int64
+		msgid int32
+	}
+	var ds []d
+	for seq := int64(7); seq <= 130; seq++ { // going up by one, past 9 and 99
+		ds = append(ds, d{seq, int32(seq / 40)})
+	}
+	ds = append(ds, d{129, 3}, d{129, 3}, d{1_000_000, -1}, d{0, math.MaxInt32}, d{-5, math.MinInt32}, d{-4, 7}, d{999, 7}, d{1000, 8}, d{1001, 7})
+	for i, d := range ds {
+		s.Data(d.seq, d.msgid, []byte(strconv.Itoa(i)))
+		if i%50 == 0 {
+			s.Idle() // a fresh clock reading now and then
+		}
+	}
+	s.stop()
+	h, err := checker.ReadHistory(bytes.NewReader(out.Bytes()))
+	if err != nil || len(h) != len(ds) {
+		t.Fatalf("%d lines of %d, %v:\n%s", len(h), len(ds), err, out.String())
+	}
+	for i, e := range h {
+		if e.Seq != ds[i].seq || e.MsgID != ds[i].msgid || e.Sum != checker.Checksum([]byte(strconv.Itoa(i))) {
+			t.Fatalf("line %d reads back as seq %d msgid %d sum %d, want %+v", i+1, e.Seq, e.MsgID, e.Sum, ds[i])
+		}
+	}
+	var canon bytes.Buffer
+	if err := checker.WriteHistory(&canon, h); err != nil {
+		t.Fatal(err)
+	}
+	if canon.String() != out.String() {
+		t.Fatalf("subscribe wrote\n%s\nWriteHistory writes\n%s", out.String(), canon.String())
+	}
+}
+
 // recorder is an output that keeps each write apart, or fails them all with fail.
 type recorder struct {
 	mu     sync.Mutex
@@ -195,6 +235,40 @@ func TestSubscribeFlushesWhenIdleOrFull(t *testing.T) {
 	s.wait()
 	if w := r.got()[1:]; strings.Count(strings.Join(w, ""), "\n") != n {
 		t.Fatalf("after Idle, %d lines of the burst's %d written", strings.Count(strings.Join(w, ""), "\n"), n)
+	}
+}
+
+// gatedRecorder is a recorder whose first write waits until open is closed.
+type gatedRecorder struct {
+	recorder
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func (g *gatedRecorder) Write(p []byte) (int, error) {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.open
+	})
+	return g.recorder.Write(p)
+}
+
+// When the loop runs out of work while the writer still formats a batch it took, the end of
+// that batch is written too, though Idle finds nothing queued and nothing in the buffer yet.
+func TestSubscribeIdleWhileWriterBusy(t *testing.T) {
+	g := &gatedRecorder{entered: make(chan struct{}), open: make(chan struct{})}
+	// Lines of over 200 bytes: a batch is more than a buffer.
+	s := newSubscriber(strings.Repeat("n", 100), g)
+	defer s.stop()
+	for i := range subscribeBatch { // the writer takes them at once
+		s.Data(int64(i+1), 1, nil)
+	}
+	<-g.entered // the writer holds the batch, its first buffer full
+	s.Idle()
+	close(g.open)
+	s.wait()
+	if n := strings.Count(strings.Join(g.got(), ""), "\n"); n != subscribeBatch {
+		t.Fatalf("%d lines of %d written after Idle", n, subscribeBatch)
 	}
 }
 
@@ -461,14 +535,37 @@ func replaySubscribe(b *testing.B, o clientOpts) {
 	<-read // the reader has seen the end of the history
 }
 
-// appendT writes every t as strconv does, repeated or not.
+// A deliver line's t is written as strconv does, repeated or not.
 func TestSubscribeTimeDigits(t *testing.T) {
 	s := newSubscriber("c1", io.Discard)
 	defer s.stop()
 	for _, v := range []int64{0, 0, 7, 7, 999_999_999, 1e9, 1e9 + 1, 1_764_000_000_000_000_000, 1_764_000_000_999_999_999,
 		1_764_000_000_999_999_999, 1_764_000_001_000_000_000, 1_764_000_000_000_000_001, math.MaxInt64, 0} {
-		if got, want := string(s.appendT(nil, v)), strconv.FormatInt(v, 10); got != want {
+		got := string(s.appendDeliver(nil, &line{t: v, kind: evDeliver, seq: 3, num: 2, sum: 1}))
+		if want := `{"t":` + strconv.FormatInt(v, 10) + `,"node":"c1","session":1,"ev":"deliver","seq":3,"msgid":2,"sum":1}` + "\n"; got != want {
 			t.Errorf("t %d written as %s", v, got)
+		}
+	}
+}
+
+// Deliveries write every seq and sum as strconv does: a seq going up by one across a carry and
+// a new digit, going back, jumping, repeating, from and to zero and negative seqs, and at the
+// largest, with t changing or not, and sums of every length.
+func TestSubscribeSeqDigits(t *testing.T) {
+	s := newSubscriber("c1", io.Discard)
+	defer s.stop()
+	seqs := []int64{1, 2, 3, 9, 10, 11, 99, 100, 101, 1, 1, 0, 1, -3, -2, -1, 0, 1, 2, 18, 19, 20, 21, 5}
+	for v := int64(995); v <= 1_005; v++ {
+		seqs = append(seqs, v)
+	}
+	seqs = append(seqs, 999_999_998, 999_999_999, 1_000_000_000, 1_000_000_001, math.MaxInt64-1, math.MaxInt64, math.MinInt64, math.MinInt64+1, 0, 1)
+	sums := []uint32{0, 1, 9, 10, 99, 100, 999, 1000, 99_999, 100_000, 999_999_999, 1_000_000_000, math.MaxUint32}
+	for i, v := range seqs {
+		l := line{t: int64(i / 5), kind: evDeliver, seq: v, num: 1, sum: sums[i%len(sums)]}
+		want := `{"t":` + strconv.Itoa(i/5) + `,"node":"c1","session":1,"ev":"deliver","seq":` + strconv.FormatInt(v, 10) +
+			`,"msgid":1,"sum":` + strconv.FormatUint(uint64(l.sum), 10) + "}\n"
+		if got := string(s.appendDeliver([]byte("x"), &l)); got != "x"+want {
+			t.Errorf("seq %d (the %dth), sum %d written as %s", v, i, l.sum, got)
 		}
 	}
 }
