@@ -191,7 +191,7 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 // listen starts the server: on the file store when o.storage is set, synced before each
 // acknowledgement when o.durable, so that nothing acknowledged is lost when it stops or
 // crashes, and otherwise synced only when it stops, rotations included, as TLL's file storage
-// is; otherwise in memory. It returns the last seq stored, and a function that stops the
+// is, and written behind; otherwise in memory. It returns the last seq stored, and a function that stops the
 // server and closes (syncs) the store.
 func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	cfg := o.cfg
@@ -199,7 +199,13 @@ func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	last := int64(-1)
 	if o.storage != "" {
 		var err error
-		if file, err = storage.OpenFile(o.storage, storage.FileOptions{NoSyncOnRotate: !o.durable}); err != nil {
+		opt := storage.FileOptions{NoSyncOnRotate: !o.durable}
+		if !o.durable {
+			// Nothing waits for the disk before acknowledging, so the kernel's copy of each
+			// 64 KiB into its page cache can go on beside the next appends.
+			opt.FS = storage.WriteBehind(storage.OS{})
+		}
+		if file, err = storage.OpenFile(o.storage, opt); err != nil {
 			return nil, 0, nil, err
 		}
 		cfg.Store, cfg.Durable, last = file, o.durable, file.Last()

@@ -151,7 +151,8 @@ func BenchmarkLoopbackCopy(b *testing.B) {
 
 // BenchmarkPost posts 64-byte messages through a server host on the file store, with no
 // subscriber: the cost of getting a post to the node and stored, one op per message (the
-// memory store shows the host's share alone). batch is
+// memory store shows the host's share alone; file-behind is the file store writing behind, as
+// serve runs it without --durable, beside the same store writing in place). batch is
 // how many posts share a trip to the loop (1: Post, else PostBatch); durable adds an fsync per
 // post.
 func BenchmarkPost(b *testing.B) {
@@ -159,11 +160,15 @@ func BenchmarkPost(b *testing.B) {
 		store   string
 		batch   int
 		durable bool
-	}{{"memory", 256, false}, {"file", 1, false}, {"file", 256, false}, {"file", 1, true}} {
+	}{{"memory", 256, false}, {"file", 1, false}, {"file", 256, false}, {"file-behind", 256, false}, {"file", 1, true}} {
 		b.Run(fmt.Sprintf("store=%s/durable=%v/batch=%d", bc.store, bc.durable, bc.batch), func(b *testing.B) {
 			var st storage.Store = storage.NewMemory()
-			if bc.store == "file" {
-				f, err := storage.OpenFile(b.TempDir(), storage.FileOptions{NoSyncOnRotate: !bc.durable})
+			if bc.store == "file" || bc.store == "file-behind" {
+				opt := storage.FileOptions{NoSyncOnRotate: !bc.durable}
+				if bc.store == "file-behind" {
+					opt.FS = storage.WriteBehind(storage.OS{})
+				}
+				f, err := storage.OpenFile(b.TempDir(), opt)
 				if err != nil {
 					b.Fatal(err)
 				}
