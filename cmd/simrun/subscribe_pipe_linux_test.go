@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"strings"
 	"syscall"
@@ -34,22 +33,7 @@ func TestSubscribeGrowsItsOutputPipe(t *testing.T) {
 	if n := pipeSize(t, w); n >= subscribePipeBytes {
 		t.Fatalf("a new pipe already holds %d bytes", n)
 	}
-	o, err := clientFlags("subscribe", []string{"--online", srv.online, "--request", srv.request, "--mode", "online"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := subscribe(ctx, o, w)
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer subscribeOnline(t, srv, w)()
 	r.SetReadDeadline(time.Now().Add(patience))
 	l, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil || !strings.Contains(l, `"ev":"open"`) {

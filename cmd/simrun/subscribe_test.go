@@ -324,22 +324,7 @@ func TestSubscribeLoneLiveMessageReachesThePipe(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	o, err := clientFlags("subscribe", []string{"--online", srv.online, "--request", srv.request, "--mode", "online"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := subscribe(ctx, o, w)
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer subscribeOnline(t, srv, w)()
 	br := bufio.NewReader(r)
 	// readUntil reads lines from the pipe until one contains want, within patience.
 	readUntil := func(want string) {
@@ -358,6 +343,28 @@ func TestSubscribeLoneLiveMessageReachesThePipe(t *testing.T) {
 	readUntil(`"state":"Active"`)
 	fmt.Fprintf(srv.stdin, "1 5 alone\n")
 	readUntil(`"ev":"deliver","seq":1,`)
+}
+
+// subscribeOnline runs subscribe, online mode, against srv, writing to w, until the function
+// it returns stops it; subscribe must then end without error.
+func subscribeOnline(t *testing.T, srv *served, w io.Writer) (stop func()) {
+	t.Helper()
+	o, err := clientFlags("subscribe", []string{"--online", srv.online, "--request", srv.request, "--mode", "online"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := subscribe(ctx, o, w)
+		done <- err
+	}()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // replayMsgs is how many stored messages BenchmarkSubscribeReplay replays, as tcp's BenchmarkReplay does.
