@@ -269,9 +269,11 @@ func (l *opList) all() []clientOp {
 // under way when its node crashed.
 //
 // Operations: each session's deliveries and Online controls in history order, with the
-// open-time halves of Onlines first. Events of sessions never opened are Check's to report.
-func collect(h History) ([]freshSession, []postLog) {
-	c := newCollector(serverOf(h), false)
+// open-time halves of Onlines first; with skipImplied, deliveries that can constrain nothing
+// are only counted (see collector.implied). Events of sessions never opened are Check's to
+// report.
+func collect(h History, skipImplied bool) ([]freshSession, []postLog) {
+	c := newCollector(serverOf(h), skipImplied)
 	for i := range h {
 		c.step(h, i)
 	}
@@ -473,11 +475,7 @@ func opsOf(e *Event) int {
 // a verdict, in time linear in the history but for a binary search per session and per
 // operation that does not ask for the post after the previous one.
 func CheckFresh(h History) LinResult {
-	c := newCollector(serverOf(h), true)
-	for i := range h {
-		c.step(h, i)
-	}
-	ss, posts := c.finish()
+	ss, posts := collect(h, true)
 	return judgeFresh(h, ss, posts)
 }
 

@@ -145,7 +145,7 @@ func markerIndex(t *testing.T, marker string) int {
 
 func TestFreshWindows(t *testing.T) {
 	h := freshBenchHistory(3000, 3)
-	ss, posts := collect(h)
+	ss, posts := collect(h, false)
 	for k := range ss {
 		if n := len(windows(&ss[k], &posts[ss[k].epoch], minWindow)); n < 2 {
 			t.Fatalf("session %d in %d windows; want it cut", ss[k].id, n)
@@ -191,7 +191,7 @@ func TestFreshPostsSpanningEveryInstant(t *testing.T) {
 		add(Event{Node: "c1", Session: 1, Kind: EvDeliver, Seq: seq, MsgID: testMsgID, Sum: testSum(seq)})
 		add(post(EvPostOK, seq))
 	}
-	ss, posts := collect(h)
+	ss, posts := collect(h, false)
 	if n := len(windows(&ss[0], &posts[0], minWindow)); n != 1 {
 		t.Fatalf("%d windows, want 1", n)
 	}
@@ -258,7 +258,7 @@ func TestFreshAgainstGlobalModel(t *testing.T) {
 		if got && !want || sessions == 1 && got != want {
 			fail("sweep %q, global %q", res.Verdict, global)
 		}
-		ss, posts := collect(h)
+		ss, posts := collect(h, false)
 		for _, window := range []int{1, 2, 5, minWindow} {
 			for k := range ss {
 				if ss[k].ops.n > 0 && len(windows(&ss[k], &posts[ss[k].epoch], window)) > 1 {

@@ -179,7 +179,7 @@ func windows(s *freshSession, l *postLog, window int) [][]porcupine.Operation {
 // with operations, each bounded by timeout (none if 0). It returns the sessions it finds
 // illegal and those it left undecided, in the order they opened.
 func porcupineFresh(h History, window int, timeout time.Duration) (illegal, unknown []int64) {
-	ss, posts := collect(h)
+	ss, posts := collect(h, false)
 	model := freshModel()
 	for k := range ss {
 		s := &ss[k]
@@ -215,7 +215,7 @@ func porcupineFresh(h History, window int, timeout time.Duration) (illegal, unkn
 // stays small; otherwise every window. The search that records the partial linearizations is
 // bounded by visualizeTimeout; past it the view shows what it explored.
 func (r LinResult) Visualize(w io.Writer) error {
-	ss, posts := collect(r.h)
+	ss, posts := collect(r.h, false)
 	blamed := make(map[int64]int, len(r.blames))
 	for _, b := range r.blames {
 		blamed[b.session] = b.event
