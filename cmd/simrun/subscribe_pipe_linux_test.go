@@ -24,12 +24,7 @@ func pipeSize(t *testing.T, f *os.File) int {
 func TestSubscribeGrowsItsOutputPipe(t *testing.T) {
 	t.Parallel()
 	srv := startServe(t, mustServerOpts(t))
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	r, w := testPipe(t)
 	if n := pipeSize(t, w); n >= subscribePipeBytes {
 		t.Fatalf("a new pipe already holds %d bytes", n)
 	}
@@ -46,12 +41,7 @@ func TestSubscribeGrowsItsOutputPipe(t *testing.T) {
 
 // growPipe grows a smaller pipe and leaves a larger one as it is.
 func TestGrowPipeNeverShrinks(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	_, w := testPipe(t)
 	small := pipeSize(t, w)
 	growPipe(w, 4*small)
 	if n := pipeSize(t, w); n != 4*small {

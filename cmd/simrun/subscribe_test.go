@@ -318,12 +318,7 @@ func TestSubscribeDataAllocatesNothing(t *testing.T) {
 func TestSubscribeLoneLiveMessageReachesThePipe(t *testing.T) {
 	t.Parallel()
 	srv := startServe(t, mustServerOpts(t))
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	r, w := testPipe(t)
 	defer subscribeOnline(t, srv, w)()
 	br := bufio.NewReader(r)
 	// readUntil reads lines from the pipe until one contains want, within patience.
@@ -343,6 +338,20 @@ func TestSubscribeLoneLiveMessageReachesThePipe(t *testing.T) {
 	readUntil(`"state":"Active"`)
 	fmt.Fprintf(srv.stdin, "1 5 alone\n")
 	readUntil(`"ev":"deliver","seq":1,`)
+}
+
+// testPipe is a pipe, both ends closed when the test ends, after its deferred calls.
+func testPipe(t testing.TB) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		w.Close()
+	})
+	return r, w
 }
 
 // subscribeOnline runs subscribe, online mode, against srv, writing to w, until the function

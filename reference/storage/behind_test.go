@@ -43,41 +43,13 @@ func TestWriteBehindStoreRoundTrip(t *testing.T) {
 	checkReads(t, f, recs)
 }
 
-// failWrites is the real file system whose files' writes fail once fail is set.
-type failWrites struct {
-	OS
-	fail *atomic.Bool
-}
-
-func (f failWrites) OpenRW(path string) (Handle, error) { return f.wrap(f.OS.OpenRW(path)) }
-func (f failWrites) Create(path string) (Handle, error) { return f.wrap(f.OS.Create(path)) }
-
-func (f failWrites) wrap(h Handle, err error) (Handle, error) {
-	if err != nil {
-		return nil, err
-	}
-	return failWriteHandle{h, f.fail}, nil
-}
-
-type failWriteHandle struct {
-	Handle
-	fail *atomic.Bool
-}
-
-func (h failWriteHandle) WriteAt(p []byte, off int64) (int, error) {
-	if h.fail.Load() {
-		return 0, syscall.ENOSPC
-	}
-	return h.Handle.WriteAt(p, off)
-}
-
 // A write that fails behind the store's back is not lost in silence: the store's next append
 // or sync fails with it, every later write is refused, and reads see only what was synced.
 func TestWriteBehindFailureIsReported(t *testing.T) {
 	for _, next := range []string{"append", "sync"} {
 		t.Run(next, func(t *testing.T) {
 			var fail atomic.Bool
-			f := openFile(t, t.TempDir(), FileOptions{NoSyncOnRotate: true, FS: WriteBehind(failWrites{fail: &fail})})
+			f := openFile(t, t.TempDir(), FileOptions{NoSyncOnRotate: true, FS: WriteBehind(faultFS{failWrite: &fail})})
 			recs := sparseRecords(rand.New(rand.NewPCG(7, 8)), 1, 200, 100)
 			appendAll(t, f, recs[:100])
 			if err := f.Sync(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -232,10 +233,13 @@ func appendRecordHeaderV1(seq int64) []byte {
 	return le.AppendUint32(b, crc32Of(b))
 }
 
-// faultFS is the real file system with a sync that fails on demand: errors on real files.
+// faultFS is the real file system whose files' syncs or writes fail on demand (a nil switch
+// never fails): errors on real files. A write behind (WriteBehind) fails on the writer's
+// goroutine, hence an atomic switch for writes.
 type faultFS struct {
 	OS
-	failSync *bool
+	failSync  *bool
+	failWrite *atomic.Bool
 }
 
 func (f faultFS) OpenRW(path string) (Handle, error) { return f.wrap(f.OS.OpenRW(path)) }
@@ -245,16 +249,23 @@ func (f faultFS) wrap(h Handle, err error) (Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return faultHandle{h, f.failSync}, nil
+	return faultHandle{h, f}, nil
 }
 
 type faultHandle struct {
 	Handle
-	failSync *bool
+	fs faultFS
+}
+
+func (h faultHandle) WriteAt(p []byte, off int64) (int, error) {
+	if h.fs.failWrite != nil && h.fs.failWrite.Load() {
+		return 0, syscall.ENOSPC
+	}
+	return h.Handle.WriteAt(p, off)
 }
 
 func (h faultHandle) Sync() error {
-	if *h.failSync {
+	if h.fs.failSync != nil && *h.fs.failSync {
 		return syscall.EIO
 	}
 	return h.Handle.Sync()
