@@ -27,8 +27,18 @@ func (b behindFS) Create(path string) (Handle, error) { return behind(b.FS.Creat
 const behindQueue = 2
 
 type behindWrite struct {
-	p   []byte
-	off int64
+	p    []byte
+	off  int64
+	seal int // p's records from here on are sealed before the write (see sealingWriter)
+}
+
+// sealingWriter is a Handle that can compute the checksums of the records it is to write
+// (sealRecords) on a goroutine of its own, as WriteBehind's files do: those checksums were
+// then the largest part of an append left on the server's path.
+type sealingWriter interface {
+	// WriteSealing is WriteAt of p, whole records, whose records from p[from:] on are
+	// sealed first.
+	WriteSealing(p []byte, off int64, from int) (int, error)
 }
 
 type behindHandle struct {
@@ -58,6 +68,7 @@ func behind(h Handle, err error) (Handle, error) {
 func (b *behindHandle) write() {
 	defer close(b.done)
 	for w := range b.queue {
+		sealRecords(w.p[w.seal:])
 		_, err := b.Handle.WriteAt(w.p, w.off)
 		if cap(w.p) > 2*writeBuf {
 			w.p = nil // do not keep a huge record's buffer alive
@@ -77,6 +88,10 @@ func (b *behindHandle) write() {
 // WriteAt copies p and hands it to the writer; it waits only when behindQueue writes are
 // under way already.
 func (b *behindHandle) WriteAt(p []byte, off int64) (int, error) {
+	return b.WriteSealing(p, off, len(p))
+}
+
+func (b *behindHandle) WriteSealing(p []byte, off int64, from int) (int, error) {
 	buf := <-b.free
 	b.mu.Lock()
 	err := b.err
@@ -88,7 +103,7 @@ func (b *behindHandle) WriteAt(p []byte, off int64) (int, error) {
 		b.free <- buf
 		return 0, err
 	}
-	b.queue <- behindWrite{append(buf, p...), off}
+	b.queue <- behindWrite{append(buf, p...), off, from}
 	return len(p), nil
 }
 

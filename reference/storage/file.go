@@ -79,10 +79,13 @@ type File struct {
 	segs []segment
 	// w is the newest segment's file, nil when the store is empty, in which case the next
 	// Append creates a segment.
-	w      Handle
-	wOff   int64  // bytes of the newest segment already handed to the file system
-	buf    []byte // the newest segment's bytes past wOff
-	rotate bool   // the next Append starts a new segment
+	w    Handle
+	wOff int64  // bytes of the newest segment already handed to the file system
+	buf  []byte // the newest segment's bytes past wOff, whole records
+	// sealed is how much of buf has its checksums: Append leaves them to sealRecords, which a
+	// read of buf or the write of it runs, or, writing behind, the writer's goroutine.
+	sealed int
+	rotate bool // the next Append starts a new segment
 	// pending counts appends since the last sync, for SyncEvery.
 	pending int
 	// unsynced is the index in segs of the first segment that a NoSyncOnRotate rotation
@@ -223,7 +226,7 @@ func (f *File) fail(err error) error {
 			s.index = s.index[:len(s.index)-1]
 		}
 	}
-	f.buf = f.buf[:0]
+	f.buf, f.sealed = f.buf[:0], 0
 	return f.err
 }
 
@@ -247,7 +250,7 @@ func (f *File) Append(r Record) error {
 	}
 	s := &f.segs[len(f.segs)-1]
 	start := len(f.buf)
-	f.buf = appendRecord(f.buf, r.Seq, r.MsgID, r.Body)
+	f.buf = appendUnsealed(f.buf, r.Seq, r.MsgID, r.Body)
 	s.add(r.Seq, s.size, s.size+int64(len(f.buf)-start))
 	if len(f.buf) >= writeBuf {
 		if err := f.flush(); err != nil {
@@ -321,7 +324,14 @@ func (f *File) flush() error {
 	if len(f.buf) == 0 {
 		return nil
 	}
-	if _, err := f.w.WriteAt(f.buf, f.wOff); err != nil {
+	var err error
+	if sw, ok := f.w.(sealingWriter); ok {
+		_, err = sw.WriteSealing(f.buf, f.wOff, f.sealed)
+	} else {
+		f.seal()
+		_, err = f.w.WriteAt(f.buf, f.wOff)
+	}
+	if err != nil {
 		return f.fail(err)
 	}
 	f.wOff += int64(len(f.buf))
@@ -330,7 +340,14 @@ func (f *File) flush() error {
 	} else {
 		f.buf = f.buf[:0]
 	}
+	f.sealed = 0
 	return nil
+}
+
+// seal computes the checksums of the records in buf that have none yet.
+func (f *File) seal() {
+	sealRecords(f.buf[f.sealed:])
+	f.sealed = len(f.buf)
 }
 
 func (f *File) sync() error {
@@ -567,6 +584,7 @@ func (f *File) readAt(i int, buf []byte, off int64) error {
 			}
 		}
 		if k < len(buf) {
+			f.seal()
 			copy(buf[k:], f.buf[off+int64(k)-f.wOff:])
 		}
 		return nil

@@ -37,6 +37,14 @@ func appendAll(t *testing.T, s Store, recs []Record) {
 	}
 }
 
+// appendRecord encodes a record, sealed, as the store writes it.
+func appendRecord(b []byte, seq int64, msgid int32, body []byte) []byte {
+	start := len(b)
+	b = appendUnsealed(b, seq, msgid, body)
+	sealRecords(b[start:])
+	return b
+}
+
 func readAll(t *testing.T, s Store) []Record {
 	t.Helper()
 	got, err := s.Read(nil, -1, 1<<30)

@@ -91,18 +91,33 @@ func parseSegHeader(b []byte) (first, prevLast int64, why string) {
 	return int64(le.Uint64(b[8:])), int64(le.Uint64(b[16:])), ""
 }
 
-// appendRecord encodes a record; a seal is appendRecordHeader(b, sealMark, 0, last). It is on
-// every post's path, so it grows b once and writes the fields in place.
-func appendRecord(b []byte, seq int64, msgid int32, body []byte) []byte {
+// appendUnsealed encodes a record without its two checksums, which sealRecords fills in
+// later: computing them was the largest part of an append, and a store writing behind has
+// its writer's goroutine do it. It is on every post's path, so it grows b once and writes
+// the fields in place.
+func appendUnsealed(b []byte, seq int64, msgid int32, body []byte) []byte {
 	start := len(b)
 	end := start + recHdrLen + len(body) + crcLen
 	b = slices.Grow(b, end-start)[:end]
-	hcrc := putRecordHeader(b[start:], uint32(len(body)), msgid, seq)
+	putRecordFields(b[start:], uint32(len(body)), msgid, seq)
 	copy(b[start+recHdrLen:], body)
-	le.PutUint32(b[end-crcLen:], crc32.Update(hcrc, castagnoli, body))
 	return b
 }
 
+// sealRecords fills in the checksums of the records appendUnsealed put in b, which holds
+// whole records only.
+func sealRecords(b []byte) {
+	for len(b) > 0 {
+		end := int(recordLen(le.Uint32(b[crcLen:])))
+		hcrc := crc32.Checksum(b[crcLen:recHdrLen], castagnoli)
+		le.PutUint32(b, hcrc)
+		le.PutUint32(b[end-crcLen:], crc32.Update(hcrc, castagnoli, b[recHdrLen:end-crcLen]))
+		b = b[end:]
+	}
+}
+
+// appendRecordHeader encodes a record header alone, sealed; a seal is
+// appendRecordHeader(b, sealMark, 0, last).
 func appendRecordHeader(b []byte, n uint32, msgid int32, seq int64) ([]byte, uint32) {
 	start := len(b)
 	b = slices.Grow(b, recHdrLen)[:start+recHdrLen]
@@ -111,12 +126,17 @@ func appendRecordHeader(b []byte, n uint32, msgid int32, seq int64) ([]byte, uin
 
 // putRecordHeader writes a record header at the start of b and returns its CRC.
 func putRecordHeader(b []byte, n uint32, msgid int32, seq int64) uint32 {
-	le.PutUint32(b[crcLen:], n)
-	le.PutUint32(b[crcLen+4:], uint32(msgid))
-	le.PutUint64(b[crcLen+8:], uint64(seq))
+	putRecordFields(b, n, msgid, seq)
 	hcrc := crc32.Checksum(b[crcLen:recHdrLen], castagnoli)
 	le.PutUint32(b, hcrc)
 	return hcrc
+}
+
+// putRecordFields writes a record header's fields after its CRC.
+func putRecordFields(b []byte, n uint32, msgid int32, seq int64) {
+	le.PutUint32(b[crcLen:], n)
+	le.PutUint32(b[crcLen+4:], uint32(msgid))
+	le.PutUint64(b[crcLen+8:], uint64(seq))
 }
 
 // recHeader is a decoded record header.
