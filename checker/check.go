@@ -57,7 +57,7 @@ func newChecker(h History, st stored) *checker {
 	}
 	return &checker{
 		h: h[:limit], epochs: st.epochs, server: st.server, st: st,
-		sessions: newSessionIndex(), nodeByName: make(map[string]int),
+		sessions: NewSessionIndex(), nodeByName: make(map[string]int),
 	}
 }
 
@@ -247,7 +247,7 @@ type checker struct {
 	ep         int // the current epoch
 	posted     int // entries of the current epoch's log an open sees now
 	res        Result
-	sessions   sessionIndex // session id → index in ss
+	sessions   SessionIndex // session id → index in ss
 	ss         []session
 	nodeByName map[string]int // client node → index in nodes
 	nodes      []clientNode
@@ -315,7 +315,7 @@ func (c *checker) restart(i int) {
 }
 
 func (c *checker) lookup(id int64) *session {
-	k, ok := c.sessions.find(id)
+	k, ok := c.sessions.Find(id)
 	if !ok {
 		return nil
 	}
@@ -323,7 +323,7 @@ func (c *checker) lookup(id int64) *session {
 }
 
 func (c *checker) open(i int, e *Event) error {
-	if first, dup := c.sessions.find(e.Session); dup {
+	if first, dup := c.sessions.Find(e.Session); dup {
 		return &HistoryError{i, fmt.Sprintf("session %d opened again (first open at event %d)", e.Session, c.ss[first].openAt)}
 	}
 	if !e.Mode.known() {
@@ -346,7 +346,7 @@ func (c *checker) open(i int, e *Event) error {
 		s.resume, s.resumeFrom = true, c.nodes[n].last
 	}
 	s.remember(i)
-	c.sessions.add(e.Session, len(c.ss))
+	c.sessions.Add(e.Session, len(c.ss))
 	c.ss = append(c.ss, s)
 	c.res.Sessions++
 	return nil

@@ -285,7 +285,7 @@ func collect(h History, skipImplied bool) ([]freshSession, []postLog) {
 type collector struct {
 	server   string
 	ss       []freshSession
-	idx      sessionIndex
+	idx      SessionIndex
 	epoch    int
 	restartT int64
 	pending  []postQueue    // per posting node
@@ -308,7 +308,7 @@ type postQueue struct {
 }
 
 func newCollector(server string, skipImplied bool) collector {
-	return collector{server: server, idx: newSessionIndex(), queueOf: make(map[string]int), lastQ: -1, skipImplied: skipImplied}
+	return collector{server: server, idx: NewSessionIndex(), queueOf: make(map[string]int), lastQ: -1, skipImplied: skipImplied}
 }
 
 // implied reports whether session s's delivery of seq at t can constrain nothing: the post of
@@ -389,7 +389,7 @@ func (c *collector) step(h History, i int) {
 		}
 		return
 	case EvOpen:
-		if c.idx.add(e.Session, len(c.ss)) {
+		if c.idx.Add(e.Session, len(c.ss)) {
 			c.ss = append(c.ss, freshSession{id: e.Session, node: e.Node, open: i, tOpen: e.T, epoch: c.epoch, first: math.MaxInt64, last: math.MinInt64})
 		}
 		return
@@ -397,7 +397,7 @@ func (c *collector) step(h History, i int) {
 	if !contacts(e) {
 		return
 	}
-	k, ok := c.idx.find(e.Session)
+	k, ok := c.idx.Find(e.Session)
 	if !ok {
 		return
 	}

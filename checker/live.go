@@ -79,7 +79,7 @@ func (p *livePrepass) step(i int, e *Event) {
 
 // newLiveness is the second pass, ready for the events of h, after the first pass pre.
 func newLiveness(h History, opt LivenessOptions, pre *livePrepass) *liveness {
-	l := &liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: newSessionIndex(), posts: pre.posts}
+	l := &liveness{h: h, bound: max(opt.BoundNs, 0), sessionsOnly: opt.SessionsOnly, sessions: NewSessionIndex(), posts: pre.posts}
 	if opt.Calm {
 		// Without a fault event, an Error has no cause the history can show.
 		l.causeFrom = len(h)
@@ -124,7 +124,7 @@ type liveness struct {
 	faulted      bool  // false: no fault at all, F is minus infinity
 	posts        []livePost
 	ss           []liveSession
-	sessions     sessionIndex
+	sessions     SessionIndex
 	waiting      []int // sessions in ss whose Reply found the server empty, until the next post
 	// causeFrom is the history index of the first fault, crash or restart in a calm run: an
 	// Error before it ended a live session for nothing. 0 when the run is not calm.
@@ -173,7 +173,7 @@ type liveSession struct {
 }
 
 func (l *liveness) lookup(id int64) *liveSession {
-	k, ok := l.sessions.find(id)
+	k, ok := l.sessions.Find(id)
 	if !ok {
 		return nil
 	}
@@ -190,7 +190,7 @@ func (l *liveness) event(i int, e *Event) {
 		return
 	}
 	if e.Kind == EvOpen {
-		if l.sessions.add(e.Session, len(l.ss)) {
+		if l.sessions.Add(e.Session, len(l.ss)) {
 			l.ss = append(l.ss, l.open(i, e))
 		}
 		return
@@ -216,7 +216,7 @@ func (l *liveness) event(i int, e *Event) {
 			s.phase, s.phaseSeq = e.Name, e.Seq
 			if e.Name == PhReply && e.Seq == -1 && s.count == 0 && !s.waiting {
 				s.waiting, s.dueOpen, s.due = true, s.due, math.MaxInt64
-				k, _ := l.sessions.find(e.Session)
+				k, _ := l.sessions.Find(e.Session)
 				l.waiting = append(l.waiting, k)
 			}
 		case e.Kind == EvDeliver:

@@ -45,7 +45,7 @@ func CheckProgress(h History, opt ProgressOptions) []Violation {
 
 func newProgress(server string, opt ProgressOptions) *progress {
 	return &progress{
-		server: server, last: -1, sessions: newSessionIndex(), handshake: opt.HandshakeNs,
+		server: server, last: -1, sessions: NewSessionIndex(), handshake: opt.HandshakeNs,
 		nodeFault: make(map[string]bool), serverFaultAt: -1, serverUpAt: -1,
 	}
 }
@@ -56,7 +56,7 @@ type progress struct {
 	last      int64 // the server's last seq now, -1 if none
 	down      bool  // the server crashed and has not restarted
 	ss        []progressSession
-	sessions  sessionIndex
+	sessions  SessionIndex
 	nodeFault map[string]bool // client nodes with a fault, failpoint, crash or restart so far
 	// serverFaultAt is the history index of the server's latest fault event other than a
 	// failpoint, -1 if none; serverUpAt that of its latest crash or restart, or failpoint.
@@ -88,7 +88,7 @@ func (p *progress) event(h History, i int) {
 		p.disturb(i, e)
 		return
 	case EvOpen:
-		if p.sessions.add(e.Session, len(p.ss)) {
+		if p.sessions.Add(e.Session, len(p.ss)) {
 			p.ss = append(p.ss, progressSession{openAt: i, openT: e.T, node: e.Node, excused: p.documented(e)})
 		}
 		return
@@ -96,7 +96,7 @@ func (p *progress) event(h History, i int) {
 	default:
 		return
 	}
-	k, ok := p.sessions.find(e.Session)
+	k, ok := p.sessions.Find(e.Session)
 	if !ok {
 		return
 	}

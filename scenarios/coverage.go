@@ -104,19 +104,15 @@ func Cover(h checker.History) Coverage {
 	var requested int64    // the seq the last post asked for
 	autoseq := false       // a post was stored under another seq than it asked for
 	serverTouched := false // the server crashed or fired a failpoint: it may drop anyone
-	// Sessions by id: ids below denseIDs, as every recorder here hands them out from 1 up, in
-	// a slice, since a map lookup per delivery was the bulk of this pass; others in a map.
-	const denseIDs = 1 << 16
-	var dense []*sess
-	sparse := map[int64]*sess{}
+	// Sessions by id, found through an index, since a map lookup per delivery was the bulk of
+	// this pass.
+	var all []*sess
+	idx := checker.NewSessionIndex()
 	find := func(id int64) *sess {
-		if id >= 0 && id < int64(len(dense)) {
-			return dense[id]
+		if k, ok := idx.Find(id); ok {
+			return all[k]
 		}
-		if id >= 0 && id < denseIDs {
-			return nil
-		}
-		return sparse[id]
+		return nil
 	}
 	current := map[string]*sess{} // by node: the session faults hit
 	var nodes []string            // the keys of current, in order of appearance
@@ -134,11 +130,11 @@ func Cover(h checker.History) Coverage {
 		s := find(e.Session)
 		if e.Kind == checker.EvOpen {
 			s = &sess{mode: e.Mode, why: e.Name, req: e.ReqSeq}
-			if id := e.Session; id >= 0 && id < denseIDs {
-				dense = append(dense, make([]*sess, max(0, int(id)+1-len(dense)))...)
-				dense[id] = s
+			if idx.Add(e.Session, len(all)) {
+				all = append(all, s)
 			} else {
-				sparse[id] = s
+				k, _ := idx.Find(e.Session)
+				all[k] = s // Check refuses an id opened twice; here the later open counts
 			}
 			if current[e.Node] == nil {
 				nodes = append(nodes, e.Node)
