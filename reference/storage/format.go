@@ -109,8 +109,7 @@ func appendUnsealed(b []byte, seq int64, msgid int32, body []byte) []byte {
 func sealRecords(b []byte) {
 	for len(b) > 0 {
 		end := int(recordLen(le.Uint32(b[crcLen:])))
-		hcrc := crc32.Checksum(b[crcLen:recHdrLen], castagnoli)
-		le.PutUint32(b, hcrc)
+		hcrc := sealHeader(b)
 		le.PutUint32(b[end-crcLen:], crc32.Update(hcrc, castagnoli, b[recHdrLen:end-crcLen]))
 		b = b[end:]
 	}
@@ -127,6 +126,12 @@ func appendRecordHeader(b []byte, n uint32, msgid int32, seq int64) ([]byte, uin
 // putRecordHeader writes a record header at the start of b and returns its CRC.
 func putRecordHeader(b []byte, n uint32, msgid int32, seq int64) uint32 {
 	putRecordFields(b, n, msgid, seq)
+	return sealHeader(b)
+}
+
+// sealHeader writes the CRC of the record header at the start of b, over its fields, and
+// returns it.
+func sealHeader(b []byte) uint32 {
 	hcrc := crc32.Checksum(b[crcLen:recHdrLen], castagnoli)
 	le.PutUint32(b, hcrc)
 	return hcrc
