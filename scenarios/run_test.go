@@ -77,3 +77,18 @@ func TestProgressSeesMalformedInput(t *testing.T) {
 		}
 	}
 }
+
+// The client applications here and in validate record the reference's modes and states in a
+// history by name: each one they record must be one the history knows, under the same name.
+func TestReferenceModesAndStatesHaveHistoryNames(t *testing.T) {
+	for m := reference.ModeOnline; m <= reference.ModeLast; m++ {
+		if hm, ok := checker.ParseMode(m.String()); !ok || hm.String() != m.String() {
+			t.Errorf("mode %s: the history reads %q (%v)", m, hm, ok)
+		}
+	}
+	for _, s := range []reference.State{reference.StateActive, reference.StateError, reference.StateClosed} {
+		if hs, ok := checker.ParseState(s.String()); !ok || hs.String() != s.String() {
+			t.Errorf("state %s: the history reads %q (%v)", s, hs, ok)
+		}
+	}
+}
