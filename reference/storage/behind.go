@@ -41,15 +41,15 @@ type sealingWriter interface {
 	WriteSealing(p []byte, off int64, from int) (int, error)
 }
 
+// behindHandle owns behindQueue buffers: each is either free or holds a write under way, so
+// having them all back is having every write made.
 type behindHandle struct {
 	Handle
 	queue chan behindWrite // to the writer
 	free  chan []byte      // buffers back from the writer
 	done  chan struct{}    // closed when the writer has stopped
 	mu    sync.Mutex
-	busy  int        // writes handed over and not yet made
-	idle  *sync.Cond // signalled when busy falls to zero
-	err   error      // the first failed write
+	err   error // the first failed write, set before its buffer is back
 }
 
 func behind(h Handle, err error) (Handle, error) {
@@ -57,7 +57,6 @@ func behind(h Handle, err error) (Handle, error) {
 		return nil, err
 	}
 	b := &behindHandle{Handle: h, queue: make(chan behindWrite, behindQueue), free: make(chan []byte, behindQueue), done: make(chan struct{})}
-	b.idle = sync.NewCond(&b.mu)
 	for range behindQueue {
 		b.free <- nil
 	}
@@ -69,20 +68,24 @@ func (b *behindHandle) write() {
 	defer close(b.done)
 	for w := range b.queue {
 		sealRecords(w.p[w.seal:])
-		_, err := b.Handle.WriteAt(w.p, w.off)
+		if _, err := b.Handle.WriteAt(w.p, w.off); err != nil {
+			b.mu.Lock()
+			if b.err == nil {
+				b.err = err
+			}
+			b.mu.Unlock()
+		}
 		if cap(w.p) > 2*writeBuf {
 			w.p = nil // do not keep a huge record's buffer alive
 		}
 		b.free <- w.p[:0]
-		b.mu.Lock()
-		if err != nil && b.err == nil {
-			b.err = err
-		}
-		if b.busy--; b.busy == 0 {
-			b.idle.Broadcast()
-		}
-		b.mu.Unlock()
 	}
+}
+
+func (b *behindHandle) failure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 // WriteAt copies p and hands it to the writer; it waits only when behindQueue writes are
@@ -93,13 +96,7 @@ func (b *behindHandle) WriteAt(p []byte, off int64) (int, error) {
 
 func (b *behindHandle) WriteSealing(p []byte, off int64, from int) (int, error) {
 	buf := <-b.free
-	b.mu.Lock()
-	err := b.err
-	if err == nil {
-		b.busy++
-	}
-	b.mu.Unlock()
-	if err != nil {
+	if err := b.failure(); err != nil {
 		b.free <- buf
 		return 0, err
 	}
@@ -107,14 +104,17 @@ func (b *behindHandle) WriteSealing(p []byte, off int64, from int) (int, error) 
 	return len(p), nil
 }
 
-// settle waits for every write handed over and returns the first that failed.
+// settle waits for every write handed over, by taking back every buffer, and returns the
+// first write that failed.
 func (b *behindHandle) settle() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.busy > 0 {
-		b.idle.Wait()
+	var bufs [behindQueue][]byte
+	for i := range bufs {
+		bufs[i] = <-b.free
 	}
-	return b.err
+	for _, p := range bufs {
+		b.free <- p
+	}
+	return b.failure()
 }
 
 func (b *behindHandle) ReadAt(p []byte, off int64) (int, error) {
