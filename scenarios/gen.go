@@ -11,15 +11,14 @@ import (
 // shrinker, and PlanShrinker combines them. Campaigns (Random) and property tests use the same
 // generators, so a plan that fails in one can be shrunk and replayed by the other.
 
-// params returns generator parameters whose random source is seeded by seed alone: gopter's
-// defaults, built here because DefaultGenParameters seeds a source from the clock first,
-// which costs as much as the seeded one, on every seed of a campaign.
-func params(seed uint64) *gopter.GenParameters {
-	return &gopter.GenParameters{
-		MinSize: 0, MaxSize: 100, MaxShrinkCount: 1000,
-		Rng: rand.New(gopter.NewLockedSource(int64(seed))),
-	}
-}
+// defaultParams are gopter's default generator parameters, built once: DefaultGenParameters
+// seeds a source from the clock, which cost as much as the seeded one on every seed of a
+// campaign.
+var defaultParams = gopter.DefaultGenParameters()
+
+// params returns gopter's default generator parameters with a random source seeded by seed
+// alone.
+func params(seed uint64) *gopter.GenParameters { return defaultParams.CloneWithSeed(int64(seed)) }
 
 // Random draws a plan from seed: the `random` scenario.
 func Random(seed uint64) Plan {
