@@ -6,8 +6,9 @@ import (
 )
 
 // WriteBehind wraps fs so that the files it opens for writing hand each write to a goroutine
-// of their own and return once the bytes are copied: a File's appends then go on while the
-// kernel takes the previous 64 KiB into its page cache, which was most of an append's cost.
+// of their own and return at once (a File's write buffer itself changes hands, other writes
+// are copied): a File's appends then go on while the kernel takes the previous 64 KiB into
+// its page cache, which was most of an append's cost.
 // It is for real hosts that promise no durability before a sync (NoSyncOnRotate); the
 // simulator never uses it, since its file system decides in the run's own order.
 //
@@ -29,20 +30,22 @@ const behindQueue = 2
 type behindWrite struct {
 	p    []byte
 	off  int64
-	seal int // p's records from here on are sealed before the write (see sealingWriter)
+	seal int // p's records from here on are sealed before the write (see handOverer)
 }
 
-// sealingWriter is a Handle that can compute the checksums of the records it is to write
-// (sealRecords) on a goroutine of its own, as WriteBehind's files do: those checksums were
-// then the largest part of an append left on the server's path.
-type sealingWriter interface {
-	// WriteSealing is WriteAt of p, whole records, whose records from p[from:] on are
-	// sealed first.
-	WriteSealing(p []byte, off int64, from int) (int, error)
+// handOverer is a Handle that takes a buffer of records to write without copying it, and
+// can compute their checksums (sealRecords) on a goroutine of its own, as WriteBehind's files
+// do: copying and sealing were then most of what an append left on the server's path.
+type handOverer interface {
+	// handOver is WriteAt of p, whole records, whose records from p[from:] on are sealed
+	// first. p is the handle's from then on; the caller appends its next records to the
+	// empty buffer returned.
+	handOver(p []byte, off int64, from int) ([]byte, error)
 }
 
 // behindHandle owns behindQueue buffers: each is either free or holds a write under way, so
-// having them all back is having every write made.
+// having them all back is having every write made. A buffer handed over takes the place of
+// the free one the caller gets back.
 type behindHandle struct {
 	Handle
 	queue chan behindWrite // to the writer
@@ -91,17 +94,33 @@ func (b *behindHandle) failure() error {
 // WriteAt copies p and hands it to the writer; it waits only when behindQueue writes are
 // under way already.
 func (b *behindHandle) WriteAt(p []byte, off int64) (int, error) {
-	return b.WriteSealing(p, off, len(p))
-}
-
-func (b *behindHandle) WriteSealing(p []byte, off int64, from int) (int, error) {
 	buf := <-b.free
 	if err := b.failure(); err != nil {
 		b.free <- buf
 		return 0, err
 	}
-	b.queue <- behindWrite{append(buf, p...), off, from}
+	b.queue <- behindWrite{append(buf, p...), off, len(p)}
 	return len(p), nil
+}
+
+// handOver waits only when behindQueue writes are under way already, and then seals p
+// itself first: the writer, which is then the slower of the two, is left only the write,
+// and the caller does what it would otherwise have waited idle for.
+func (b *behindHandle) handOver(p []byte, off int64, from int) ([]byte, error) {
+	var next []byte
+	select {
+	case next = <-b.free:
+	default:
+		sealRecords(p[from:])
+		from = len(p)
+		next = <-b.free
+	}
+	if err := b.failure(); err != nil {
+		b.free <- next
+		return p, err
+	}
+	b.queue <- behindWrite{p, off, from}
+	return next, nil
 }
 
 // settle waits for every write handed over, by taking back every buffer, and returns the

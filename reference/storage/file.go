@@ -324,22 +324,25 @@ func (f *File) flush() error {
 	if len(f.buf) == 0 {
 		return nil
 	}
-	var err error
-	if sw, ok := f.w.(sealingWriter); ok {
-		_, err = sw.WriteSealing(f.buf, f.wOff, f.sealed)
+	n := int64(len(f.buf))
+	if h, ok := f.w.(handOverer); ok {
+		next, err := h.handOver(f.buf, f.wOff, f.sealed)
+		if err != nil {
+			return f.fail(err)
+		}
+		f.buf = next
 	} else {
 		f.seal()
-		_, err = f.w.WriteAt(f.buf, f.wOff)
+		if _, err := f.w.WriteAt(f.buf, f.wOff); err != nil {
+			return f.fail(err)
+		}
+		if cap(f.buf) > 2*writeBuf {
+			f.buf = nil // do not keep a huge record's buffer alive
+		} else {
+			f.buf = f.buf[:0]
+		}
 	}
-	if err != nil {
-		return f.fail(err)
-	}
-	f.wOff += int64(len(f.buf))
-	if cap(f.buf) > 2*writeBuf {
-		f.buf = nil // do not keep a huge record's buffer alive
-	} else {
-		f.buf = f.buf[:0]
-	}
+	f.wOff += n
 	f.sealed = 0
 	return nil
 }
