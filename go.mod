@@ -1,6 +1,6 @@
 module github.com/streamsim/streamsim
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
@@ -8,6 +8,7 @@ require (
 	github.com/leanovate/gopter v0.2.11
 	github.com/pingcap/failpoint v0.0.0-20240528011301-b51a646c7c86
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.50.0
 )
 
 require (

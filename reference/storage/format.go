@@ -104,9 +104,9 @@ func appendUnsealed(b []byte, seq int64, msgid int32, body []byte) []byte {
 	return b
 }
 
-// sealRecords fills in the checksums of the records appendUnsealed put in b, which holds
-// whole records only.
-func sealRecords(b []byte) {
+// sealRecordsGo fills in the checksums of the records appendUnsealed put in b, which holds
+// whole records only; sealRecords is it, or the same in assembly where there is one.
+func sealRecordsGo(b []byte) {
 	for len(b) > 0 {
 		end := int(recordLen(le.Uint32(b[crcLen:])))
 		hcrc := sealHeader(b)
