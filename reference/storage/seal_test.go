@@ -66,6 +66,8 @@ func TestSealRecordsRefusesPartialRecords(t *testing.T) {
 	}
 }
 
+// BenchmarkSealRecords seals a 64 KiB write buffer of records with 64-byte bodies, with the
+// portable loop and with sealRecords (the assembly one on amd64): ns/record is the figure.
 func BenchmarkSealRecords(b *testing.B) {
 	var buf []byte
 	body := make([]byte, 64)
