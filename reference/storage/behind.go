@@ -78,10 +78,7 @@ func (b *behindHandle) write() {
 			}
 			b.mu.Unlock()
 		}
-		if cap(w.p) > 2*writeBuf {
-			w.p = nil // do not keep a huge record's buffer alive
-		}
-		b.free <- w.p[:0]
+		b.free <- reuse(w.p)
 	}
 }
 
@@ -117,7 +114,7 @@ func (b *behindHandle) handOver(p []byte, off int64, from int) ([]byte, error) {
 	}
 	if err := b.failure(); err != nil {
 		b.free <- next
-		return p, err
+		return nil, err
 	}
 	b.queue <- behindWrite{p, off, from}
 	return next, nil

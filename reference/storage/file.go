@@ -336,15 +336,20 @@ func (f *File) flush() error {
 		if _, err := f.w.WriteAt(f.buf, f.wOff); err != nil {
 			return f.fail(err)
 		}
-		if cap(f.buf) > 2*writeBuf {
-			f.buf = nil // do not keep a huge record's buffer alive
-		} else {
-			f.buf = f.buf[:0]
-		}
+		f.buf = reuse(f.buf)
 	}
 	f.wOff += n
 	f.sealed = 0
 	return nil
+}
+
+// reuse empties a write buffer that was written for the next records, or drops it if a huge
+// record grew it: such a buffer is not kept alive for records that fit in writeBuf.
+func reuse(p []byte) []byte {
+	if cap(p) > 2*writeBuf {
+		return nil
+	}
+	return p[:0]
 }
 
 // seal computes the checksums of the records in buf that have none yet.
