@@ -88,32 +88,6 @@ func TestWriteBehindFailureIsReported(t *testing.T) {
 	}
 }
 
-// stallFS is the real file system whose files' writes wait until stall is closed.
-type stallFS struct {
-	OS
-	stall chan struct{}
-}
-
-func (s stallFS) OpenRW(path string) (Handle, error) { return s.wrap(s.OS.OpenRW(path)) }
-func (s stallFS) Create(path string) (Handle, error) { return s.wrap(s.OS.Create(path)) }
-
-func (s stallFS) wrap(h Handle, err error) (Handle, error) {
-	if err != nil {
-		return nil, err
-	}
-	return stallHandle{h, s.stall}, nil
-}
-
-type stallHandle struct {
-	Handle
-	stall chan struct{}
-}
-
-func (h stallHandle) WriteAt(p []byte, off int64) (int, error) {
-	<-h.stall
-	return h.Handle.WriteAt(p, off)
-}
-
 // A store whose writer is stalled seals its write buffer itself while it waits, and what it
 // hands over that way is written whole and verifies, read back at once and after a reopen.
 func TestWriteBehindSealsWhileWaiting(t *testing.T) {
@@ -124,7 +98,7 @@ func TestWriteBehindSealsWhileWaiting(t *testing.T) {
 	recs := sparseRecords(rand.New(rand.NewPCG(9, 10)), 1, 3*writeBuf/150, 300)
 	synctest.Test(t, func(t *testing.T) {
 		stall := make(chan struct{})
-		f := openFile(t, dir, FileOptions{NoSyncOnRotate: true, FS: WriteBehind(stallFS{stall: stall})})
+		f := openFile(t, dir, FileOptions{NoSyncOnRotate: true, FS: WriteBehind(faultFS{stall: stall})})
 		defer f.Close() // on a failure: the bubble must not end with the writer running
 		go func() {
 			// Every goroutine of the bubble is blocked: the writer on the stall, the store

@@ -234,12 +234,14 @@ func appendRecordHeaderV1(seq int64) []byte {
 }
 
 // faultFS is the real file system whose files' syncs or writes fail on demand (a nil switch
-// never fails): errors on real files. A write behind (WriteBehind) fails on the writer's
-// goroutine, hence an atomic switch for writes.
+// never fails), or whose writes wait until stall is closed (a nil stall never waits): errors
+// and stalls on real files. A write behind (WriteBehind) fails on the writer's goroutine,
+// hence an atomic switch for writes.
 type faultFS struct {
 	OS
 	failSync  *bool
 	failWrite *atomic.Bool
+	stall     chan struct{}
 }
 
 func (f faultFS) OpenRW(path string) (Handle, error) { return f.wrap(f.OS.OpenRW(path)) }
@@ -258,6 +260,9 @@ type faultHandle struct {
 }
 
 func (h faultHandle) WriteAt(p []byte, off int64) (int, error) {
+	if h.fs.stall != nil {
+		<-h.fs.stall
+	}
 	if h.fs.failWrite != nil && h.fs.failWrite.Load() {
 		return 0, syscall.ENOSPC
 	}
