@@ -191,8 +191,8 @@ func serverFlags(name string, args []string) (serverOpts, error) {
 // listen starts the server: on the file store when o.storage is set, synced before each
 // acknowledgement when o.durable, so that nothing acknowledged is lost when it stops or
 // crashes, and otherwise synced only when it stops, rotations included, as TLL's file storage
-// is, and written behind; otherwise in memory. It returns the last seq stored, and a function that stops the
-// server and closes (syncs) the store.
+// is, and written behind; otherwise in memory. It returns the last seq stored, and a function
+// that stops the server and closes (syncs) the store.
 func listen(o serverOpts) (*tcp.ServerHost, int64, func() error, error) {
 	cfg := o.cfg
 	var file *storage.File

@@ -117,6 +117,11 @@ const (
 	// that a write costs little per line, small enough that a consumer sees lines while the
 	// burst goes on.
 	subscribeFlushBytes = 64 << 10
+	// subscribePipeBytes is the size subscribe asks for an output pipe, where the system lets
+	// it (growPipe): the default, 64 KiB, holds a single one of its writes, so the writer and
+	// the reader of a burst wake each other for every write; 1 MiB is the most an
+	// unprivileged process may ask by default (/proc/sys/fs/pipe-max-size).
+	subscribePipeBytes = 1 << 20
 	// subscribeBatch is how many events wake the writer while the loop is still busy: about a
 	// buffer's worth of lines (a line is about 110 bytes).
 	subscribeBatch = 512

@@ -4,19 +4,20 @@ import (
 	"bufio"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // pipeSize is the size of f's pipe buffer.
 func pipeSize(t *testing.T, f *os.File) int {
 	t.Helper()
-	n, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_GETPIPE_SZ, 0)
-	if errno != 0 {
-		t.Fatalf("F_GETPIPE_SZ: %v", errno)
+	n, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatalf("F_GETPIPE_SZ: %v", err)
 	}
-	return int(n)
+	return n
 }
 
 // subscribe enlarges an output pipe before the session's first line reaches it; a pipe it is
@@ -64,7 +65,7 @@ func TestGrowPipeLeavesAFileAlone(t *testing.T) {
 	if _, err := f.WriteString("line\n"); err != nil {
 		t.Fatalf("after growPipe: %v", err)
 	}
-	if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_GETPIPE_SZ, 0); errno == 0 {
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0); err == nil {
 		t.Fatal("a regular file reports a pipe size: this test does not test a non-pipe")
 	}
 }
