@@ -331,11 +331,12 @@ func (r *runner) newClient(a *clientApp) *reference.Client {
 	})
 }
 
-// Fault events of malformed input, which no plan fault kind asks for: a malformed request
-// (ClientPlan.RequestVersion) and an open the client refuses.
+// The names of the fault events of malformed input, which no plan fault kind asks for: a
+// malformed request (ClientPlan.RequestVersion) and an open the client refuses. validate
+// records them under the same names, so a history reads alike from either.
 const (
-	faultMalformed = "malformed_request"
-	faultBadOpen   = "bad_open"
+	FaultMalformed = "malformed_request"
+	FaultBadOpen   = "bad_open"
 )
 
 // versionEnv is the environment of a client that sends a malformed request
@@ -362,7 +363,7 @@ func (e *versionEnv) Send(id reference.ConnID, p []byte) {
 		e.request = 0
 		p = bytes.Clone(p)
 		binary.LittleEndian.PutUint16(p[wire.HeaderSize:], uint16(e.version))
-		e.app.r.record(checker.Event{Node: e.app.plan.Name, Kind: checker.EvFault, Name: faultMalformed, Reason: fmt.Sprintf("request version %d", e.version)})
+		e.app.r.record(checker.Event{Node: e.app.plan.Name, Kind: checker.EvFault, Name: FaultMalformed, Reason: fmt.Sprintf("request version %d", e.version)})
 	}
 	e.Host.Send(id, p)
 }
@@ -546,7 +547,7 @@ func (a *clientApp) start(mode reference.Mode, seq int64, why string) {
 	if err := a.c.Open(mode, seq); err != nil {
 		// An open the client cannot make (initial or last over the old protocol) is the
 		// plan's malformed input: the history must show it as the cause of the failure.
-		a.record(checker.Event{Kind: checker.EvFault, Name: faultBadOpen, Reason: err.Error()})
+		a.record(checker.Event{Kind: checker.EvFault, Name: FaultBadOpen, Reason: err.Error()})
 		a.end(checker.StError, err.Error())
 	}
 }

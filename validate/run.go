@@ -678,24 +678,17 @@ func (c *client) start(mode reference.Mode, seq int64, why string) {
 	if v := c.plan.RequestVersion; v != 0 {
 		// The proxy corrupts every request of this client: the cause of the failure that
 		// should follow, shown as the simulator shows it.
-		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: faultMalformed, Reason: fmt.Sprintf("request version %d", v)})
+		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: scenarios.FaultMalformed, Reason: fmt.Sprintf("request version %d", v)})
 	}
 	if c.plan.Protocol == "old" && (mode == reference.ModeInitial || mode == reference.ModeLast) {
 		// The old protocol cannot ask for initial or last: the plan's malformed input, which
 		// the client refuses, shown as the simulator shows it.
-		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: faultBadOpen, Reason: "mode " + mode.String() + " over the old protocol"})
+		c.r.record(checker.Event{T: t, Node: c.plan.Name, Kind: checker.EvFault, Name: scenarios.FaultBadOpen, Reason: "mode " + mode.String() + " over the old protocol"})
 	}
 	hm, _ := checker.ParseMode(mode.String()) // the reference's modes and the history's have the same names
 	c.record(checker.Event{T: t, Kind: checker.EvOpen, Mode: hm, ReqSeq: seq, Name: why}, c.session)
 	c.send(Open(mode.String(), seq), c.session)
 }
-
-// Fault events of malformed input, named as the simulator names them: a malformed request and
-// an open the old protocol cannot make.
-const (
-	faultMalformed = "malformed_request"
-	faultBadOpen   = "bad_open"
-)
 
 func (c *client) close() {
 	if !c.opened || c.closed {
