@@ -106,6 +106,18 @@ type ClientPlan struct {
 	RequestVersion int16 `json:"request_version,omitempty"`
 }
 
+// Resume is where a client application of plan c reopens after an error: seq-data from the
+// last seq it delivered, so the sessions concatenate without a gap or a repeat (the checker's
+// resume property), or the plan's own open while it has delivered nothing. The simulator's
+// application and validate's both reopen here.
+func (c ClientPlan) Resume(delivered bool, last int64) (reference.Mode, int64) {
+	if !delivered {
+		mode, _ := reference.ParseMode(c.Mode) // Validate checked it
+		return mode, c.Seq
+	}
+	return reference.ModeSeqData, last
+}
+
 // ReopenPlan is a client application's recovery policy: after an error it waits, then opens
 // again with seq-data = the last seq it was delivered (or its original request if it got
 // nothing), doubling the wait after each failure up to MaxBackoffUs.

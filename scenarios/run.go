@@ -517,19 +517,13 @@ func (a *clientApp) open() {
 	a.start(mode, a.plan.Seq, "")
 }
 
-// reopen resumes: seq-data from the last delivered seq, so the sessions concatenate without
-// a gap or a repeat (the checker's resume property).
 func (a *clientApp) reopen() {
 	if a.closed || a.crashed || a.live {
 		return // closed for good, down, or already reopened by a restart
 	}
-	mode, seq := reference.ModeSeqData, a.last
-	if a.r.opt.Bugs&reference.BugReopenInclusive != 0 {
+	mode, seq := a.plan.Resume(a.delivered, a.last)
+	if a.delivered && a.r.opt.Bugs&reference.BugReopenInclusive != 0 {
 		mode = reference.ModeSeq
-	}
-	if !a.delivered {
-		mode, _ = reference.ParseMode(a.plan.Mode)
-		seq = a.plan.Seq
 	}
 	a.start(mode, seq, checker.OpenReopen)
 }

@@ -92,3 +92,15 @@ func TestReferenceModesAndStatesHaveHistoryNames(t *testing.T) {
 		}
 	}
 }
+
+// A client reopens from the last seq it delivered, seq-data, or with the plan's own open while
+// it has delivered nothing.
+func TestClientPlanResume(t *testing.T) {
+	c := ClientPlan{Mode: "seq", Seq: 7}
+	if m, seq := c.Resume(false, 40); m != reference.ModeSeq || seq != 7 {
+		t.Errorf("nothing delivered: %s %d, want the plan's seq 7", m, seq)
+	}
+	if m, seq := c.Resume(true, 40); m != reference.ModeSeqData || seq != 40 {
+		t.Errorf("40 delivered: %s %d, want seq-data 40", m, seq)
+	}
+}

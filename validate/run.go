@@ -657,17 +657,12 @@ func (c *client) open() {
 	c.start(mode, c.plan.Seq, "")
 }
 
-// reopen resumes after an error with seq-data = the last delivered seq, as the simulator's
-// application does.
+// reopen resumes after an error where the simulator's application does (ClientPlan.Resume).
 func (c *client) reopen() {
 	if c.closed || c.live {
 		return
 	}
-	mode, seq := reference.ModeSeqData, c.last
-	if !c.delivered {
-		mode, _ = reference.ParseMode(c.plan.Mode)
-		seq = c.plan.Seq
-	}
+	mode, seq := c.plan.Resume(c.delivered, c.last)
 	c.start(mode, seq, checker.OpenReopen)
 }
 
