@@ -5,16 +5,18 @@ package reports
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image/png"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 
 	"github.com/streamsim/streamsim/checker"
 )
@@ -35,69 +37,66 @@ func chromiumBinary(t *testing.T) string {
 	return ""
 }
 
-// runChromium runs one headless Chromium on args and returns what it wrote to stdout. The
-// browser gets its own process group, so a timeout kills its helpers too, and its own
-// profile and home, so it never touches the user's.
-func runChromium(t *testing.T, bin string, args ...string) []byte {
+// browserPatience bounds a test's whole time in its browser. It judges no speed: a page
+// that never loads or a probe that never answers must fail the test rather than hang it,
+// and a loaded machine running the race detector can take many seconds to start Chromium.
+const browserPatience = 3 * time.Minute
+
+// chromium starts a headless Chromium of t's own, driven over the DevTools protocol, and
+// returns the context of its first tab. Waiting on a condition in the page, not on a
+// timer, is what lets a test hold on a busy machine: a one-shot `chromium --screenshot`
+// can take its picture before a frame's script has drawn. chromedp gives the browser a
+// fresh profile and ends it and its helpers when t ends; HOME is t's too, so the browser
+// never writes into the user's.
+func chromium(t *testing.T) context.Context {
 	t.Helper()
-	tmp := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1200,900",
-		"--user-data-dir=" + filepath.Join(tmp, "profile"),
-	}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+tmp)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	// Files rather than pipes: a helper that outlives the browser would hold a pipe open
-	// and keep Wait waiting.
-	stdout, err := os.Create(filepath.Join(tmp, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(tmp, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err = cmd.Run()
-	if cmd.Process != nil {
-		// Helpers still running after the browser exited are ours to end.
-		if kerr := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
-			t.Logf("killing the browser's process group: %v", kerr)
-		}
-	}
-	logs, _ := os.ReadFile(stderr.Name())
-	if ctx.Err() != nil {
-		t.Fatalf("chromium did not finish within 30s; stderr:\n%s", tail(logs))
-	}
-	if err != nil {
-		t.Fatalf("chromium %s: %v; stderr:\n%s", strings.Join(args, " "), err, tail(logs))
-	}
-	out, err := os.ReadFile(stdout.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	bin := chromiumBinary(t)
+	home := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Env("HOME="+home))
+	deadline, cancelDeadline := context.WithTimeout(context.Background(), browserPatience)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(deadline, opts...)
+	tab, cancelTab := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelTab(); cancelAlloc(); cancelDeadline() })
+	return tab
 }
 
-func tail(b []byte) []byte {
-	if len(b) > 2000 {
-		return b[len(b)-2000:]
+// browse runs action in the tab and returns its value, or fails t naming what it was
+// doing.
+func browse[T any](t *testing.T, tab context.Context, doing string, action chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(tab, action)
+	switch {
+	case err != nil && tab.Err() != nil:
+		t.Fatalf("%s: Chromium did not finish within %v (%v)", doing, browserPatience, err)
+	case err != nil:
+		t.Fatalf("%s: %v", doing, err)
 	}
-	return b
+	return v
+}
+
+// open loads url in the tab with a viewport of width × height CSS pixels. Navigate returns
+// after the load event, so the report's own scripts, which run at the end of its body, have
+// run.
+func open(t *testing.T, tab context.Context, url string, width, height int64, before ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	steps := slices.Concat(before, []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(width, height), chromedp.Navigate(url)})
+	browse(t, tab, "opening "+url, chromedp.Steps(steps...))
+}
+
+func readDOM(t *testing.T, tab context.Context) string {
+	t.Helper()
+	return browse(t, tab, "reading the DOM", chromedp.OuterHTML(chromedp.CSS("html")))
+}
+
+func screenshot(t *testing.T, tab context.Context) []byte {
+	t.Helper()
+	return browse(t, tab, "taking a screenshot", chromedp.CaptureScreenshot())
 }
 
 // TestReportInChromium opens a report in headless Chromium: the DOM it builds holds the
 // timeline and the highlighted violation, and a screenshot shows the violation's colour.
 func TestReportInChromium(t *testing.T) {
-	bin := chromiumBinary(t)
 	h := genHistory(600, []client{{10, 1}, {30, 20}, {60, 50}}, 2, 40)
 	f := Failure{
 		Scenario: "browser", Seed: 9, Impl: "mutant:no-drain", Plan: struct{}{},
@@ -113,7 +112,9 @@ func TestReportInChromium(t *testing.T) {
 
 	t.Run("dom", func(t *testing.T) {
 		t.Parallel()
-		dom := string(runChromium(t, bin, "--dump-dom", url))
+		tab := chromium(t)
+		open(t, tab, url, 1200, 900)
+		dom := readDOM(t, tab)
 		for _, want := range []string{
 			`<svg id="timeline"`,
 			`<circle id="violation-0" class="violation"`,
@@ -130,12 +131,9 @@ func TestReportInChromium(t *testing.T) {
 
 	t.Run("screenshot", func(t *testing.T) {
 		t.Parallel()
-		shot := filepath.Join(t.TempDir(), "report.png")
-		runChromium(t, bin, "--screenshot="+shot, url)
-		b, err := os.ReadFile(shot)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tab := chromium(t)
+		open(t, tab, url, 1200, 900)
+		b := screenshot(t, tab)
 		img, err := png.Decode(bytes.NewReader(b))
 		if err != nil {
 			t.Fatalf("screenshot is not a PNG: %v", err)
@@ -182,50 +180,58 @@ func near(a, b [3]uint32) bool {
 	return true
 }
 
-// porcupineProbe runs inside porcupine's frame right after porcupine's own script has drawn
-// (synchronously, at the end of its body): it compares the bounding boxes of the labels
-// porcupine drew, and of their operations' boxes, and paints its answer as a block of
-// colour in the frame's corner: green when there are labels and none overlaps another it
-// should stand apart from, red when some do, blue when too few labels are laid out to tell. The frame is sandboxed, so neither the report's
-// scripts nor Chromium's DOM dump can see into it; a screenshot can.
+// porcupineProbe runs inside porcupine's frame after porcupine's own script has drawn (at
+// the end of its body): it compares the bounding boxes of the labels porcupine drew, and of
+// their operations' boxes, and posts what it counted to the report around the frame. The
+// frame is sandboxed, so the report's scripts cannot look into it, but a message crosses;
+// probeListener keeps it where the test can read it.
+//
+// The probe judges the picture a user gets, so it looks until the labels are laid out (every
+// 50 ms, for up to 20 s, then it answers with what it saw) rather than once: a page drawn
+// before its frame could measure text has its labels laid out only later, squashed. It does
+// not wait for the load event, which the frame's rewritten document does not always fire.
 const porcupineProbe = `<script>
 (function () {
-  var labels = Array.prototype.map.call(document.querySelectorAll("text.history-text"), function (t) {
-    return { box: t.getBoundingClientRect(), rect: t.parentNode.querySelector("rect").getBoundingClientRect() };
-  }).filter(function (l) { return l.box.width > 0 && l.box.height > 0; });
-  function meet(a, b) { return a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1; }
-  // Porcupine sizes each operation's box to its label and stacks operations of the same
-  // instant on one another by design; labels squashed by a bad embedding spill out of their
-  // boxes onto their neighbours' labels.
-  var overlaps = 0;
-  for (var i = 0; i < labels.length; i++) {
-    for (var j = i + 1; j < labels.length; j++) {
-      if (meet(labels[i].box, labels[j].box) && !meet(labels[i].rect, labels[j].rect)) overlaps++;
+  var looks = 0;
+  function look() {
+    looks++;
+    var labels = Array.prototype.map.call(document.querySelectorAll("text.history-text"), function (t) {
+      return { box: t.getBoundingClientRect(), rect: t.parentNode.querySelector("rect").getBoundingClientRect() };
+    }).filter(function (l) { return l.box.width > 0 && l.box.height > 0; });
+    if (labels.length < 10 && looks < 400) { setTimeout(look, 50); return; }
+    function meet(a, b) { return a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1; }
+    // Porcupine sizes each operation's box to its label and stacks operations of the same
+    // instant on one another by design; labels squashed by a bad embedding spill out of
+    // their boxes onto their neighbours' labels.
+    var overlaps = 0;
+    for (var i = 0; i < labels.length; i++) {
+      for (var j = i + 1; j < labels.length; j++) {
+        if (meet(labels[i].box, labels[j].box) && !meet(labels[i].rect, labels[j].rect)) overlaps++;
+      }
     }
+    parent.postMessage({ porcupineProbe: { labels: labels.length, overlaps: overlaps, looks: looks } }, "*");
   }
-  // Fewer than ten labels laid out means the page was not drawn yet (a loaded machine can
-  // run this before layout settles): blue, which the test does not count as an answer.
-  var colour = labels.length < 10 ? "#2962ff" : overlaps === 0 ? "#00c853" : "#ff1744";
-  var d = document.createElement("div");
-  d.style.cssText = "position:fixed;left:0;top:0;width:160px;height:160px;z-index:1000;background:" + colour;
-  document.body.appendChild(d);
+  look();
 })();
 </script>`
 
-// probeColours counts the screenshot's pixels of the probe's two answers.
-func probeColours(t *testing.T, shot string) (green, red int) {
-	t.Helper()
-	return countColours(t, shot, [3]uint32{0x00, 0xc8, 0x53}, [3]uint32{0xff, 0x17, 0x44})
+// probeListener is added to the report before it loads, so that no answer can come before
+// someone listens.
+const probeListener = `window.addEventListener("message", function (e) {
+  if (e.data && e.data.porcupineProbe) window.porcupineProbe = e.data.porcupineProbe;
+});`
+
+// probeAnswer is what porcupineProbe counted.
+type probeAnswer struct {
+	Labels   int `json:"labels"`
+	Overlaps int `json:"overlaps"`
+	Looks    int `json:"looks"`
 }
 
 // countColours counts the pixels of a PNG screenshot near colour a and near colour b.
-func countColours(t *testing.T, shot string, a, b [3]uint32) (na, nb int) {
+func countColours(t *testing.T, shot []byte, a, b [3]uint32) (na, nb int) {
 	t.Helper()
-	raw, err := os.ReadFile(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
+	img, err := png.Decode(bytes.NewReader(shot))
 	if err != nil {
 		t.Fatalf("screenshot is not a PNG: %v", err)
 	}
@@ -250,13 +256,12 @@ func countColours(t *testing.T, shot string, a, b [3]uint32) (na, nb int) {
 // measurement broken (its scratch area hidden, so every label measures zero wide, the
 // failure seen before) must be caught.
 func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
-	bin := chromiumBinary(t)
 	h := genHistory(150, []client{{10, 1}, {30, 20}, {60, 50}}, 2, 40)
 	var vis bytes.Buffer
 	if err := checker.CheckFresh(h).Visualize(&vis); err != nil {
 		t.Fatal(err)
 	}
-	page := func(t *testing.T, extraHead string) string {
+	report := func(t *testing.T, extraHead string) string {
 		html := strings.Replace(vis.String(), "</head>", extraHead+"</head>", 1)
 		html = strings.Replace(html, "</body>", porcupineProbe+"</body>", 1)
 		f := Failure{Scenario: "porcupine", Seed: 1, Impl: "reference", Plan: struct{}{}, History: h, Result: checked(t, h),
@@ -270,6 +275,10 @@ func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 	if !strings.Contains(vis.String(), "</head>") || !strings.Contains(vis.String(), "history-text") {
 		t.Fatal("porcupine's page no longer has the head and the label class this test relies on")
 	}
+	listen := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: probeListener})
+		return err
+	})
 	for _, tc := range []struct {
 		name, head string
 		ok         bool
@@ -279,24 +288,20 @@ func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			url := page(t, tc.head)
+			tab := chromium(t)
+			open(t, tab, report(t, tc.head), 1200, 1800, listen)
 			// The frame writes porcupine's page once it has a size, which can be after the
-			// report's load event: --virtual-time-budget lets its timers run before the
-			// picture, and on a loaded machine the picture may still come early, so look
-			// again a few times.
-			var green, red, attempt int
-			for ; attempt < 15 && green+red == 0; attempt++ {
-				shot := filepath.Join(t.TempDir(), "report.png")
-				runChromium(t, bin, "--window-size=1200,1800", "--virtual-time-budget=10000", "--screenshot="+shot, url)
-				green, red = probeColours(t, shot)
-			}
-			t.Logf("probe: %d green, %d red pixels, after %d screenshots", green, red, attempt)
+			// report's load event, so the answer is waited for.
+			got := browse(t, tab, "waiting for the probe in porcupine's frame",
+				chromedp.Poll[probeAnswer]("window.porcupineProbe",
+					chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(browserPatience)))
+			t.Logf("probe: %d labels laid out, %d overlapping pairs, at look %d", got.Labels, got.Overlaps, got.Looks)
 			switch {
-			case green+red < 10000:
-				t.Errorf("the probe's answer is not on the screenshot (%d green, %d red pixels): the porcupine view did not load", green, red)
-			case tc.ok && red > 0:
-				t.Errorf("porcupine's labels overlap in the report")
-			case !tc.ok && green > 0:
+			case got.Labels < 10:
+				t.Errorf("porcupine's view laid out %d labels; the run has dozens", got.Labels)
+			case tc.ok && got.Overlaps > 0:
+				t.Errorf("porcupine's labels overlap in the report: %d pairs", got.Overlaps)
+			case !tc.ok && got.Overlaps == 0:
 				t.Errorf("the probe missed labels drawn over each other")
 			}
 		})
@@ -306,7 +311,6 @@ func TestPorcupineLabelsDoNotOverlap(t *testing.T) {
 // TestReportFiltersAndGaps: report.html?kind=deliver shows only deliveries, and the seq a
 // delivery skipped is marked on the timeline and in the events table.
 func TestReportFiltersAndGaps(t *testing.T) {
-	bin := chromiumBinary(t)
 	h := checker.History{
 		{T: 0, Node: "server", Kind: checker.EvPost, Seq: 1}, {T: 0, Node: "server", Kind: checker.EvPostOK, Seq: 1},
 		{T: 1, Node: "server", Kind: checker.EvPost, Seq: 2}, {T: 1, Node: "server", Kind: checker.EvPostOK, Seq: 2},
@@ -321,7 +325,9 @@ func TestReportFiltersAndGaps(t *testing.T) {
 	if err := WriteFailure(dir, f, writeJSONL); err != nil {
 		t.Fatal(err)
 	}
-	dom := string(runChromium(t, bin, "--dump-dom", "file://"+filepath.Join(FailureDir(dir, f), "report.html")+"?kind=deliver"))
+	tab := chromium(t)
+	open(t, tab, "file://"+filepath.Join(FailureDir(dir, f), "report.html")+"?kind=deliver", 1200, 900)
+	dom := readDOM(t, tab)
 	for _, want := range []string{
 		`<circle class="missing"`, `<text class="missing"`, `>seq 2 missing</text>`,
 		`<span class="missing">gap: seq 2 missing</span>`,
@@ -339,7 +345,6 @@ func TestReportFiltersAndGaps(t *testing.T) {
 // TestIndexInChromium opens a mutant campaign's index.html: the table, the heatmap, the
 // seeds-to-kill chart and the latency histograms are all drawn.
 func TestIndexInChromium(t *testing.T) {
-	bin := chromiumBinary(t)
 	ix := Index{Title: "simrun mutants", Impl: "every mutant", Verdict: "PASS: all 3 mutants killed",
 		Summary:    campaign(),
 		Groups:     Group(campaign().Failures),
@@ -357,16 +362,16 @@ func TestIndexInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "file://" + filepath.Join(dir, "index.html")
-	dom := string(runChromium(t, bin, "--dump-dom", url))
+	tab := chromium(t)
+	open(t, tab, url, 1200, 1600)
+	dom := readDOM(t, tab)
 	for _, want := range []string{`<table id="scenarios">`, `<svg id="heatmap"`, `<svg id="kills"`, `10000, survived</text>`,
 		"open → Online", "post → delivery", `href="failures/test_overlapped-1-mutant_no-drain/report.html"`, "seq N delivered again"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("index.html's DOM lacks %q", want)
 		}
 	}
-	shot := filepath.Join(t.TempDir(), "index.png")
-	runChromium(t, bin, "--window-size=1200,1600", "--screenshot="+shot, url)
-	bars, survivors := countColours(t, shot, [3]uint32{0x1f, 0x6f, 0xd1}, [3]uint32{0xb0, 0x00, 0x20})
+	bars, survivors := countColours(t, screenshot(t, tab), [3]uint32{0x1f, 0x6f, 0xd1}, [3]uint32{0xb0, 0x00, 0x20})
 	t.Logf("index screenshot: %d bar pixels, %d survivor pixels", bars, survivors)
 	if bars < 2000 || survivors < 1000 {
 		t.Errorf("the charts are not visible: %d blue bar pixels, %d red survivor pixels", bars, survivors)
