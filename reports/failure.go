@@ -50,11 +50,15 @@ type Failure struct {
 	RealTime *RealTime
 }
 
+// VerdictInconclusive is how results.json, schedule.txt and RealTime spell the verdict of a
+// real-time run whose only violations rest on timing, on a machine measured too slow to
+// judge them. report.html shows such a run as inconclusive, never as a failure.
+const VerdictInconclusive = "inconclusive"
+
 // RealTime is what a run on real processes adds to its report: it cannot be replayed bit for
 // bit, so the report keeps what shaped it.
 type RealTime struct {
-	// Verdict is "fail" or "inconclusive" (timing violations on a machine measured too slow
-	// to judge them).
+	// Verdict is "fail" or VerdictInconclusive.
 	Verdict string
 	// Figures say how late the machine ran and the liveness bound that followed; Latency is
 	// the implementation's own.

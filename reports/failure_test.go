@@ -404,7 +404,7 @@ func TestWriteFailureRealTime(t *testing.T) {
 		}
 	}
 
-	f.RealTime.Verdict, f.RealTime.Schedule, f.RealTime.NotReproduced = "inconclusive", nil, nil
+	f.RealTime.Verdict, f.RealTime.Schedule, f.RealTime.NotReproduced = VerdictInconclusive, nil, nil
 	page = read(f)
 	for _, want := range []string{`<dd class="inconclusive">INCONCLUSIVE: the machine ran too late to judge the timing</dd>`, `The proxies applied no fault.`} {
 		if !strings.Contains(page, want) {

@@ -141,7 +141,7 @@ func buildPage(f Failure, w window) page {
 			len(f.History), f.Result.Sessions, f.Result.Delivered, f.Result.Posts),
 	}
 	switch n := len(f.Result.Violations); {
-	case f.RealTime != nil && f.RealTime.Verdict == "inconclusive":
+	case f.RealTime != nil && f.RealTime.Verdict == VerdictInconclusive:
 		// Timing violations, or a command left unanswered, on a machine too slow to judge
 		// them: shown, not counted.
 		p.Verdict, p.VerdictClass = "INCONCLUSIVE: the machine ran too late to judge the timing", "inconclusive"

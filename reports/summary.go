@@ -167,7 +167,7 @@ type FailureResult struct {
 	Seed       uint64            `json:"seed"`
 	Error      string            `json:"error,omitempty"`
 	Violations []ViolationResult `json:"violations"`
-	// Verdict is "inconclusive" for a real-time run too slowed by the machine to judge, with
+	// Verdict is VerdictInconclusive for a real-time run too slowed by the machine to judge, with
 	// Figures saying how late it ran; empty for a failure.
 	Verdict string `json:"verdict,omitempty"`
 	Figures string `json:"figures,omitempty"`

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamsim/streamsim/checker"
 	"github.com/streamsim/streamsim/scenarios"
+	"github.com/streamsim/streamsim/validate"
 )
 
 // simrun report writes the campaign's report for a plan file and for a history file, and
@@ -51,6 +53,50 @@ func TestReportCommand(t *testing.T) {
 	for _, args := range [][]string{{"report", bad}, {"report", filepath.Join(dir, "none.json")}, {"report"}, {"report", planPath, "--impl", "tll"}} {
 		if code, _, stderr := simrun(args...); code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("simrun %v: exit %d, %q", args, code, stderr)
+		}
+	}
+}
+
+// A validate run's report.html shows the verdict validate gave: a run judged inconclusive
+// must never read as a failure, whatever validate calls its verdicts.
+func TestValidateReportVerdict(t *testing.T) {
+	h := checker.History{
+		{T: 0, Node: "server", Kind: checker.EvPost, Seq: 1}, {T: 1, Node: "server", Kind: checker.EvPostOK, Seq: 1},
+		{T: 2, Node: "c1", Session: 1, Kind: checker.EvOpen, Mode: checker.ModeSeq, ReqSeq: 1},
+		{T: 3, Node: "c1", Session: 1, Kind: checker.EvDeliver, Seq: 1},
+		{T: 4, Node: "c1", Session: 1, Kind: checker.EvDeliver, Seq: 1},
+	}
+	res, err := checker.Check(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Violations) == 0 {
+		t.Fatal("the history's repeated delivery is no violation")
+	}
+	for _, tc := range []struct {
+		verdict validate.Verdict
+		want    string
+	}{
+		{validate.Inconclusive, "INCONCLUSIVE: the machine ran too late to judge the timing"},
+		{validate.Fail, "FAIL: "},
+	} {
+		dir := t.TempDir()
+		f := validate.Failure{Seed: 7, Verdict: tc.verdict, Violations: res.Violations,
+			Outcome: validate.Outcome{Verdict: tc.verdict, History: h, Result: res}}
+		path, err := writeValidateFailure(dir, "verdict", f, "exec", func(string) string { return "simrun validate ..." })
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(path, "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tc.want) {
+			t.Errorf("report.html of a run judged %v does not say %q", tc.verdict, tc.want)
+		}
+		sched, err := os.ReadFile(filepath.Join(path, "schedule.txt"))
+		if err != nil || !strings.HasPrefix(string(sched), "verdict: "+tc.verdict.String()+"\n") {
+			t.Errorf("schedule.txt of a run judged %v: %v\n%s", tc.verdict, err, sched)
 		}
 	}
 }
