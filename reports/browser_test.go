@@ -75,9 +75,9 @@ func browse[T any](t *testing.T, tab context.Context, doing string, action chrom
 	return v
 }
 
-// open loads url in the tab with a viewport of width × height CSS pixels. Navigate returns
-// after the load event, so the report's own scripts, which run at the end of its body, have
-// run.
+// open loads url in the tab with a viewport of width × height CSS pixels, after the actions
+// before (a script to add to every new document, say). Navigate returns after the load
+// event, so the report's own scripts, which run at the end of its body, have run.
 func open(t *testing.T, tab context.Context, url string, width, height int64, before ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	steps := slices.Concat(before, []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(width, height), chromedp.Navigate(url)})
