@@ -205,13 +205,14 @@ func buildPage(f Failure, w window) page {
 // frame can load before the report around it has given it a size, and then every label
 // measures nothing and lands on its neighbours. A size alone is not enough: on a busy machine
 // Chromium gives the frame its width some tens of milliseconds before SVG text measures
-// anything, so the wrapper measures a word itself and waits until it has a width. After ten
-// seconds it writes the page anyway: overlapping labels tell more than an empty frame. The
-// JSON string cannot end the script early: json.Marshal writes < and > as escapes.
+// anything, so the wrapper measures a word itself and waits until it has a width. Ten seconds
+// after the wrapper started it writes the page anyway, however seldom a throttled frame's
+// timers ran: overlapping labels tell more than an empty frame. The JSON string cannot end
+// the script early: json.Marshal writes < and > as escapes.
 func deferredPage(page []byte) string {
 	js, _ := json.Marshal(string(page))
 	return `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><script>
-var page = ` + string(js) + `, waits = 0;
+var page = ` + string(js) + `, since = Date.now();
 function measures() {
   var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), text = document.createElementNS(ns, "text");
   text.textContent = "seq";
@@ -222,7 +223,7 @@ function measures() {
   return width > 0;
 }
 function show() {
-  if ((document.documentElement.clientWidth === 0 || !measures()) && ++waits < 200) { setTimeout(show, 50); return; }
+  if ((document.documentElement.clientWidth === 0 || !measures()) && Date.now() - since < 10000) { setTimeout(show, 50); return; }
   document.open(); document.write(page); document.close();
 }
 window.addEventListener("load", show);
