@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"image/png"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -110,63 +112,55 @@ func TestReportInChromium(t *testing.T) {
 	url := "file://" + filepath.Join(dir, "failures", "browser-9-mutant_no-drain", "report.html")
 	row := fmt.Sprintf(`<tr id="ev-%d" data-node="%s" data-session="%d" data-kind="%s" class="violation">`, f.Result.Violations[0].Index, f.Result.Violations[0].Node, f.Result.Violations[0].Session, f.History[f.Result.Violations[0].Index].Kind)
 
-	t.Run("dom", func(t *testing.T) {
-		t.Parallel()
-		tab := chromium(t)
-		open(t, tab, url, 1200, 900)
-		dom := readDOM(t, tab)
-		for _, want := range []string{
-			`<svg id="timeline"`,
-			`<circle id="violation-0" class="violation"`,
-			`<polygon class="online"`,
-			`<circle class="deliver"`,
-			row,
-			`<iframe sandbox="allow-scripts"`,
-		} {
-			if !strings.Contains(dom, want) {
-				t.Errorf("the DOM Chromium built lacks %q", want)
-			}
+	tab := chromium(t)
+	open(t, tab, url, 1200, 900)
+	dom := readDOM(t, tab)
+	for _, want := range []string{
+		`<svg id="timeline"`,
+		`<circle id="violation-0" class="violation"`,
+		`<polygon class="online"`,
+		`<circle class="deliver"`,
+		row,
+		`<iframe sandbox="allow-scripts"`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the DOM Chromium built lacks %q", want)
 		}
-	})
+	}
 
-	t.Run("screenshot", func(t *testing.T) {
-		t.Parallel()
-		tab := chromium(t)
-		open(t, tab, url, 1200, 900)
-		b := screenshot(t, tab)
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("screenshot is not a PNG: %v", err)
-		}
-		if sz := img.Bounds().Size(); sz.X < 800 || sz.Y < 600 {
-			t.Fatalf("screenshot is %v", sz)
-		}
-		colours := map[[3]uint32]bool{}
-		var ring, deliveries int
-		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-			for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-				r, g, b, _ := img.At(x, y).RGBA()
-				c := [3]uint32{r >> 8, g >> 8, b >> 8}
-				colours[c] = true
-				switch {
-				case near(c, [3]uint32{0xd6, 0x00, 0x7e}): // the violation ring, and nothing else
-					ring++
-				case near(c, [3]uint32{0x1f, 0x6f, 0xd1}):
-					deliveries++
-				}
+	b := screenshot(t, tab)
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if sz := img.Bounds().Size(); sz.X < 800 || sz.Y < 600 {
+		t.Fatalf("screenshot is %v", sz)
+	}
+	colours := map[[3]uint32]bool{}
+	var ring, deliveries int
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			c := [3]uint32{r >> 8, g >> 8, b >> 8}
+			colours[c] = true
+			switch {
+			case near(c, [3]uint32{0xd6, 0x00, 0x7e}): // the violation ring, and nothing else
+				ring++
+			case near(c, [3]uint32{0x1f, 0x6f, 0xd1}):
+				deliveries++
 			}
 		}
-		t.Logf("screenshot: %d bytes, %d colours, %d ring pixels, %d delivery pixels", len(b), len(colours), ring, deliveries)
-		if len(colours) < 50 || len(b) < 20_000 {
-			t.Errorf("screenshot looks blank: %d bytes, %d colours", len(b), len(colours))
-		}
-		if ring < 20 {
-			t.Errorf("the violation ring is not visible: %d pixels of its colour", ring)
-		}
-		if deliveries < 50 {
-			t.Errorf("the timeline's deliveries are not visible: %d pixels of their colour", deliveries)
-		}
-	})
+	}
+	t.Logf("screenshot: %d bytes, %d colours, %d ring pixels, %d delivery pixels", len(b), len(colours), ring, deliveries)
+	if len(colours) < 50 || len(b) < 20_000 {
+		t.Errorf("screenshot looks blank: %d bytes, %d colours", len(b), len(colours))
+	}
+	if ring < 20 {
+		t.Errorf("the violation ring is not visible: %d pixels of its colour", ring)
+	}
+	if deliveries < 50 {
+		t.Errorf("the timeline's deliveries are not visible: %d pixels of their colour", deliveries)
+	}
 }
 
 // near reports whether two 8-bit colours are within a small distance: anti-aliasing moves
@@ -375,5 +369,34 @@ func TestIndexInChromium(t *testing.T) {
 	t.Logf("index screenshot: %d bar pixels, %d survivor pixels", bars, survivors)
 	if bars < 2000 || survivors < 1000 {
 		t.Errorf("the charts are not visible: %d blue bar pixels, %d red survivor pixels", bars, survivors)
+	}
+}
+
+// A frame that can never measure text, here one of no size, still gets its page, ten seconds
+// after its wrapper started rather than never.
+func TestDeferredPageGivesUpWaiting(t *testing.T) {
+	t.Parallel()
+	page := `<!DOCTYPE html><script>parent.postMessage({ written: document.documentElement.clientWidth }, "*");</script>`
+	host := `<!DOCTYPE html><html><body><script>
+window.addEventListener("message", function (e) { window.written = { width: e.data.written, at: performance.now() }; });
+</script><iframe sandbox="allow-scripts" style="width:0;height:0;border:0" srcdoc="` + html.EscapeString(deferredPage([]byte(page))) + `"></iframe></body></html>`
+	path := filepath.Join(t.TempDir(), "host.html")
+	if err := os.WriteFile(path, []byte(host), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tab := chromium(t)
+	open(t, tab, "file://"+path, 1200, 900)
+	type written struct {
+		Width int     `json:"width"`
+		At    float64 `json:"at"` // ms since the host page began to load
+	}
+	got := browse(t, tab, "waiting for the frame's page",
+		chromedp.Poll[written]("window.written", chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(browserPatience)))
+	t.Logf("written into a frame %d wide, %.0f ms after the host began to load", got.Width, got.At)
+	if got.Width != 0 {
+		t.Fatalf("the frame is %d wide: this test does not test a frame that cannot measure", got.Width)
+	}
+	if got.At < 10_000 {
+		t.Errorf("the page was written after %.0f ms, before the wrapper's ten seconds", got.At)
 	}
 }
